@@ -1,0 +1,174 @@
+// Package testenv starts real redis-server and clickhouse-server processes for
+// tests: each on a free loopback port, in its own temporary directory, stopped
+// in t.Cleanup. A missing server binary is a test failure, never a skip: the
+// README's test command installs both.
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("find a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func need(t testing.TB, bin string) string {
+	t.Helper()
+	p, err := exec.LookPath(bin)
+	if err != nil {
+		t.Fatalf("%s not found on PATH: run the tests through `make test` (it installs redis-server and clickhouse-server from Debian's packages)", bin)
+	}
+	return p
+}
+
+func waitTCP(addr string, deadline time.Duration) error {
+	end := time.Now().Add(deadline)
+	for {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if time.Now().After(end) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Server is a running test server.
+type Server struct {
+	Addr string // host:port
+	Dir  string
+	cmd  *exec.Cmd
+	done chan struct{}
+	args []string
+	bin  string
+	mu   sync.Mutex
+}
+
+// Stop kills the server and waits for it to exit. Safe to call twice.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.done
+	s.cmd = nil
+}
+
+// Start (re)starts a stopped server on the same port and directory, so its
+// persisted data (ClickHouse tables, Redis AOF) is kept.
+func (s *Server) Start(t testing.TB) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		return
+	}
+	if err := s.spawn(); err != nil {
+		t.Fatalf("restart %s: %v", filepath.Base(s.bin), err)
+	}
+}
+
+func (s *Server) spawn() error {
+	cmd := exec.Command(s.bin, s.args...)
+	logf, err := os.OpenFile(filepath.Join(s.Dir, "console.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return err
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); logf.Close(); close(done) }()
+	if err := waitTCP(s.Addr, 30*time.Second); err != nil {
+		_ = cmd.Process.Kill()
+		<-done
+		log, _ := os.ReadFile(filepath.Join(s.Dir, "console.log"))
+		return fmt.Errorf("not listening on %s: %v\n%s", s.Addr, err, log)
+	}
+	s.cmd, s.done = cmd, done
+	return nil
+}
+
+// Redis starts a redis-server with AOF persistence (appendfsync always) on a
+// free port and returns it; it is stopped when the test ends.
+func Redis(t testing.TB) *Server {
+	t.Helper()
+	bin := need(t, "redis-server")
+	dir := t.TempDir()
+	port := FreePort(t)
+	s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(port), Dir: dir, bin: bin, args: []string{
+		"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
+		"--save", "", "--appendonly", "yes", "--appendfsync", "always",
+		"--daemonize", "no", "--protected-mode", "no",
+	}}
+	if err := s.spawn(); err != nil {
+		t.Fatalf("start redis-server: %v", err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// ClickHouse starts a clickhouse-server (Debian's 18.16 here) with a minimal
+// config in a temporary directory and returns it; Addr is the native port.
+func ClickHouse(t testing.TB) *Server {
+	t.Helper()
+	bin := need(t, "clickhouse-server")
+	dir := t.TempDir()
+	tcp, http := FreePort(t), FreePort(t)
+	cfg := fmt.Sprintf(`<?xml version="1.0"?>
+<yandex>
+  <logger><level>warning</level><log>%[1]s/server.log</log><errorlog>%[1]s/server.err.log</errorlog></logger>
+  <path>%[1]s/</path>
+  <tmp_path>%[1]s/tmp/</tmp_path>
+  <listen_host>127.0.0.1</listen_host>
+  <tcp_port>%[2]d</tcp_port>
+  <http_port>%[3]d</http_port>
+  <mark_cache_size>268435456</mark_cache_size>
+  <timezone>UTC</timezone>
+  <profiles><default></default></profiles>
+  <users><default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota></default></users>
+  <quotas><default/></quotas>
+</yandex>
+`, dir, tcp, http)
+	if err := os.WriteFile(filepath.Join(dir, "config.xml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(tcp), Dir: dir, bin: bin,
+		args: []string{"--config-file=" + filepath.Join(dir, "config.xml")}}
+	if err := s.spawn(); err != nil {
+		t.Fatalf("start clickhouse-server: %v", err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Context returns a context cancelled when the test ends, with a generous
+// deadline so a hung server fails the test instead of the whole run.
+func Context(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}

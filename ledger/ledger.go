@@ -1,0 +1,80 @@
+// Package ledger holds the points ledger's vocabulary: a Change asked of a
+// balance (an order, a refund, a manual insert), the Entry recorded once it is
+// applied, and the Outcome of applying it. Every change of a balance is one
+// Entry. The types are plain values, safe to share once built.
+package ledger
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// Cause says why a balance changed.
+type Cause string
+
+// The causes of a balance change.
+const (
+	CauseOrder  Cause = "order"  // a purchase
+	CauseRefund Cause = "refund" // a refund or cancellation
+	CauseManual Cause = "manual" // points inserted by staff (POST /loyalty/{userId})
+)
+
+// ErrConflict means a change id was seen before with different content: the
+// change is refused and nothing is applied.
+var ErrConflict = errors.New("change id already used with different content")
+
+// Change is one requested change of a customer's balance. ID is unique for
+// ever (the order id, or "manual:" + the idempotency key); applying the same
+// ID twice changes nothing.
+type Change struct {
+	ID         string          `json:"id"`
+	CustomerID uint64          `json:"customer_id"`
+	Points     int64           `json:"points"` // requested: positive earns, negative removes
+	Cause      Cause           `json:"cause"`
+	Channel    string          `json:"channel,omitempty"`
+	StoreID    string          `json:"store_id,omitempty"`
+	Amount     decimal.Decimal `json:"amount"`               // as given, signed
+	Currency   string          `json:"currency,omitempty"`   // of Amount
+	AmountGBP  decimal.Decimal `json:"amount_gbp"`           // exact, signed
+	ItemIDs    []string        `json:"item_ids,omitempty"`   // as given
+	Reason     string          `json:"reason,omitempty"`     // manual inserts
+	Actor      string          `json:"actor,omitempty"`      // who asked (token subject, file name)
+	OccurredAt time.Time       `json:"occurred_at"`          // time of purchase (or of the request)
+	Digest     string          `json:"digest"`               // content hash, see Seal
+}
+
+// Seal sets Digest from the change's content (everything but Actor, which may
+// differ between an original and its retry). Call it once the change is built.
+func (c *Change) Seal() {
+	var b strings.Builder
+	for _, s := range []string{c.ID, strconv.FormatUint(c.CustomerID, 10), strconv.FormatInt(c.Points, 10),
+		string(c.Cause), c.Channel, c.StoreID, c.Amount.String(), strings.ToUpper(c.Currency),
+		strings.Join(c.ItemIDs, ","), c.Reason, c.OccurredAt.UTC().Format(time.RFC3339)} {
+		b.WriteString(s)
+		b.WriteByte(0)
+	}
+	sum := sha256.Sum256([]byte(b.String()))
+	c.Digest = hex.EncodeToString(sum[:12])
+}
+
+// Entry is one row of the ledger: an applied change.
+type Entry struct {
+	Change
+	Seq        uint64    `json:"seq"`     // global order of application, from 1, no gaps per index
+	Delta      int64     `json:"delta"`   // applied change: Points, limited so the balance stays >= 0
+	Balance    int64     `json:"balance"` // balance after
+	RecordedAt time.Time `json:"recorded_at"`
+}
+
+// Outcome is the result of applying one Change.
+type Outcome struct {
+	Entry          // the entry (for a replay: the original entry's Seq, Delta, Balance)
+	Replayed bool  // the change id was applied before with the same content; nothing changed
+	Err      error // ErrConflict (wrapped), or nil
+}
