@@ -26,7 +26,6 @@ done
 if ((${#missing[@]} == 0)); then
 	echo "redis-server, clickhouse-server, clickhouse-client, docker-compose: present"
 else
-	echo "missing: ${missing[*]}; installing from Debian's packages"
 	if [[ $(id -u) -eq 0 ]]; then
 		sudo=()
 	elif command -v sudo >/dev/null 2>&1; then
@@ -36,6 +35,7 @@ else
 		echo "Install them as root: apt-get update && apt-get install -y --no-install-recommends redis-server clickhouse-server clickhouse-client docker-compose" >&2
 		exit 1
 	fi
+	echo "missing: ${missing[*]}; installing from Debian's packages"
 	"${sudo[@]}" apt-get update -q
 	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
 		redis-server clickhouse-server clickhouse-client docker-compose
