@@ -39,14 +39,14 @@ type Change struct {
 	Cause      Cause           `json:"cause"`
 	Channel    string          `json:"channel,omitempty"`
 	StoreID    string          `json:"store_id,omitempty"`
-	Amount     decimal.Decimal `json:"amount"`               // as given, signed
-	Currency   string          `json:"currency,omitempty"`   // of Amount
-	AmountGBP  decimal.Decimal `json:"amount_gbp"`           // exact, signed
-	ItemIDs    []string        `json:"item_ids,omitempty"`   // as given
-	Reason     string          `json:"reason,omitempty"`     // manual inserts
-	Actor      string          `json:"actor,omitempty"`      // who asked (token subject, file name)
-	OccurredAt time.Time       `json:"occurred_at"`          // time of purchase (or of the request)
-	Digest     string          `json:"digest"`               // content hash, see Seal
+	Amount     decimal.Decimal `json:"amount"`             // as given, signed
+	Currency   string          `json:"currency,omitempty"` // of Amount
+	AmountGBP  decimal.Decimal `json:"amount_gbp"`         // exact, signed
+	ItemIDs    []string        `json:"item_ids,omitempty"` // as given
+	Reason     string          `json:"reason,omitempty"`   // manual inserts
+	Actor      string          `json:"actor,omitempty"`    // who asked (token subject, file name)
+	OccurredAt time.Time       `json:"occurred_at"`        // time of purchase (or of the request)
+	Digest     string          `json:"digest"`             // content hash, see Seal
 }
 
 // Seal sets Digest from the change's content (everything but Actor, which may

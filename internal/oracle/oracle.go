@@ -1,0 +1,145 @@
+// Package oracle is the brute-force reference the ranking index is tested
+// against: it keeps every balance in a map and answers a dashboard by sorting
+// everyone (points descending, then customer id ascending). Slow on purpose,
+// obviously right. Not safe for concurrent use.
+package oracle
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/xyz/loyalty/ranker"
+)
+
+// Oracle holds balances.
+type Oracle struct{ Bal map[uint64]int64 }
+
+// New returns an empty oracle.
+func New() *Oracle { return &Oracle{Bal: map[uint64]int64{}} }
+
+// Add applies a requested change with the product's rule: the balance never
+// goes below zero. It returns the applied delta and the new balance.
+func (o *Oracle) Add(id uint64, pts int64) (delta, balance int64) {
+	old := o.Bal[id]
+	n := old + pts
+	if n < 0 {
+		n = 0
+	}
+	if n == 0 {
+		delete(o.Bal, id)
+	} else {
+		o.Bal[id] = n
+	}
+	return n - old, n
+}
+
+// Dashboard sorts everyone and answers like ranker.Board.Dashboard (Seq is
+// left 0).
+func (o *Oracle) Dashboard(id uint64, n, k int) ranker.Dashboard {
+	all := make([]ranker.Entry, 0, len(o.Bal))
+	for c, p := range o.Bal {
+		all = append(all, ranker.Entry{CustomerID: c, Points: p})
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].Points != all[j].Points {
+			return all[i].Points > all[j].Points
+		}
+		return all[i].CustomerID < all[j].CustomerID
+	})
+	for i := range all {
+		if i > 0 && all[i].Points == all[i-1].Points {
+			all[i].Rank = all[i-1].Rank
+		} else {
+			all[i].Rank = int64(i + 1)
+		}
+	}
+	d := ranker.Dashboard{Total: int64(len(all))}
+	p := o.Bal[id]
+	d.Me = ranker.Entry{CustomerID: id, Points: p, Rank: 1}
+	pos := len(all) // position of Me in the order; len(all) when not ranked
+	for i, e := range all {
+		if e.Points > p {
+			d.Me.Rank++
+		}
+		if e.Points == p {
+			d.Tied++
+		}
+		if e.CustomerID == id {
+			pos = i
+		}
+	}
+	d.Ranked = p > 0
+	d.Top = all[:min(n, len(all))]
+	d.Above = all[max(0, pos-k):pos]
+	if d.Ranked {
+		d.Below = all[pos+1 : min(len(all), pos+1+k)]
+	}
+	return d
+}
+
+// Diff returns "" when got equals want (ignoring Seq and nil-vs-empty
+// slices), else a description of the first difference.
+func Diff(got, want ranker.Dashboard) string {
+	if got.Me != want.Me || got.Ranked != want.Ranked || got.Tied != want.Tied || got.Total != want.Total {
+		return fmt.Sprintf("header: got me=%+v ranked=%v tied=%d total=%d, want me=%+v ranked=%v tied=%d total=%d",
+			got.Me, got.Ranked, got.Tied, got.Total, want.Me, want.Ranked, want.Tied, want.Total)
+	}
+	for _, l := range []struct {
+		name      string
+		got, want []ranker.Entry
+	}{{"top", got.Top, want.Top}, {"above", got.Above, want.Above}, {"below", got.Below, want.Below}} {
+		if len(l.got) != len(l.want) {
+			return fmt.Sprintf("%s: got %d entries %v, want %d %v", l.name, len(l.got), l.got, len(l.want), l.want)
+		}
+		for i := range l.got {
+			if l.got[i] != l.want[i] {
+				return fmt.Sprintf("%s[%d]: got %+v, want %+v", l.name, i, l.got[i], l.want[i])
+			}
+		}
+	}
+	return ""
+}
+
+// Consistent checks a dashboard on its own: ranks agree with points and
+// order, nobody appears twice in one list, Me sits between Above and Below.
+func Consistent(d ranker.Dashboard) error {
+	check := func(name string, es []ranker.Entry) error {
+		seen := map[uint64]bool{}
+		for i, e := range es {
+			if seen[e.CustomerID] {
+				return fmt.Errorf("%s: customer %d twice", name, e.CustomerID)
+			}
+			seen[e.CustomerID] = true
+			if e.Points <= 0 || e.Rank < 1 || e.Rank > d.Total {
+				return fmt.Errorf("%s[%d]: %+v out of range (total %d)", name, i, e, d.Total)
+			}
+			if i > 0 {
+				prev := es[i-1]
+				if prev.Points < e.Points || (prev.Points == e.Points && (prev.CustomerID >= e.CustomerID || prev.Rank != e.Rank)) || (prev.Points > e.Points && prev.Rank >= e.Rank) {
+					return fmt.Errorf("%s: %+v before %+v breaks the order", name, prev, e)
+				}
+			}
+		}
+		return nil
+	}
+	if err := check("top", d.Top); err != nil {
+		return err
+	}
+	if len(d.Top) > 0 && d.Top[0].Rank != 1 {
+		return fmt.Errorf("top starts at rank %d", d.Top[0].Rank)
+	}
+	line := append(append(append([]ranker.Entry{}, d.Above...), d.Me), d.Below...)
+	if !d.Ranked {
+		line = d.Above
+		if d.Me.Rank != d.Total+1 || d.Me.Points != 0 {
+			return fmt.Errorf("unranked me %+v with total %d", d.Me, d.Total)
+		}
+	}
+	if err := check("neighbourhood", line); err != nil {
+		return err
+	}
+	if d.Ranked && d.Tied < 1 {
+		return fmt.Errorf("ranked with tied=%d", d.Tied)
+	}
+	return nil
+}

@@ -1,0 +1,225 @@
+package ranker
+
+import (
+	"sort"
+	"sync"
+
+	"github.com/xyz/loyalty/histogram"
+)
+
+// Entry is one line of a dashboard: a customer, their rank and points.
+type Entry struct {
+	CustomerID uint64
+	Rank       int64
+	Points     int64
+}
+
+// Dashboard is one consistent snapshot of the board as one customer sees it.
+type Dashboard struct {
+	Me     Entry   // the customer; with 0 points, the rank they would have
+	Ranked bool    // the customer has points and is on the board
+	Tied   int64   // customers with exactly Me.Points (including Me when Ranked)
+	Total  int64   // customers on the board (balance > 0)
+	Top    []Entry // the first N in board order
+	Above  []Entry // up to K entries just above Me, in board order (Above[len-1] is next to Me)
+	Below  []Entry // up to K entries just below Me, in board order (Below[0] is next to Me)
+	Seq    uint64  // the last change applied to the snapshot
+}
+
+// Board is an in-memory leaderboard: each customer's balance, the score
+// histogram, and per score the customers in tie-break order (customer id
+// ascending). Customers with 0 points are not on the board. It is the whole
+// index in embedded mode and the ranker's replica of the Redis index
+// otherwise. Safe for concurrent use.
+type Board struct {
+	mu     sync.RWMutex
+	bal    map[uint64]int32
+	groups map[int32]*idSet
+	scores []int32 // distinct scores on the board, ascending
+	hist   *histogram.Counts
+	seq    uint64
+}
+
+// NewBoard returns an empty board.
+func NewBoard() *Board {
+	return &Board{bal: make(map[uint64]int32), groups: make(map[int32]*idSet), hist: histogram.NewCounts()}
+}
+
+// Set records that customer id has points after change seq. Changes must
+// come in seq order; an older seq than the board's is still applied (it is an
+// absolute balance), so replaying a tail of changes converges.
+func (b *Board) Set(id uint64, points int64, seq uint64) {
+	b.mu.Lock()
+	b.set(id, points)
+	if seq > b.seq {
+		b.seq = seq
+	}
+	b.mu.Unlock()
+}
+
+// SetSeq records that the board reflects every change up to seq.
+func (b *Board) SetSeq(seq uint64) {
+	b.mu.Lock()
+	if seq > b.seq {
+		b.seq = seq
+	}
+	b.mu.Unlock()
+}
+
+func (b *Board) set(id uint64, points int64) {
+	if points < 0 {
+		points = 0
+	}
+	if points > histogram.MaxPoints {
+		points = histogram.MaxPoints
+	}
+	p := int32(points)
+	old := b.bal[id]
+	if old == p {
+		return
+	}
+	if old > 0 {
+		g := b.groups[old]
+		g.remove(id)
+		if g.n == 0 {
+			delete(b.groups, old)
+			i := sort.Search(len(b.scores), func(i int) bool { return b.scores[i] >= old })
+			b.scores = append(b.scores[:i], b.scores[i+1:]...)
+		}
+		b.hist.Add(int64(old), -1)
+	}
+	if p == 0 {
+		delete(b.bal, id)
+		return
+	}
+	b.bal[id] = p
+	g := b.groups[p]
+	if g == nil {
+		g = &idSet{}
+		b.groups[p] = g
+		i := sort.Search(len(b.scores), func(i int) bool { return b.scores[i] >= p })
+		b.scores = append(b.scores, 0)
+		copy(b.scores[i+1:], b.scores[i:])
+		b.scores[i] = p
+	}
+	g.insert(id)
+	b.hist.Add(int64(p), 1)
+}
+
+// Balance returns a customer's points (0 if not on the board).
+func (b *Board) Balance(id uint64) int64 {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return int64(b.bal[id])
+}
+
+// Seq returns the last change applied.
+func (b *Board) Seq() uint64 {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.seq
+}
+
+// Len returns the number of customers on the board.
+func (b *Board) Len() int {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return len(b.bal)
+}
+
+// Each calls fn for every customer on the board, in no particular order,
+// under the read lock: fn must not call the board.
+func (b *Board) Each(fn func(id uint64, points int64)) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	for id, p := range b.bal {
+		fn(id, int64(p))
+	}
+}
+
+// Dashboard returns the snapshot for customer id with the top n and k
+// neighbours on each side.
+func (b *Board) Dashboard(id uint64, n, k int) Dashboard {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	p := b.bal[id]
+	d := Dashboard{Total: b.hist.Total(), Seq: b.seq, Ranked: p > 0}
+	d.Me = Entry{CustomerID: id, Points: int64(p), Rank: 1 + b.hist.Above(int64(p))}
+	if p > 0 {
+		d.Tied = int64(b.groups[p].n)
+	}
+	d.Top = b.top(n)
+	if p > 0 {
+		d.Above = b.above(p, id, k)
+		d.Below = b.below(p, id, k)
+	} else {
+		d.Above = b.above(0, 0, k)
+	}
+	return d
+}
+
+func (b *Board) top(n int) []Entry {
+	out := make([]Entry, 0, min(n, 16))
+	rank := int64(1)
+	ids := make([]uint64, 0, n)
+	for i := len(b.scores) - 1; i >= 0 && len(out) < n; i-- {
+		s := b.scores[i]
+		g := b.groups[s]
+		ids = g.first(ids[:0], n-len(out))
+		for _, c := range ids {
+			out = append(out, Entry{CustomerID: c, Rank: rank, Points: int64(s)})
+		}
+		rank += int64(g.n)
+	}
+	return out
+}
+
+// above returns up to k entries before (p, id) in board order. p == 0 means
+// "below everyone on the board".
+func (b *Board) above(p int32, id uint64, k int) []Entry {
+	if k <= 0 {
+		return nil
+	}
+	rev := make([]Entry, 0, k)
+	ids := make([]uint64, 0, k)
+	i := sort.Search(len(b.scores), func(i int) bool { return b.scores[i] > p }) // first score above p
+	if p > 0 {
+		rank := 1 + b.hist.Above(int64(p))
+		for _, c := range b.groups[p].before(ids[:0], id, k) {
+			rev = append(rev, Entry{CustomerID: c, Rank: rank, Points: int64(p)})
+		}
+	}
+	for ; i < len(b.scores) && len(rev) < k; i++ {
+		s := b.scores[i]
+		rank := 1 + b.hist.Above(int64(s))
+		for _, c := range b.groups[s].last(ids[:0], k-len(rev)) {
+			rev = append(rev, Entry{CustomerID: c, Rank: rank, Points: int64(s)})
+		}
+	}
+	for l, r := 0, len(rev)-1; l < r; l, r = l+1, r-1 {
+		rev[l], rev[r] = rev[r], rev[l]
+	}
+	return rev
+}
+
+// below returns up to k entries after (p, id) in board order.
+func (b *Board) below(p int32, id uint64, k int) []Entry {
+	if k <= 0 {
+		return nil
+	}
+	out := make([]Entry, 0, k)
+	ids := make([]uint64, 0, k)
+	rank := 1 + b.hist.Above(int64(p))
+	for _, c := range b.groups[p].after(ids[:0], id, k) {
+		out = append(out, Entry{CustomerID: c, Rank: rank, Points: int64(p)})
+	}
+	i := sort.Search(len(b.scores), func(i int) bool { return b.scores[i] >= p }) - 1 // first score below p
+	for ; i >= 0 && len(out) < k; i-- {
+		s := b.scores[i]
+		rank := 1 + b.hist.Above(int64(s))
+		for _, c := range b.groups[s].first(ids[:0], k-len(out)) {
+			out = append(out, Entry{CustomerID: c, Rank: rank, Points: int64(s)})
+		}
+	}
+	return out
+}

@@ -1,0 +1,70 @@
+package ranker_test
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/xyz/loyalty/internal/oracle"
+	"github.com/xyz/loyalty/ranker"
+)
+
+// TestBoardOracle runs random workloads against the board and the oracle.
+func TestBoardOracle(t *testing.T) {
+	seed := rand.Uint64()
+	t.Logf("seed %d (rerun: edit the seed here)", seed)
+	r := rand.New(rand.NewPCG(seed, 1))
+	b := ranker.NewBoard()
+	o := oracle.New()
+	const customers = 10_000
+	check := func(id uint64, n, k int) {
+		t.Helper()
+		got, want := b.Dashboard(id, n, k), o.Dashboard(id, n, k)
+		if diff := oracle.Diff(got, want); diff != "" {
+			t.Fatalf("seed %d: dashboard(%d, n=%d, k=%d): %s", seed, id, n, k, diff)
+		}
+		if err := oracle.Consistent(got); err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+	}
+	// The empty board.
+	check(1, 10, 2)
+	seq := uint64(0)
+	for round := 0; round < 60; round++ {
+		for i := 0; i < 2_000; i++ {
+			id := uint64(r.IntN(customers)) + 1
+			var pts int64
+			switch r.IntN(10) {
+			case 0: // deduction, often to zero
+				pts = -int64(r.IntN(60))
+			case 1: // scores at bucket boundaries
+				pts = int64([]int{4095, 4096, 4097, 8191, 8192}[r.IntN(5)]) - o.Bal[id]
+			case 2: // big spender
+				pts = int64(r.IntN(100_000))
+			default: // small, many ties
+				pts = int64(r.IntN(8))
+			}
+			_, bal := o.Add(id, pts)
+			seq++
+			b.Set(id, bal, seq)
+		}
+		for i := 0; i < 50; i++ {
+			check(uint64(r.IntN(customers+100))+1, r.IntN(30), r.IntN(12))
+		}
+	}
+	// Edges: the very top, the very bottom, N larger than the population, K = 0.
+	top := o.Dashboard(1, 1, 0).Top[0].CustomerID
+	check(top, 10, 10)
+	last := o.Dashboard(1, customers+1, 0).Top
+	check(last[len(last)-1].CustomerID, customers*2, 10)
+	check(top, 0, 0)
+	// Everyone back to zero: the empty board again.
+	for id := range o.Bal {
+		seq++
+		b.Set(id, 0, seq)
+	}
+	o = oracle.New()
+	check(5, 10, 2)
+	if b.Len() != 0 {
+		t.Fatalf("board has %d customers after all went to zero", b.Len())
+	}
+}
