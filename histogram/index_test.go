@@ -1,0 +1,342 @@
+package histogram_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/xyz/loyalty/histogram"
+	"github.com/xyz/loyalty/internal/oracle"
+	"github.com/xyz/loyalty/internal/testenv"
+	"github.com/xyz/loyalty/ledger"
+	"github.com/xyz/loyalty/ranker"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func newIndex(t *testing.T) (*histogram.Index, *redis.Client) {
+	t.Helper()
+	srv := testenv.Redis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, PoolSize: 32})
+	t.Cleanup(func() { rdb.Close() })
+	cfg := histogram.DefaultConfig()
+	cfg.Prefix = t.Name()
+	cfg.DedupeParts = 64
+	x := histogram.New(rdb, cfg)
+	if err := x.Check(testenv.Context(t)); err != nil {
+		t.Fatal(err)
+	}
+	return x, rdb
+}
+
+func change(id string, customer uint64, pts int64) ledger.Change {
+	c := ledger.Change{ID: id, CustomerID: customer, Points: pts, Cause: ledger.CauseOrder, OccurredAt: time.Now().UTC().Truncate(time.Second)}
+	if pts < 0 {
+		c.Cause = ledger.CauseRefund
+	}
+	c.Seal()
+	return c
+}
+
+func startReplica(t *testing.T, x *histogram.Index) *ranker.Replica {
+	t.Helper()
+	r := ranker.NewReplica(x, x, ranker.DefaultReplicaConfig(), quiet)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	for end := time.Now().Add(10 * time.Second); !r.Ready(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatal("replica not ready after 10s")
+		}
+	}
+	return r
+}
+
+func TestApplyOnceAndConflicts(t *testing.T) {
+	x, _ := newIndex(t)
+	ctx := testenv.Context(t)
+	apply := func(cs ...ledger.Change) []ledger.Outcome {
+		t.Helper()
+		out, err := x.Apply(ctx, cs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	o := apply(change("o1", 7, 5), change("o2", 7, 3), change("o1", 7, 5))
+	if o[0].Seq != 1 || o[0].Balance != 5 || o[1].Balance != 8 || !o[2].Replayed || o[2].Seq != 1 || o[2].Balance != 5 {
+		t.Fatalf("outcomes %+v", o)
+	}
+	// Same id, other content: a conflict, nothing applied.
+	o = apply(change("o2", 7, 300))
+	if !errors.Is(o[0].Err, ledger.ErrConflict) {
+		t.Fatalf("want conflict, got %+v", o[0])
+	}
+	// A refund larger than the balance stops at zero.
+	o = apply(change("r1", 7, -100))
+	if o[0].Delta != -8 || o[0].Balance != 0 {
+		t.Fatalf("refund: %+v", o[0])
+	}
+	if b, _ := x.Balance(ctx, 7); b != 0 {
+		t.Fatalf("balance %d, want 0", b)
+	}
+	if seq, _ := x.Seq(ctx); seq != 3 {
+		t.Fatalf("seq %d, want 3 (replays and conflicts take none)", seq)
+	}
+	es, err := x.Entries(ctx, 0, 10)
+	if err != nil || len(es) != 3 || es[2].Delta != -8 || es[2].Cause != ledger.CauseRefund || es[0].ID != "o1" {
+		t.Fatalf("log entries %+v, err %v", es, err)
+	}
+}
+
+// TestOracle checks the Redis index and the replica's dashboards against
+// the brute-force oracle on a random workload.
+func TestOracle(t *testing.T) {
+	x, _ := newIndex(t)
+	ctx := testenv.Context(t)
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	r := rand.New(rand.NewPCG(seed, 2))
+	rep := startReplica(t, x)
+	o := oracle.New()
+	const customers = 10_000
+	check := func(id uint64, n, k int) {
+		t.Helper()
+		got, err := rep.Dashboard(ctx, id, n, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := oracle.Diff(got, o.Dashboard(id, n, k)); diff != "" {
+			t.Fatalf("seed %d: dashboard(%d,%d,%d): %s", seed, id, n, k, diff)
+		}
+	}
+	check(1, 10, 2) // the empty board
+	next := 0
+	for round := 0; round < 20; round++ {
+		batch := make([]ledger.Change, 0, 1000)
+		for i := 0; i < 1000; i++ {
+			id := uint64(r.IntN(customers)) + 1
+			var pts int64
+			switch r.IntN(10) {
+			case 0:
+				pts = -int64(r.IntN(60))
+			case 1:
+				pts = int64([]int{4095, 4096, 4097, 8191, 8192}[r.IntN(5)]) - o.Bal[id]
+			case 2:
+				pts = int64(r.IntN(100_000))
+			default:
+				pts = int64(r.IntN(8))
+			}
+			next++
+			batch = append(batch, change(fmt.Sprintf("ord-%d", next), id, pts))
+		}
+		out, err := x.Apply(ctx, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, c := range batch {
+			d, bal := o.Add(c.CustomerID, c.Points)
+			if out[i].Delta != d || out[i].Balance != bal || out[i].Err != nil {
+				t.Fatalf("seed %d: change %s: got %+v, want delta %d balance %d", seed, c.ID, out[i], d, bal)
+			}
+		}
+		for i := 0; i < 30; i++ {
+			check(uint64(r.IntN(customers+50))+1, r.IntN(30), r.IntN(12))
+		}
+		for _, s := range []int64{0, 1, 4095, 4096, 4097, int64(r.IntN(100_000)), histogram.MaxPoints} {
+			above, total, err := x.Rank(ctx, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := int64(0)
+			for _, p := range o.Bal {
+				if p > s {
+					want++
+				}
+			}
+			if above != want || total != int64(len(o.Bal)) {
+				t.Fatalf("seed %d: Rank(%d) = %d of %d, want %d of %d", seed, s, above, total, want, len(o.Bal))
+			}
+		}
+	}
+	top := o.Dashboard(1, 1, 0).Top[0].CustomerID
+	check(top, 10, 10)
+	all := o.Dashboard(1, customers+1, 0).Top
+	check(all[len(all)-1].CustomerID, 2*customers, 10)
+}
+
+// TestConcurrent applies changes from many goroutines (with replays) while
+// others read dashboards: every dashboard is consistent, and the end state
+// equals the oracle replayed in seq order.
+func TestConcurrent(t *testing.T) {
+	x, _ := newIndex(t)
+	ctx := testenv.Context(t)
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	rep := startReplica(t, x)
+	const writers, readers, perWriter, customers = 6, 6, 3000, 500
+	var mu sync.Mutex
+	var applied []ledger.Outcome
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	errs := make(chan error, writers+readers)
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(seed, uint64(w)))
+			for i := 0; i < perWriter; i += 50 {
+				batch := make([]ledger.Change, 0, 50)
+				for j := 0; j < 50; j++ {
+					pts := int64(r.IntN(20)) - 5
+					batch = append(batch, change(fmt.Sprintf("w%d-%d", w, i+j), uint64(r.IntN(customers))+1, pts))
+				}
+				batch = append(batch, batch[r.IntN(len(batch))]) // a replay
+				out, err := x.Apply(ctx, batch)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if !out[len(out)-1].Replayed {
+					errs <- fmt.Errorf("replayed change not recognised: %+v", out[len(out)-1])
+					return
+				}
+				mu.Lock()
+				applied = append(applied, out[:len(out)-1]...)
+				mu.Unlock()
+			}
+		}(w)
+	}
+	var rg sync.WaitGroup
+	for g := 0; g < readers; g++ {
+		rg.Add(1)
+		go func(g int) {
+			defer rg.Done()
+			r := rand.New(rand.NewPCG(seed, 100+uint64(g)))
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				d, err := rep.Dashboard(ctx, uint64(r.IntN(customers))+1, 10, 3)
+				if err == nil {
+					err = oracle.Consistent(d)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(stop)
+	rg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("seed %d: %v", seed, err)
+	}
+	sort.Slice(applied, func(i, j int) bool { return applied[i].Seq < applied[j].Seq })
+	o := oracle.New()
+	for i, a := range applied {
+		if a.Seq != uint64(i+1) {
+			t.Fatalf("seq %d at position %d: gaps or doubles", a.Seq, i)
+		}
+		if d, b := o.Add(a.CustomerID, a.Points); d != a.Delta || b != a.Balance {
+			t.Fatalf("seq %d: index said delta %d balance %d, oracle %d %d", a.Seq, a.Delta, a.Balance, d, b)
+		}
+	}
+	for id := uint64(1); id <= customers; id++ {
+		got, err := rep.Dashboard(ctx, id, 20, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := oracle.Diff(got, o.Dashboard(id, 20, 5)); diff != "" {
+			t.Fatalf("seed %d: final dashboard(%d): %s", seed, id, diff)
+		}
+	}
+}
+
+// TestRebuild recreates the index from the oracle's balances while changes
+// keep arriving, and checks nothing is lost.
+func TestRebuild(t *testing.T) {
+	x, rdb := newIndex(t)
+	ctx := testenv.Context(t)
+	o := oracle.New()
+	var batch []ledger.Change
+	for i := 1; i <= 3000; i++ {
+		batch = append(batch, change(fmt.Sprintf("a%d", i), uint64(i%700)+1, int64(i%13)))
+	}
+	if _, err := x.Apply(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range batch {
+		o.Add(c.CustomerID, c.Points)
+	}
+	upTo, _ := x.Seq(ctx)
+	snapshot := map[uint64]int64{}
+	for id, p := range o.Bal {
+		snapshot[id] = p
+	}
+	rep := startReplica(t, x)
+	// Corrupt a balance in the live generation: the rebuild must repair it.
+	gen, _ := x.Generation(ctx)
+	rdb.HSet(ctx, fmt.Sprintf("{%s}:g%d:b:0", t.Name(), gen), "5", 999999)
+	var more []ledger.Change
+	gen2, err := x.Rebuild(ctx, upTo, func(put func(uint64, int64) error) error {
+		// Changes that land while the rebuild loads.
+		for i := 1; i <= 500; i++ {
+			c := change(fmt.Sprintf("b%d", i), uint64(i%50)+1, 3)
+			more = append(more, c)
+			if _, err := x.Apply(ctx, []ledger.Change{c}); err != nil {
+				return err
+			}
+		}
+		for id, p := range snapshot {
+			if err := put(id, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gen2 != gen+1 {
+		t.Fatalf("generation %d, want %d", gen2, gen+1)
+	}
+	for _, c := range more {
+		o.Add(c.CustomerID, c.Points)
+	}
+	for id := uint64(1); id <= 701; id++ {
+		b, err := x.Balance(ctx, id)
+		if err != nil || b != o.Bal[id] {
+			t.Fatalf("customer %d: balance %d (%v), want %d", id, b, err, o.Bal[id])
+		}
+	}
+	// The replica notices the new generation and reloads.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		d, err := rep.Dashboard(ctx, 5, 10, 2)
+		if err == nil && oracle.Diff(d, o.Dashboard(5, 10, 2)) == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replica did not converge after the rebuild: %v %s", err, oracle.Diff(d, o.Dashboard(5, 10, 2)))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n, _ := rdb.Keys(ctx, fmt.Sprintf("{%s}:g%d:*", t.Name(), gen)).Result(); len(n) != 0 {
+		t.Fatalf("old generation keys left: %v", n)
+	}
+}

@@ -1,0 +1,188 @@
+package histogram
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/xyz/loyalty/ledger"
+)
+
+// LogEntry is the part of a change-log entry a replica needs.
+type LogEntry struct {
+	Seq        uint64
+	CustomerID uint64
+	Balance    int64 // after the change
+	Delta      int64 // applied
+}
+
+func (x *Index) logKey() string { return x.p + ":log" }
+
+func streamID(seq uint64) string { return strconv.FormatUint(seq, 10) + "-0" }
+
+func seqOf(id string) uint64 {
+	n, _ := strconv.ParseUint(strings.TrimSuffix(id, "-0"), 10, 64)
+	return n
+}
+
+// ReadLog returns up to count log entries after seq, waiting up to block for
+// the first one when there is none yet (block 0: don't wait).
+func (x *Index) ReadLog(ctx context.Context, after uint64, count int64, block time.Duration) ([]LogEntry, error) {
+	var msgs []redis.XMessage
+	if block > 0 {
+		res, err := x.rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{x.logKey(), streamID(after)}, Count: count, Block: block}).Result()
+		if errors.Is(err, redis.Nil) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, unavailable("read change log", err)
+		}
+		msgs = res[0].Messages
+	} else {
+		var err error
+		msgs, err = x.rdb.XRangeN(ctx, x.logKey(), "("+streamID(after), "+", count).Result()
+		if err != nil {
+			return nil, unavailable("read change log", err)
+		}
+	}
+	out := make([]LogEntry, 0, len(msgs))
+	for _, m := range msgs {
+		e := LogEntry{Seq: seqOf(m.ID)}
+		u, _ := m.Values["u"].(string)
+		b, _ := m.Values["b"].(string)
+		d, _ := m.Values["d"].(string)
+		var e1, e2, e3 error
+		e.CustomerID, e1 = strconv.ParseUint(u, 10, 64)
+		e.Balance, e2 = strconv.ParseInt(b, 10, 64)
+		e.Delta, e3 = strconv.ParseInt(d, 10, 64)
+		if err := errors.Join(e1, e2, e3); err != nil {
+			return nil, fmt.Errorf("change log entry %s: %w", m.ID, err)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// Entries returns up to count full ledger entries after seq, for shipping to
+// the ledger.
+func (x *Index) Entries(ctx context.Context, after uint64, count int64) ([]ledger.Entry, error) {
+	msgs, err := x.rdb.XRangeN(ctx, x.logKey(), "("+streamID(after), "+", count).Result()
+	if err != nil {
+		return nil, unavailable("read change log", err)
+	}
+	out := make([]ledger.Entry, 0, len(msgs))
+	for _, m := range msgs {
+		var e ledger.Entry
+		c, _ := m.Values["c"].(string)
+		if err := json.Unmarshal([]byte(c), &e.Change); err != nil {
+			return nil, fmt.Errorf("change log entry %s: %w", m.ID, err)
+		}
+		d, _ := m.Values["d"].(string)
+		b, _ := m.Values["b"].(string)
+		t, _ := m.Values["t"].(string)
+		var e1, e2, e3 error
+		var ts int64
+		e.Delta, e1 = strconv.ParseInt(d, 10, 64)
+		e.Balance, e2 = strconv.ParseInt(b, 10, 64)
+		ts, e3 = strconv.ParseInt(t, 10, 64)
+		if err := errors.Join(e1, e2, e3); err != nil {
+			return nil, fmt.Errorf("change log entry %s: %w", m.ID, err)
+		}
+		e.Seq, e.RecordedAt = seqOf(m.ID), time.Unix(ts, 0).UTC()
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// FirstLogSeq returns the seq of the oldest entry still in the log (0 when
+// the log is empty).
+func (x *Index) FirstLogSeq(ctx context.Context) (uint64, error) {
+	msgs, err := x.rdb.XRangeN(ctx, x.logKey(), "-", "+", 1).Result()
+	if err != nil {
+		return 0, unavailable("read change log", err)
+	}
+	if len(msgs) == 0 {
+		return 0, nil
+	}
+	return seqOf(msgs[0].ID), nil
+}
+
+// LogLen returns the number of entries in the log.
+func (x *Index) LogLen(ctx context.Context) (int64, error) {
+	n, err := x.rdb.XLen(ctx, x.logKey()).Result()
+	return n, unavailable("read change log length", err)
+}
+
+// Shipped returns the seq up to which the log is in the ledger.
+func (x *Index) Shipped(ctx context.Context) (uint64, error) {
+	v, err := x.rdb.Get(ctx, x.p+":shipped").Uint64()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	return v, unavailable("read shipped mark", err)
+}
+
+// MarkShipped records that every entry up to seq is in the ledger, and trims
+// the log to what is unshipped plus the last LogKeep entries. Trimming pauses
+// while a rebuild runs.
+func (x *Index) MarkShipped(ctx context.Context, seq uint64) error {
+	if err := x.rdb.Set(ctx, x.p+":shipped", seq, 0).Err(); err != nil {
+		return unavailable("mark shipped", err)
+	}
+	if n, err := x.rdb.Exists(ctx, x.p+":rebuilding").Result(); err != nil || n > 0 {
+		return unavailable("check rebuild", err)
+	}
+	head, err := x.Seq(ctx)
+	if err != nil {
+		return err
+	}
+	if head < uint64(x.cfg.LogKeep) {
+		return nil
+	}
+	keep := min(seq+1, head+1-uint64(x.cfg.LogKeep))
+	return unavailable("trim change log", x.rdb.XTrimMinIDApprox(ctx, x.logKey(), streamID(keep), 0).Err())
+}
+
+// Scan calls fn for every customer with a balance in generation gen, a
+// batch of hashes at a time; not a snapshot (see ranker.Replica).
+func (x *Index) Scan(ctx context.Context, gen uint64, fn func(id uint64, points int64) error) error {
+	match := x.p + ":g" + strconv.FormatUint(gen, 10) + ":b:*"
+	var cursor uint64
+	for {
+		keys, next, err := x.rdb.Scan(ctx, cursor, match, 2000).Result()
+		if err != nil {
+			return unavailable("scan balances", err)
+		}
+		pipe := x.rdb.Pipeline()
+		cmds := make([]*redis.MapStringStringCmd, len(keys))
+		for i, k := range keys {
+			cmds[i] = pipe.HGetAll(ctx, k)
+		}
+		if len(keys) > 0 {
+			if _, err := pipe.Exec(ctx); err != nil {
+				return unavailable("read balances", err)
+			}
+		}
+		for _, c := range cmds {
+			for f, v := range c.Val() {
+				id, e1 := strconv.ParseUint(f, 10, 64)
+				p, e2 := strconv.ParseInt(v, 10, 64)
+				if err := errors.Join(e1, e2); err != nil {
+					return fmt.Errorf("balance %q=%q: %w", f, v, err)
+				}
+				if err := fn(id, p); err != nil {
+					return err
+				}
+			}
+		}
+		if next == 0 {
+			return nil
+		}
+		cursor = next
+	}
+}

@@ -1,0 +1,129 @@
+package histogram
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/xyz/loyalty/ledger"
+)
+
+// Rebuild recreates the index in a new generation while the current one
+// keeps serving: load must put every customer's balance as of ledger seq upTo
+// (the sum of their deltas); Rebuild then adds the deltas of the change log
+// after upTo and switches generations in
+// one script, so no change is lost or applied twice. The old generation is
+// deleted afterwards. It returns the new generation. Only one rebuild may run
+// at a time (a lock key guards it).
+func (x *Index) Rebuild(ctx context.Context, upTo uint64, load func(put func(id uint64, points int64) error) error) (uint64, error) {
+	ok, err := x.rdb.SetNX(ctx, x.p+":rebuilding", time.Now().Unix(), 6*time.Hour).Result()
+	if err != nil {
+		return 0, unavailable("lock rebuild", err)
+	}
+	if !ok {
+		return 0, fmt.Errorf("another rebuild is running (key %s:rebuilding); wait for it, or delete the key if it died", x.p)
+	}
+	defer x.rdb.Del(context.WithoutCancel(ctx), x.p+":rebuilding")
+	old, err := x.Generation(ctx)
+	if err != nil {
+		return 0, err
+	}
+	gen := old + 1
+	if err := x.dropGeneration(ctx, gen); err != nil {
+		return 0, err
+	}
+	first, err := x.FirstLogSeq(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if first > upTo+1 {
+		return 0, fmt.Errorf("rebuild: the change log starts at seq %d but the ledger ends at %d: changes in between are in neither; ship the log to the ledger first", first, upTo)
+	}
+	g := strconv.FormatUint(gen, 10)
+	args := []any{g, "set"}
+	flush := func() error {
+		if len(args) == 2 {
+			return nil
+		}
+		err := setScript.Run(ctx, x.rdb, x.keys, args...).Err()
+		args = args[:2]
+		return unavailable("load balances", err)
+	}
+	err = load(func(id uint64, points int64) error {
+		if points < 0 || points > MaxPoints {
+			return fmt.Errorf("customer %d: balance %d out of range", id, points)
+		}
+		args = append(args, id, id>>7, points)
+		if len(args) >= 2+3*1000 {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return 0, fmt.Errorf("rebuild generation %d: %w", gen, err)
+	}
+	last := upTo
+	for {
+		entries, err := x.ReadLog(ctx, last, 5000, 0)
+		if err != nil {
+			return 0, err
+		}
+		if len(entries) < 1000 {
+			n, err := switchScript.Run(ctx, x.rdb, x.keys, g, last, upTo).Int64()
+			if err != nil {
+				return 0, unavailable("switch generation", err)
+			}
+			if n == 0 {
+				break
+			}
+		}
+		args[1] = "add"
+		for _, e := range entries {
+			args = append(args, e.CustomerID, e.CustomerID>>7, e.Delta)
+			last = e.Seq
+		}
+		if err := flush(); err != nil {
+			return 0, err
+		}
+	}
+	return gen, x.dropGeneration(ctx, old)
+}
+
+// dropGeneration deletes every key of generation gen.
+func (x *Index) dropGeneration(ctx context.Context, gen uint64) error {
+	match := x.p + ":g" + strconv.FormatUint(gen, 10) + ":*"
+	var cursor uint64
+	for {
+		keys, next, err := x.rdb.Scan(ctx, cursor, match, 5000).Result()
+		if err != nil {
+			return unavailable("scan generation", err)
+		}
+		if len(keys) > 0 {
+			if err := x.rdb.Unlink(ctx, keys...).Err(); err != nil {
+				return unavailable("drop generation", err)
+			}
+		}
+		if next == 0 {
+			return nil
+		}
+		cursor = next
+	}
+}
+
+// Remember restores the memory of change ids applied within the dedupe
+// window, from ledger entries: after Redis lost its data, rebuild the
+// balances and then call Remember with the ledger's recent entries, so a
+// retry of a recent order is still recognised.
+func (x *Index) Remember(ctx context.Context, entries []ledger.Entry) error {
+	args := make([]any, 0, 1+4*len(entries))
+	args = append(args, x.cfg.DedupeDays)
+	for _, e := range entries {
+		rec := fmt.Sprintf("%s %d %d %d %d", e.Digest, e.Seq, e.Delta, e.Balance, e.RecordedAt.Unix())
+		args = append(args, e.ID, x.part(e.ID), e.RecordedAt.Unix()/86400, rec)
+	}
+	return unavailable("remember change ids", rememberScript.Run(ctx, x.rdb, x.keys, args...).Err())
+}

@@ -1,0 +1,269 @@
+package ranker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/xyz/loyalty/histogram"
+)
+
+// ErrNotReady means the ranker has not loaded the index yet, or could not
+// catch up with a change in time.
+var ErrNotReady = errors.New("ranking index not ready")
+
+// Source is the Redis index as the replica reads it.
+type Source interface {
+	Generation(ctx context.Context) (uint64, error)
+	Seq(ctx context.Context) (uint64, error)
+	Scan(ctx context.Context, gen uint64, fn func(id uint64, points int64) error) error
+	ReadLog(ctx context.Context, after uint64, count int64, block time.Duration) ([]histogram.LogEntry, error)
+	FirstLogSeq(ctx context.Context) (uint64, error)
+}
+
+// Head tells the seq of the last change written; read from the primary.
+type Head interface {
+	Seq(ctx context.Context) (uint64, error)
+}
+
+// ReplicaConfig configures a Replica.
+type ReplicaConfig struct {
+	// MaxWait is how long a dashboard waits for the replica to reach the
+	// latest change before giving up with ErrNotReady.
+	MaxWait time.Duration
+	// Poll is how long one blocking read of the change log waits.
+	Poll time.Duration
+}
+
+// DefaultReplicaConfig returns the defaults.
+func DefaultReplicaConfig() ReplicaConfig {
+	return ReplicaConfig{MaxWait: 2 * time.Second, Poll: time.Second}
+}
+
+// Replica keeps an in-memory Board in step with the Redis index: a snapshot
+// of the balances, then every change from the change log. A dashboard first
+// learns the latest seq from the primary (one GET shared by all dashboards
+// asked meanwhile), waits until the board has applied it, then answers from
+// memory: a customer always sees their own last purchase, and every answer is
+// one consistent snapshot. Safe for concurrent use.
+type Replica struct {
+	src   Source
+	gate  *gate
+	cfg   ReplicaConfig
+	log   *slog.Logger
+	board atomic.Pointer[Board]
+
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced whenever the board advances
+}
+
+// NewReplica returns a replica reading src (a Redis replica or the primary)
+// and asking head (the primary) for the latest seq.
+func NewReplica(src Source, head Head, cfg ReplicaConfig, log *slog.Logger) *Replica {
+	return &Replica{src: src, gate: &gate{head: head}, cfg: cfg, log: log, changed: make(chan struct{})}
+}
+
+// Ready reports whether the replica has loaded a snapshot.
+func (r *Replica) Ready() bool { return r.board.Load() != nil }
+
+// Board returns the current board (nil before the first snapshot).
+func (r *Replica) Board() *Board { return r.board.Load() }
+
+func (r *Replica) advanced() {
+	r.mu.Lock()
+	close(r.changed)
+	r.changed = make(chan struct{})
+	r.mu.Unlock()
+}
+
+func (r *Replica) waitChan() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.changed
+}
+
+// Run loads a snapshot and follows the change log until ctx ends. It
+// reloads when the index switches generation (a rebuild) or the log no
+// longer holds what the replica lacks. Errors reaching Redis are retried.
+func (r *Replica) Run(ctx context.Context) error {
+	for ctx.Err() == nil {
+		err := r.follow(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		r.log.Warn("ranker replica: resynchronising", "err", err)
+		select {
+		case <-time.After(500 * time.Millisecond):
+		case <-ctx.Done():
+		}
+	}
+	return nil
+}
+
+var errResync = errors.New("resync needed")
+
+func (r *Replica) follow(ctx context.Context) error {
+	gen, err := r.src.Generation(ctx)
+	if err != nil {
+		return err
+	}
+	seq, err := r.src.Seq(ctx)
+	if err != nil {
+		return err
+	}
+	b := NewBoard()
+	start := time.Now()
+	if err := r.src.Scan(ctx, gen, func(id uint64, points int64) error { b.Set(id, points, 0); return nil }); err != nil {
+		return err
+	}
+	if g, err := r.src.Generation(ctx); err != nil || g != gen {
+		return errors.Join(err, errResync)
+	}
+	if first, err := r.src.FirstLogSeq(ctx); err != nil || (first > seq+1) {
+		return errors.Join(err, fmt.Errorf("%w: the change log starts at %d, after the snapshot's %d", errResync, first, seq))
+	}
+	b.SetSeq(seq)
+	if err := r.catchUp(ctx, b, 0); err != nil {
+		return err
+	}
+	r.board.Store(b)
+	r.advanced()
+	r.log.Info("ranker replica: snapshot loaded", "customers", b.Len(), "seq", b.Seq(), "generation", gen, "took", time.Since(start).Round(time.Millisecond))
+	for ctx.Err() == nil {
+		if err := r.catchUp(ctx, b, r.cfg.Poll); err != nil {
+			return err
+		}
+		g, err := r.src.Generation(ctx)
+		if err != nil {
+			return err
+		}
+		if g != gen {
+			return fmt.Errorf("%w: generation %d replaced %d", errResync, g, gen)
+		}
+	}
+	return ctx.Err()
+}
+
+// catchUp applies log entries after the board's seq until the log is
+// drained (block 0) or one blocking read returns.
+func (r *Replica) catchUp(ctx context.Context, b *Board, block time.Duration) error {
+	for {
+		after := b.Seq()
+		es, err := r.src.ReadLog(ctx, after, 10_000, block)
+		if err != nil {
+			return err
+		}
+		if len(es) > 0 && es[0].Seq != after+1 {
+			return fmt.Errorf("%w: the change log jumps from %d to %d", errResync, after, es[0].Seq)
+		}
+		b.mu.Lock()
+		for _, e := range es {
+			b.set(e.CustomerID, e.Balance)
+			b.seq = e.Seq
+		}
+		b.mu.Unlock()
+		if len(es) > 0 && r.board.Load() == b {
+			r.advanced()
+		}
+		if block > 0 || len(es) < 10_000 {
+			return nil
+		}
+	}
+}
+
+// Dashboard answers with a snapshot that includes every change written
+// before the call.
+func (r *Replica) Dashboard(ctx context.Context, id uint64, n, k int) (Dashboard, error) {
+	b := r.board.Load()
+	if b == nil {
+		return Dashboard{}, ErrNotReady
+	}
+	target, err := r.gate.latest(ctx)
+	if err != nil {
+		return Dashboard{}, err
+	}
+	if b.Seq() < target {
+		ctx, cancel := context.WithTimeout(ctx, r.cfg.MaxWait)
+		defer cancel()
+		for {
+			ch := r.waitChan()
+			if b = r.board.Load(); b.Seq() >= target {
+				break
+			}
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return Dashboard{}, fmt.Errorf("%w: replica at seq %d, index at %d", ErrNotReady, b.Seq(), target)
+			}
+		}
+	}
+	return b.Dashboard(id, n, k), nil
+}
+
+// gate coalesces "what is the latest seq?" questions: every caller waits for
+// a GET that started after it asked, and one GET answers all who asked
+// before it started.
+type gate struct {
+	head     Head
+	mu       sync.Mutex
+	waiting  []chan seqResult
+	inflight bool
+}
+
+type seqResult struct {
+	seq uint64
+	err error
+}
+
+func (g *gate) latest(ctx context.Context) (uint64, error) {
+	ch := make(chan seqResult, 1)
+	g.mu.Lock()
+	g.waiting = append(g.waiting, ch)
+	if !g.inflight {
+		g.inflight = true
+		go g.fetch()
+	}
+	g.mu.Unlock()
+	select {
+	case r := <-ch:
+		return r.seq, r.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+func (g *gate) fetch() {
+	for {
+		g.mu.Lock()
+		batch := g.waiting
+		g.waiting = nil
+		if len(batch) == 0 {
+			g.inflight = false
+			g.mu.Unlock()
+			return
+		}
+		g.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		seq, err := g.head.Seq(ctx)
+		cancel()
+		for _, ch := range batch {
+			ch <- seqResult{seq, err}
+		}
+	}
+}
+
+// Local serves dashboards straight from a board that is itself the index
+// (embedded mode). Safe for concurrent use.
+type Local struct{ B *Board }
+
+// Dashboard answers from the board.
+func (l Local) Dashboard(_ context.Context, id uint64, n, k int) (Dashboard, error) {
+	return l.B.Dashboard(id, n, k), nil
+}
+
+// Ready is always true.
+func (l Local) Ready() bool { return true }
