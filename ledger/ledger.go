@@ -49,13 +49,19 @@ type Change struct {
 	Digest     string          `json:"digest"`             // content hash, see Seal
 }
 
-// Seal sets Digest from the change's content (everything but Actor, which may
-// differ between an original and its retry). Call it once the change is built.
+// Seal sets Digest from the change's content: everything but Actor (which
+// may differ between an original and its retry) and, for a manual insert,
+// the time of the request (a retry comes later). Call it once the change is
+// built.
 func (c *Change) Seal() {
 	var b strings.Builder
+	at := c.OccurredAt.UTC().Format(time.RFC3339)
+	if c.Cause == CauseManual {
+		at = ""
+	}
 	for _, s := range []string{c.ID, strconv.FormatUint(c.CustomerID, 10), strconv.FormatInt(c.Points, 10),
 		string(c.Cause), c.Channel, c.StoreID, c.Amount.String(), strings.ToUpper(c.Currency),
-		strings.Join(c.ItemIDs, ","), c.Reason, c.OccurredAt.UTC().Format(time.RFC3339)} {
+		strings.Join(c.ItemIDs, ","), c.Reason, at} {
 		b.WriteString(s)
 		b.WriteByte(0)
 	}

@@ -1,0 +1,175 @@
+// Package embedded is the store that needs no servers: the ranking board in
+// memory and the ledger in a local append-only file (JSON lines, fsynced
+// before a change is acknowledged), from which the board and the memory of
+// change ids are rebuilt at start. One process at a time owns a data
+// directory (an advisory lock). It is what `loyalty serve` runs on when no
+// Redis is configured.
+package embedded
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/xyz/loyalty/histogram"
+	"github.com/xyz/loyalty/ledger"
+	"github.com/xyz/loyalty/ranker"
+)
+
+// ErrLocked means another process owns the data directory.
+var ErrLocked = errors.New("data directory in use by another loyalty process")
+
+type seen struct {
+	digest string
+	entry  ledger.Entry
+}
+
+// Store is the embedded index and ledger. Safe for concurrent use.
+type Store struct {
+	mu    sync.Mutex
+	board *ranker.Board
+	ids   map[string]seen
+	f     *os.File
+	lock  *os.File
+	seq   uint64
+	path  string
+	now   func() time.Time
+}
+
+// Open opens (or creates) the store in dir and replays its ledger.
+func Open(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("open embedded store: %w", err)
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_CREATE|os.O_RDWR, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("open embedded store: %w", err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("%w: %s (stop the other process, or give this one another data dir)", ErrLocked, dir)
+	}
+	s := &Store{board: ranker.NewBoard(), ids: map[string]seen{}, lock: lock, path: filepath.Join(dir, "ledger.jsonl"), now: time.Now}
+	if err := s.replay(); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	if s.f, err = os.OpenFile(s.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("open ledger: %w", err)
+	}
+	return s, nil
+}
+
+// replay reads the ledger file; a torn last line (a crash mid-write, never
+// acknowledged) is cut off.
+func (s *Store) replay() error {
+	f, err := os.Open(s.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read ledger: %w", err)
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 1<<20)
+	var good int64
+	for line := 1; ; line++ {
+		b, err := r.ReadBytes('\n')
+		if errors.Is(err, io.EOF) {
+			if len(b) > 0 {
+				return os.Truncate(s.path, good)
+			}
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read ledger: %w", err)
+		}
+		var e ledger.Entry
+		if err := json.Unmarshal(b, &e); err != nil {
+			return fmt.Errorf("ledger %s line %d: %w", s.path, line, err)
+		}
+		s.ids[e.ID] = seen{e.Digest, e}
+		s.board.Set(e.CustomerID, e.Balance, e.Seq)
+		s.seq = e.Seq
+		good += int64(len(b))
+	}
+}
+
+// Board returns the board (the index itself, always current).
+func (s *Store) Board() *ranker.Board { return s.board }
+
+// Apply applies changes in order, exactly once by change id, each written
+// and synced to the ledger file before the call returns.
+func (s *Store) Apply(_ context.Context, changes []ledger.Change) ([]ledger.Outcome, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]ledger.Outcome, len(changes))
+	var buf []byte
+	pending := map[string]int{}
+	var applied []ledger.Entry
+	now := s.now().UTC().Truncate(time.Second)
+	bal := map[uint64]int64{}
+	for i, c := range changes {
+		prev, ok := s.ids[c.ID]
+		if j, dup := pending[c.ID]; dup {
+			prev, ok = seen{applied[j].Digest, applied[j]}, true
+		}
+		if ok {
+			out[i] = ledger.Outcome{Entry: prev.entry, Replayed: true}
+			if prev.digest != c.Digest {
+				out[i] = ledger.Outcome{Entry: prev.entry, Err: fmt.Errorf("change %s: %w", c.ID, ledger.ErrConflict)}
+			}
+			continue
+		}
+		old, ok := bal[c.CustomerID]
+		if !ok {
+			old = s.board.Balance(c.CustomerID)
+		}
+		n := max(old+c.Points, 0)
+		if n > histogram.MaxPoints {
+			out[i] = ledger.Outcome{Entry: ledger.Entry{Change: c}, Err: fmt.Errorf("balance would exceed %d points", histogram.MaxPoints)}
+			continue
+		}
+		bal[c.CustomerID] = n
+		e := ledger.Entry{Change: c, Seq: s.seq + uint64(len(applied)) + 1, Delta: n - old, Balance: n, RecordedAt: now}
+		line, err := json.Marshal(e)
+		if err != nil {
+			return nil, fmt.Errorf("encode change %s: %w", c.ID, err)
+		}
+		buf = append(append(buf, line...), '\n')
+		pending[c.ID] = len(applied)
+		applied = append(applied, e)
+		out[i] = ledger.Outcome{Entry: e}
+	}
+	if len(applied) == 0 {
+		return out, nil
+	}
+	if _, err := s.f.Write(buf); err != nil {
+		return nil, fmt.Errorf("write ledger: %w", err)
+	}
+	if err := s.f.Sync(); err != nil {
+		return nil, fmt.Errorf("sync ledger: %w", err)
+	}
+	for _, e := range applied {
+		s.ids[e.ID] = seen{e.Digest, e}
+		s.board.Set(e.CustomerID, e.Balance, e.Seq)
+	}
+	s.seq += uint64(len(applied))
+	return out, nil
+}
+
+// Close closes the ledger file and releases the directory.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return errors.Join(s.f.Close(), s.lock.Close())
+}
