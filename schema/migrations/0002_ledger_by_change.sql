@@ -9,22 +9,19 @@ CREATE TABLE IF NOT EXISTS {db}.ledger_by_change
     change_id   String,
     seq         UInt64,
     customer_id UInt64,
-    cause       String,
     digest      String,
-    points      Int64,
     delta       Int64,
-    balance     Int64,
-    recorded_at DateTime('UTC')
+    balance     Int64
 )
 ENGINE = ReplacingMergeTree
 ORDER BY change_id;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.ledger_by_change_mv TO {db}.ledger_by_change AS
-SELECT change_id, seq, customer_id, cause, digest, points, delta, balance, recorded_at
+SELECT change_id, seq, customer_id, digest, delta, balance
 FROM {db}.ledger;
 
 -- Backfill rows written before this migration. The view already exists, so a
 -- row inserted meanwhile may be copied twice; the copies collapse like retries.
-INSERT INTO {db}.ledger_by_change (change_id, seq, customer_id, cause, digest, points, delta, balance, recorded_at)
-SELECT change_id, seq, customer_id, cause, digest, points, delta, balance, recorded_at
+INSERT INTO {db}.ledger_by_change (change_id, seq, customer_id, digest, delta, balance)
+SELECT change_id, seq, customer_id, digest, delta, balance
 FROM {db}.ledger;

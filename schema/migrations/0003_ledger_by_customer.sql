@@ -7,22 +7,17 @@ CREATE TABLE IF NOT EXISTS {db}.ledger_by_customer
 (
     customer_id UInt64,
     seq         UInt64,
-    change_id   String,
-    cause       String,
     delta       Int64,
-    balance     Int64,
-    channel     String,
-    occurred_at DateTime('UTC'),
-    recorded_at DateTime('UTC')
+    balance     Int64
 )
 ENGINE = ReplacingMergeTree
 ORDER BY (customer_id, seq);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.ledger_by_customer_mv TO {db}.ledger_by_customer AS
-SELECT customer_id, seq, change_id, cause, delta, balance, channel, occurred_at, recorded_at
+SELECT customer_id, seq, delta, balance
 FROM {db}.ledger;
 
 -- Backfill, as in 0002.
-INSERT INTO {db}.ledger_by_customer (customer_id, seq, change_id, cause, delta, balance, channel, occurred_at, recorded_at)
-SELECT customer_id, seq, change_id, cause, delta, balance, channel, occurred_at, recorded_at
+INSERT INTO {db}.ledger_by_customer (customer_id, seq, delta, balance)
+SELECT customer_id, seq, delta, balance
 FROM {db}.ledger;
