@@ -1,0 +1,97 @@
+package chledger
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"github.com/xyz/loyalty/ledger"
+)
+
+// entryColumns are the ledger columns an Entry maps to, in the order of
+// Append's columns and scanEntry's destinations. inserted_at is left to its
+// default.
+const entryColumns = "seq, change_id, customer_id, cause, points, delta, balance, channel, store_id, " +
+	"amount, currency, amount_gbp, item_ids, reason, actor, digest, occurred_at, recorded_at"
+
+// Limits of the ledger's column types.
+var (
+	amountScale    int32 = 3 // Decimal(18, 3)
+	amountGBPScale int32 = 9 // Decimal(18, 9): EUR amounts times a rate
+	maxAmount            = decimal.New(1, 15)
+	maxAmountGBP         = decimal.New(1, 9)
+	minTime              = time.Unix(1, 0)
+	maxTime              = time.Date(2105, 12, 31, 0, 0, 0, 0, time.UTC)
+)
+
+// Append stores entries in one batch insert. Sending entries that are already
+// stored (a retried batch) is harmless: reads deduplicate by seq. An entry the
+// ledger can't store exactly is refused with ErrInvalid and nothing is sent.
+func (l *Ledger) Append(ctx context.Context, entries []ledger.Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	n := len(entries)
+	var (
+		seq, customer                  = make([]uint64, n), make([]uint64, n)
+		points, delta, balance         = make([]int64, n), make([]int64, n), make([]int64, n)
+		changeID, cause, channel       = make([]string, n), make([]string, n), make([]string, n)
+		store, currency, reason, actor = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		digest                         = make([]string, n)
+		amount, amountGBP              = make([]decimal.Decimal, n), make([]decimal.Decimal, n)
+		items                          = make([][]string, n)
+		occurred, recorded             = make([]time.Time, n), make([]time.Time, n)
+	)
+	for i := range entries {
+		e := &entries[i]
+		if err := storable(e); err != nil {
+			return fmt.Errorf("chledger: append entry seq %d (%s): %w: %s", e.Seq, e.ID, ErrInvalid, err)
+		}
+		seq[i], changeID[i], customer[i], cause[i] = e.Seq, e.ID, e.CustomerID, string(e.Cause)
+		points[i], delta[i], balance[i] = e.Points, e.Delta, e.Balance
+		channel[i], store[i], currency[i], reason[i], actor[i], digest[i] = e.Channel, e.StoreID, e.Currency, e.Reason, e.Actor, e.Digest
+		amount[i], amountGBP[i] = e.Amount, e.AmountGBP
+		items[i] = e.ItemIDs
+		if items[i] == nil {
+			items[i] = []string{}
+		}
+		occurred[i], recorded[i] = e.OccurredAt.UTC(), e.RecordedAt.UTC()
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.QueryTimeout)
+	defer cancel()
+	op := fmt.Sprintf("append %d entries (seq %d..%d)", n, entries[0].Seq, entries[n-1].Seq)
+	b, err := l.conn.PrepareBatch(ctx, "INSERT INTO "+l.db+".ledger ("+entryColumns+")")
+	if err != nil {
+		return l.wrap(ctx, op, err)
+	}
+	defer b.Close()
+	for i, col := range []any{seq, changeID, customer, cause, points, delta, balance, channel, store,
+		amount, currency, amountGBP, items, reason, actor, digest, occurred, recorded} {
+		if err := b.Column(i).Append(col); err != nil {
+			return l.wrap(ctx, op, err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return l.wrap(ctx, op, err)
+	}
+	return nil
+}
+
+// storable says why e can't be stored exactly, or returns nil.
+func storable(e *ledger.Entry) error {
+	switch {
+	case e.Seq == 0:
+		return fmt.Errorf("seq 0: sequence numbers start at 1")
+	case !e.Amount.Equal(e.Amount.Truncate(amountScale)) || e.Amount.Abs().GreaterThanOrEqual(maxAmount):
+		return fmt.Errorf("amount %s does not fit Decimal(18, %d)", e.Amount, amountScale)
+	case !e.AmountGBP.Equal(e.AmountGBP.Truncate(amountGBPScale)) || e.AmountGBP.Abs().GreaterThanOrEqual(maxAmountGBP):
+		return fmt.Errorf("amount_gbp %s does not fit Decimal(18, %d)", e.AmountGBP, amountGBPScale)
+	case e.OccurredAt.Before(minTime) || e.OccurredAt.After(maxTime):
+		return fmt.Errorf("occurred_at %s outside DateTime's range", e.OccurredAt.Format(time.RFC3339))
+	case e.RecordedAt.Before(minTime) || e.RecordedAt.After(maxTime):
+		return fmt.Errorf("recorded_at %s outside DateTime's range", e.RecordedAt.Format(time.RFC3339))
+	}
+	return nil
+}
