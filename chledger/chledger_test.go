@@ -341,3 +341,30 @@ func TestServerError(t *testing.T) {
 		t.Fatalf("MaxSeq on a missing table = %v; want a plain error", err)
 	}
 }
+
+func TestBalancesUpToAndSince(t *testing.T) {
+	ctx, l, _ := open(t)
+	es := []ledger.Entry{
+		entry(1, 7, "50", 5, 5, "web"),
+		entry(2, 8, "30", 3, 3, "web"),
+		entry(3, 7, "-20", -2, 3, "web"),
+		entry(4, 8, "100", 10, 13, "store"),
+	}
+	if err := l.Append(ctx, es); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Append(ctx, es[:2]); err != nil { // a re-sent batch
+		t.Fatal(err)
+	}
+	got := map[uint64]int64{}
+	if err := l.BalancesUpTo(ctx, 3, func(id uint64, b int64) error { got[id] = b; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got[7] != 3 || got[8] != 3 || len(got) != 2 {
+		t.Fatalf("balances up to seq 3: %v, want 7:3 8:3", got)
+	}
+	since, err := l.Since(ctx, es[0].RecordedAt.Add(-time.Minute))
+	if err != nil || len(since) != 4 || since[3].Seq != 4 {
+		t.Fatalf("since: %d entries (%v)", len(since), err)
+	}
+}

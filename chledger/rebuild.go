@@ -1,0 +1,63 @@
+package chledger
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/xyz/loyalty/ledger"
+)
+
+// BalancesUpTo calls fn with every customer's balance as the sum of their
+// deltas over entries with seq <= upTo (copies counted once), in ascending
+// customer id order, zeros included: what the Redis index is rebuilt from
+// and reconciled against. Streamed; bounded by Config.ScanTimeout.
+func (l *Ledger) BalancesUpTo(ctx context.Context, upTo uint64, fn func(customerID uint64, balance int64) error) error {
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.ScanTimeout)
+	defer cancel()
+	rows, err := l.conn.Query(ctx, "SELECT customer_id, sum(delta) FROM (SELECT customer_id, seq, any(delta) AS delta FROM "+
+		l.db+".ledger_by_customer WHERE seq <= ? GROUP BY customer_id, seq) GROUP BY customer_id ORDER BY customer_id", upTo)
+	if err != nil {
+		return l.wrap(ctx, "balances up to seq", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var customer uint64
+		var balance int64
+		if err := rows.Scan(&customer, &balance); err != nil {
+			return l.wrap(ctx, "balances up to seq", err)
+		}
+		if err := fn(customer, balance); err != nil {
+			cancel()
+			return fmt.Errorf("chledger: balances: customer %d: %w", customer, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return l.wrap(ctx, "balances up to seq", err)
+	}
+	return nil
+}
+
+// Since returns every entry recorded at or after t (copies once), oldest
+// first: the change ids the Redis index must remember after losing its data.
+func (l *Ledger) Since(ctx context.Context, t time.Time) ([]ledger.Entry, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.ScanTimeout)
+	defer cancel()
+	rows, err := l.conn.Query(ctx, "SELECT "+entryColumns+" FROM "+l.db+".ledger WHERE recorded_at >= ? ORDER BY seq LIMIT 1 BY seq", t.UTC())
+	if err != nil {
+		return nil, l.wrap(ctx, "entries since", err)
+	}
+	defer rows.Close()
+	var out []ledger.Entry
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			return nil, l.wrap(ctx, "entries since", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, l.wrap(ctx, "entries since", err)
+	}
+	return out, nil
+}
