@@ -1,0 +1,173 @@
+// Package posfile reads the order files that stores send from their
+// point-of-sale (POS) systems and turns them into ingest.Order values. It only
+// parses: applying the orders (points, ledger, ranking) is the caller's job.
+//
+// Files are read as a stream, row by row; memory does not grow with the file
+// (see "Memory" below). Open accepts "-" for standard input and decompresses
+// gzip data (recognised by its magic bytes, whatever the file is called).
+// Text must be UTF-8; a leading byte order mark is ignored.
+//
+// Two formats are read. With Options.Format left empty, the format is
+// detected: a first non-space character '{' means JSON lines (the orders
+// format), otherwise the header line says which format it is.
+//
+// # Orders format, CSV
+//
+// One row per order, with this header (names compared without regard to case
+// or surrounding spaces; the order of the columns is fixed):
+//
+//	order_id,customer_id,channel,store_id,amount,currency,item_ids,purchased_at
+//	S1-1001,17850,store,LDN-01,12.50,GBP,85123A|71053,2010-12-01T08:26:00Z
+//	S1-1002,,,,4.99,GBP,22633,2010-12-01 08:28:00
+//	S1-1003,13047,,DUB-02,-30.00,EUR,22745,2010-12-01T09:01:00+01:00
+//
+// The columns:
+//   - order_id: required; 1-64 letters, digits or . _ : / - starting with a
+//     letter or digit. It identifies the order for ever: the same id is
+//     awarded at most once.
+//   - customer_id: a positive whole number (17850; the spreadsheet form
+//     17850.0 is accepted). Empty means an anonymous purchase: the order is
+//     returned with CustomerID 0 and earns nothing.
+//   - channel: store, web or app; empty means Options.Channel (store by
+//     default).
+//   - store_id: the store, for store orders; empty means Options.StoreID.
+//   - amount: a plain decimal, exact to any number of places (12.50, 0.001,
+//     -30). No exponent, sign "+", spaces or thousands separators. Negative
+//     for a refund or cancellation.
+//   - currency: required (GBP or EUR; other currencies are refused later by
+//     the points rule, not here).
+//   - item_ids: item ids separated by '|'; may be empty. At most 500.
+//   - purchased_at: RFC 3339 (2010-12-01T08:26:00Z, any offset) or
+//     "2010-12-01 08:26:00", which is UTC.
+//
+// Fields are quoted as usual in CSV: a field containing a comma, a quote or
+// a line break is put in double quotes, and a quote inside it is doubled
+// ("12"" PIZZA"). The number of the line in errors is the line the row starts
+// on.
+//
+// # Orders format, JSON lines
+//
+// One JSON object per line; blank lines are ignored. The fields mean the same
+// as in the CSV form:
+//
+//	{"orderId":"S1-1001","customerId":17850,"channel":"store","storeId":"LDN-01","paymentDetails":{"amount":"12.50","currency":"GBP"},"itemIds":["85123A","71053"],"purchasedAt":"2010-12-01T08:26:00Z"}
+//
+// The fields:
+//   - orderId (string), channel (string), storeId (string), itemIds (list of
+//     strings), purchasedAt (string): as in the CSV form; missing means empty.
+//   - customerId: a number or a string holding one (17850, "17850",
+//     "17850.0"); missing, null or "" means anonymous.
+//   - paymentDetails: required, {"amount": ..., "currency": "GBP"}. The amount
+//     may be a string ("12.50", preferred) or a JSON number without an
+//     exponent (12.50); either way it is read exactly from its text, never
+//     through a binary float.
+//   - Any other field, at the top or in paymentDetails, is a reject: a
+//     misspelt field must not be silently ignored.
+//
+// A line may be at most 128 KiB long.
+//
+// # Lines format
+//
+// One row per item sold, the layout of the online-retail exports:
+//
+//	InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country
+//	536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,2010-12-01 08:26:00,2.55,17850.0,United Kingdom
+//	536365,71053,WHITE METAL LANTERN,6,2010-12-01 08:26:00,3.39,17850.0,United Kingdom
+//	C536379,D,Discount,-1,2010-12-01 09:41:00,27.5,14527.0,United Kingdom
+//	536414,22139,,56,2010-12-01 11:52:00,0.0,,United Kingdom
+//
+// The columns:
+//   - InvoiceNo: the order id, used as it is. Consecutive rows with the same
+//     InvoiceNo are one order, which ends when the InvoiceNo changes. All the
+//     rows of an invoice must be together: rows of an invoice that come back
+//     after another invoice are rejected, each naming where the invoice was
+//     before (the earlier rows have already been returned as an order).
+//     A number starting with C is a cancellation; with A, a bad-debt
+//     adjustment (see below).
+//   - StockCode: an item id; required. A space in it is written as '_'
+//     ("BANK CHARGES" becomes "BANK_CHARGES") since item ids have no spaces.
+//   - Description, Country: read but not used (Country does not set the
+//     currency).
+//   - Quantity: a whole number, negative in cancellations.
+//   - InvoiceDate: "2010-12-01 08:26:00", UTC. The order's time is its first
+//     row's (rows of one invoice may differ by a minute).
+//   - UnitPrice: a plain decimal, exact to any number of places (2.55, 0.001),
+//     in Options.Currency (GBP by default). Zero is allowed (free items);
+//     negative only in bad-debt adjustments.
+//   - CustomerID: a positive whole number, written 17850 or 17850.0; blank
+//     means an anonymous purchase (CustomerID 0, earns nothing). All the rows
+//     of an invoice must have the same CustomerID.
+//
+// The order's amount is the exact sum of Quantity × UnitPrice over its rows;
+// its item ids are the StockCodes in row order. The file has no store column:
+// every order gets Options.Channel and, for store orders, Options.StoreID,
+// which NewReader requires for the store channel.
+//
+// Oddities of the real data, and how they are read:
+//   - Cancellations (InvoiceNo C...) have negative quantities and so a
+//     negative amount, which removes points. A cancellation with a positive
+//     total is rejected, and so is an ordinary invoice with a negative total.
+//   - Stock corrections: ordinary invoices with negative quantities at price
+//     0.0 and no customer. They total zero and are returned as anonymous
+//     orders, like any other invoice.
+//   - Zero prices and zero quantities are accepted; such rows add nothing to
+//     the amount but their StockCode is listed.
+//   - Bad-debt adjustments (InvoiceNo A..., StockCode B, "Adjust bad debt")
+//     are bookkeeping, not purchases: they may have negative prices and any
+//     total, and are always returned as anonymous orders (CustomerID 0), so
+//     they earn or remove nothing.
+//   - An invoice of more than 500 rows is rejected: an order holds at most
+//     500 items (ingest.MaxItems). The 2010-2011 export has 49 such invoices,
+//     3 of them with a customer.
+//
+// # Rejects
+//
+// A bad row or a bad order is a *RecordError (file, line, reason) and reading
+// goes on; it belongs in the rejects file. A rejected row of the lines format
+// also rejects its whole invoice (reported at the invoice's first line): an
+// invoice is imported whole or not at all, so that once its rows are fixed
+// the file can be loaded again. The reasons:
+//
+//   - wrong column count: a row without exactly 8 columns.
+//   - broken quoting: a quote inside an unquoted field, or a quoted field
+//     whose closing quote is missing or followed by something else. If the
+//     quote is never closed, the rest of the file is one broken row. In the
+//     lines format the invoice of such a row cannot be known, so the invoices
+//     just before and after it are rejected too.
+//   - invalid UTF-8: a field that is not UTF-8 text (save the file as UTF-8).
+//   - empty id: order_id, orderId or InvoiceNo is empty (for InvoiceNo,
+//     handled like broken quoting); StockCode is empty.
+//   - bad number: an amount, Quantity or UnitPrice that is not a plain
+//     decimal (whole number for Quantity); a customer id that is not a
+//     positive whole number, or is over 2^53-1 (17850.5 and -1 are
+//     rejected); a negative UnitPrice outside bad-debt adjustments.
+//   - bad date: a time that is not in the formats above.
+//   - empty currency (orders format).
+//   - JSON: not valid JSON, not an object, more than one value on a line, a
+//     field of the wrong type, an unknown field, missing paymentDetails, a
+//     line over 128 KiB.
+//   - lines format only: rows of an invoice after another invoice; rows of an
+//     invoice that disagree on CustomerID; more than 500 rows in an invoice;
+//     a positive total on a cancellation or a negative one on an ordinary
+//     invoice.
+//   - the checks of ingest.Order.Validate, with the field named as in the
+//     file: an id with characters other than letters, digits and . _ : / -
+//     or longer than 64; a channel other than store, web or app; a store
+//     order without a store id; more than 500 items; a time more than a day
+//     in the future.
+//
+// An unknown currency is not rejected here: the points rule refuses it when
+// the order is applied.
+//
+// A file that is not an order file at all (empty, no known header, binary or
+// compressed data) is not rejected row by row: NewReader returns an error
+// wrapping ErrNotFormat. Errors reading the input are returned by Next and
+// end the file.
+//
+// # Memory
+//
+// The lines format keeps the rows of one invoice (their StockCodes, at most
+// 500) and, to find invoices that come back, the number and first and last
+// line of every invoice seen in the file: under 100 bytes an invoice, not a
+// row.
+package posfile

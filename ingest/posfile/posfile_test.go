@@ -1,0 +1,134 @@
+package posfile
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/xyz/loyalty/ingest"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden from the parser's output")
+
+// fixtureOptions are the options for fixtures that need other than
+// defaultOptions.
+var (
+	defaultOptions = Options{StoreID: "LDN-01"}
+	fixtureOptions = map[string]Options{
+		"lines-web.csv":             {Channel: ingest.ChannelWeb},
+		"lines-nostore.csv":         {},
+		"orders-nostore.csv":        {},
+		"notformat-jsonlines.jsonl": {Format: FormatLines, StoreID: "LDN-01"},
+		"notformat-header.csv":      {Format: FormatOrders},
+	}
+)
+
+// readAll reads a whole input and describes every order, reject and error,
+// one per line.
+func readAll(t testing.TB, in io.Reader, file string, opts Options) string {
+	t.Helper()
+	var b strings.Builder
+	r, err := NewReader(in, file, opts)
+	if err != nil {
+		fmt.Fprintf(&b, "error (not format: %t): %v\n", errors.Is(err, ErrNotFormat), err)
+		return b.String()
+	}
+	fmt.Fprintf(&b, "format: %s\n", r.Format())
+	for {
+		o, line, err := r.Next()
+		var re *RecordError
+		switch {
+		case err == io.EOF:
+			fmt.Fprintf(&b, "rows: %d\n", r.Rows())
+			return b.String()
+		case errors.As(err, &re):
+			if re.Line != line {
+				t.Errorf("%s: Next returned line %d with reject %v", file, line, re)
+			}
+			fmt.Fprintf(&b, "reject %v\n", re)
+		case err != nil:
+			fmt.Fprintf(&b, "fatal: %v\n", err)
+			return b.String()
+		default:
+			fmt.Fprintf(&b, "order line %d: %s\n", line, describe(o))
+		}
+	}
+}
+
+func describe(o ingest.Order) string {
+	return fmt.Sprintf("id=%s customer=%d channel=%s store=%s amount=%s %s items=%s at=%s",
+		o.ID, o.CustomerID, o.Channel, o.StoreID, o.Amount, o.Currency,
+		strings.Join(o.ItemIDs, ","), o.PurchasedAt.UTC().Format("2006-01-02T15:04:05.999Z"))
+}
+
+func TestGolden(t *testing.T) {
+	paths, err := filepath.Glob("testdata/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range paths {
+		name := filepath.Base(path)
+		if strings.HasSuffix(name, ".golden") {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			f, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			opts, ok := fixtureOptions[name]
+			if !ok {
+				opts = defaultOptions
+			}
+			got := readAll(t, f, name, opts)
+			golden := path + ".golden"
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("output differs from %s (go test -update rewrites it):\n%s", golden, diff(string(want), got))
+			}
+		})
+	}
+}
+
+// diff shows the first lines that differ.
+func diff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	var b strings.Builder
+	for i := 0; i < max(len(w), len(g)) && b.Len() < 2000; i++ {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			fmt.Fprintf(&b, "line %d:\n  want %s\n  got  %s\n", i+1, wl, gl)
+		}
+	}
+	return b.String()
+}
+
+func TestNotFormatEdges(t *testing.T) {
+	for _, in := range []string{"\uFEFF", "\uFEFF \r\n", " \t\n\n"} {
+		_, err := NewReader(strings.NewReader(in), "edge", defaultOptions)
+		if !errors.Is(err, ErrNotFormat) {
+			t.Errorf("NewReader(%q) = %v, want ErrNotFormat", in, err)
+		}
+	}
+}

@@ -1,0 +1,170 @@
+package posfile
+
+import (
+	"encoding/csv"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/shopspring/decimal"
+	"github.com/xyz/loyalty/ingest"
+)
+
+// dataDir holds the real online-retail exports, one file per day.
+const dataDir = "../../../shared/data/online-retail"
+
+// tally is what a file should give, counted without the Reader.
+type tally struct {
+	rows, invoices, cancellations, anonymous, tooBig int
+	total                                            decimal.Decimal // of the invoices that are imported
+}
+
+// countIndependently groups the rows of a file with a map, the simple way.
+func countIndependently(t *testing.T, path string) tally {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	type inv struct {
+		lines    int
+		customer string
+		total    decimal.Decimal
+	}
+	invs := map[string]*inv{}
+	for _, rec := range recs[1:] {
+		i := invs[rec[0]]
+		if i == nil {
+			i = &inv{customer: rec[6]}
+			invs[rec[0]] = i
+		}
+		i.lines++
+		i.total = i.total.Add(decimal.RequireFromString(rec[3]).Mul(decimal.RequireFromString(rec[5])))
+	}
+	c := tally{rows: len(recs) - 1, invoices: len(invs)}
+	for id, i := range invs {
+		if i.lines > ingest.MaxItems {
+			c.tooBig++
+			continue
+		}
+		if strings.HasPrefix(id, "C") {
+			c.cancellations++
+		}
+		if i.customer == "" {
+			c.anonymous++
+		}
+		c.total = c.total.Add(i.total)
+	}
+	return c
+}
+
+// readFile reads a file with the Reader and counts what it returned.
+func readFile(t *testing.T, path string) (got tally, rejects []*RecordError) {
+	t.Helper()
+	f, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := NewReader(f, filepath.Base(path), defaultOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		o, _, err := r.Next()
+		var re *RecordError
+		switch {
+		case err == io.EOF:
+			got.rows = int(r.Rows())
+			return got, rejects
+		case errors.As(err, &re):
+			rejects = append(rejects, re)
+			continue
+		case err != nil:
+			t.Fatal(err)
+		}
+		got.invoices++
+		if strings.HasPrefix(o.ID, "C") {
+			got.cancellations++
+		}
+		if o.CustomerID == 0 {
+			got.anonymous++
+		}
+		got.total = got.total.Add(o.Amount)
+	}
+}
+
+func TestRealFile(t *testing.T) {
+	path := filepath.Join(dataDir, "2010-12-01.csv")
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("the real data is missing: %v", err)
+	}
+	want := countIndependently(t, path)
+	got, rejects := readFile(t, path)
+	t.Logf("%s: %d rows, %d invoices (%d cancellations, %d anonymous, %d over %d lines)",
+		path, want.rows, want.invoices, want.cancellations, want.anonymous, want.tooBig, ingest.MaxItems)
+	if want.tooBig == 0 || want.cancellations == 0 || want.anonymous == 0 {
+		t.Fatalf("the file lacks the cases this test is for: %+v", want)
+	}
+	if got.rows != want.rows {
+		t.Errorf("Rows() = %d, want %d", got.rows, want.rows)
+	}
+	if got.invoices != want.invoices-want.tooBig {
+		t.Errorf("%d orders, want %d", got.invoices, want.invoices-want.tooBig)
+	}
+	if len(rejects) != want.tooBig {
+		t.Errorf("%d rejects, want %d (the invoices over %d lines): %v", len(rejects), want.tooBig, ingest.MaxItems, rejects)
+	}
+	if got.cancellations != want.cancellations {
+		t.Errorf("%d cancellations, want %d", got.cancellations, want.cancellations)
+	}
+	if got.anonymous != want.anonymous {
+		t.Errorf("%d anonymous orders, want %d", got.anonymous, want.anonymous)
+	}
+	if !got.total.Equal(want.total) {
+		t.Errorf("total amount %s, want %s", got.total, want.total)
+	}
+}
+
+// TestRealData reads the whole export and checks the figures in its README
+// and the oddities the package documentation describes.
+func TestRealData(t *testing.T) {
+	paths, err := filepath.Glob(filepath.Join(dataDir, "*.csv"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("the real data is missing from %s: %v", dataDir, err)
+	}
+	var all tally
+	reasons := map[string]int{}
+	for _, p := range paths {
+		got, rejects := readFile(t, p)
+		all.rows += got.rows
+		all.invoices += got.invoices
+		for _, re := range rejects {
+			switch {
+			case strings.Contains(re.Reason, "already ended at line"):
+				reasons["comes back"]++
+			case strings.Contains(re.Reason, "an order holds at most"):
+				reasons["too many lines"]++
+			default:
+				t.Errorf("unexpected reject %v", re)
+			}
+		}
+	}
+	if all.rows != 541909 {
+		t.Errorf("%d rows, want 541909", all.rows)
+	}
+	// 25,900 invoices: 49 have more than 500 lines; one (542806 on
+	// 2011-02-01) has 35 lines after a cancellation, rejected, but its first
+	// 4 lines are an order.
+	if all.invoices != 25900-49 || reasons["too many lines"] != 49 || reasons["comes back"] != 35 {
+		t.Errorf("%d orders, rejects %v; want 25851 orders, 49 too many lines, 35 lines that come back", all.invoices, reasons)
+	}
+}
