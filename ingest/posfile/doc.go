@@ -128,7 +128,10 @@
 // invoice is imported whole or not at all, so that once its rows are fixed
 // the file can be loaded again. The reasons:
 //
-//   - wrong column count: a row without exactly 8 columns.
+//   - wrong column count: a row without exactly 8 columns. In the lines
+//     format, unless its first column is the InvoiceNo of the invoice being
+//     read, it is handled like broken quoting (its first column may not be an
+//     InvoiceNo at all).
 //   - broken quoting: a quote inside an unquoted field, or a quoted field
 //     whose closing quote is missing or followed by something else. If the
 //     quote is never closed, the rest of the file is one broken row. In the

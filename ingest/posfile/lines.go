@@ -135,6 +135,10 @@ func (r *Reader) lineRow(rec []string, line int) {
 	case validUTF8(rec[:1]) == 0:
 		r.brokenLine(line, "invalid UTF-8 in InvoiceNo; save the file as UTF-8")
 		return
+	case len(rec) != numLineCols && (!s.cur.active || key != s.cur.id):
+		// The first column may not be an InvoiceNo at all.
+		r.brokenLine(line, wrongColumns(len(rec)))
+		return
 	}
 	broken := s.broken
 	s.broken = 0
@@ -172,7 +176,7 @@ func (r *Reader) openInvoice(id string, line, broken int) {
 // addLine checks one line and adds it to inv; it returns a reject reason.
 func (r *Reader) addLine(inv *invoice, rec []string, line int) string {
 	if len(rec) != numLineCols {
-		return fmt.Sprintf("wrong column count: %d, want %d (%s)", len(rec), numLineCols, strings.Join(linesHeader, ","))
+		return wrongColumns(len(rec))
 	}
 	if i := validUTF8(rec); i >= 0 {
 		return "invalid UTF-8 in " + linesHeader[i] + "; save the file as UTF-8"
@@ -220,6 +224,10 @@ func (r *Reader) addLine(inv *invoice, rec []string, line int) string {
 	}
 	inv.total.add(q, p)
 	return ""
+}
+
+func wrongColumns(n int) string {
+	return fmt.Sprintf("wrong column count: %d, want %d (%s)", n, numLineCols, strings.Join(linesHeader, ","))
 }
 
 // lineDate parses an InvoiceDate; lines of an invoice mostly repeat it.
