@@ -24,7 +24,7 @@ const (
 // Limits on order fields.
 const (
 	MaxIDLen    = 64  // order, store and item ids
-	MaxItems    = 500 // item ids per order
+	MaxItems    = 2000 // item ids per order (the largest real invoice has 1,114 lines)
 	MaxCustomer = 1<<53 - 1
 )
 
