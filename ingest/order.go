@@ -23,7 +23,7 @@ const (
 
 // Limits on order fields.
 const (
-	MaxIDLen    = 64  // order, store and item ids
+	MaxIDLen    = 64   // order, store and item ids
 	MaxItems    = 2000 // item ids per order (the largest real invoice has 1,114 lines)
 	MaxCustomer = 1<<53 - 1
 )
