@@ -1,0 +1,109 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+	"github.com/xyz/loyalty/ranker"
+)
+
+// rankView is one dashboard line as a customer sees it.
+type rankView struct {
+	Rank      int64  `json:"rank"`
+	ProxyName string `json:"proxyName"`
+	Points    int64  `json:"points"`
+	You       bool   `json:"you,omitempty"`
+}
+
+// dashboardResponse answers GET /loyalty/{userId}.
+type dashboardResponse struct {
+	Me          rankView   `json:"me"`
+	Ranked      bool       `json:"ranked"`
+	TiedWith    int64      `json:"tiedWith"`
+	TotalRanked int64      `json:"totalRanked"`
+	Top         []rankView `json:"top"`
+	Above       []rankView `json:"above"`
+	Below       []rankView `json:"below"`
+	AsOf        uint64     `json:"asOf"`
+}
+
+// userID reads and checks the {userId} path parameter; on failure it has
+// answered 400.
+func (s *Server) userID(c *gin.Context) (uint64, bool) {
+	id, ok := parseCustomerID(c.Param("userId"))
+	if !ok {
+		s.problem(c, problemBadRequest, "The user id in the path is not acceptable.", []FieldIssue{{"userId", customerIDRule}})
+	}
+	return id, ok
+}
+
+// queryInt reads an optional integer query parameter within [lo, hi]; on
+// failure it has answered 400 naming the allowed range.
+func (s *Server) queryInt(c *gin.Context, name string, def, lo, hi int) (int, bool) {
+	v, present := c.GetQuery(name)
+	if !present {
+		return def, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi || len(v) > 4 {
+		s.problem(c, problemBadRequest, fmt.Sprintf("Query parameter %s must be an integer from %d to %d.", name, lo, hi),
+			[]FieldIssue{{name, fmt.Sprintf("must be an integer from %d to %d", lo, hi)}})
+		return 0, false
+	}
+	return n, true
+}
+
+// getDashboard answers the dashboard: a customer reads their own, staff
+// anyone's.
+func (s *Server) getDashboard(c *gin.Context) {
+	id, ok := s.userID(c)
+	if !ok {
+		return
+	}
+	if p := principalOf(c); p.Role == RoleCustomer && p.Subject != c.Param("userId") {
+		s.forbidden(c)
+		return
+	}
+	n, ok := s.queryInt(c, "top", s.cfg.DefaultTop, 1, s.cfg.MaxTop)
+	if !ok {
+		return
+	}
+	k, ok := s.queryInt(c, "around", s.cfg.DefaultAround, 0, s.cfg.MaxAround)
+	if !ok {
+		return
+	}
+	d, err := s.deps.Ranker.Dashboard(c.Request.Context(), id, n, k)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Header("Cache-Control", "private, no-store")
+	c.JSON(http.StatusOK, s.view(d))
+}
+
+// view maps a dashboard to what the customer may see: proxy names, never ids.
+func (s *Server) view(d ranker.Dashboard) dashboardResponse {
+	me := d.Me.CustomerID
+	line := func(e ranker.Entry) rankView {
+		return rankView{Rank: e.Rank, ProxyName: s.names.Name(e.CustomerID), Points: e.Points, You: e.CustomerID == me}
+	}
+	lines := func(es []ranker.Entry) []rankView {
+		out := make([]rankView, len(es))
+		for i, e := range es {
+			out[i] = line(e)
+		}
+		return out
+	}
+	tied := d.Tied
+	if d.Ranked {
+		tied-- // others with the same points
+	}
+	r := dashboardResponse{
+		Me: line(d.Me), Ranked: d.Ranked, TiedWith: tied, TotalRanked: d.Total,
+		Top: lines(d.Top), Above: lines(d.Above), Below: lines(d.Below), AsOf: d.Seq,
+	}
+	r.Me.You = true
+	return r
+}

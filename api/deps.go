@@ -1,0 +1,49 @@
+package api
+
+import (
+	"context"
+
+	"github.com/xyz/loyalty/ingest"
+	"github.com/xyz/loyalty/ledger"
+	"github.com/xyz/loyalty/ranker"
+)
+
+//go:generate go run go.uber.org/mock/mockgen@v0.6.0 -source=deps.go -destination=mocks/deps.go -package=mocks
+
+// Ranker answers dashboards: ranker.Replica (over Redis) or ranker.Local
+// (embedded).
+type Ranker interface {
+	// Dashboard returns one consistent snapshot for customer id with the top
+	// n and k neighbours on each side.
+	Dashboard(ctx context.Context, customerID uint64, n, k int) (ranker.Dashboard, error)
+	// Ready reports whether dashboards can be answered.
+	Ready() bool
+}
+
+// Writer applies orders and manual points exactly once: ingest.Writer.
+type Writer interface {
+	// ApplyOrder validates and applies one order on behalf of actor.
+	ApplyOrder(ctx context.Context, o ingest.Order, actor string) (ledger.Outcome, error)
+	// Apply applies sealed changes in order.
+	Apply(ctx context.Context, changes []ledger.Change) ([]ledger.Outcome, error)
+}
+
+// Check is one dependency as /healthz reports it.
+type Check struct {
+	Name  string                          // e.g. "redis", "clickhouse"
+	Check func(ctx context.Context) error // nil error: up
+}
+
+// Deps are what the API is built on. Ranker and Writer are required.
+type Deps struct {
+	Ranker Ranker
+	Writer Writer
+	// Checks are the dependencies /healthz reports (it answers 503 when one is
+	// down). /readyz depends on Ranker.Ready alone.
+	Checks []Check
+	// IndexSize, if set, reports the customers in the ranking index (a gauge).
+	IndexSize func() float64
+	// LedgerBacklog, if set, reports the changes not yet shipped to the
+	// ledger (a gauge).
+	LedgerBacklog func() float64
+}

@@ -1,0 +1,173 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/shopspring/decimal"
+	"github.com/xyz/loyalty/ingest"
+	"github.com/xyz/loyalty/ledger"
+)
+
+// orderRequest is the body of POST /order/{orderId}.
+type orderRequest struct {
+	CustomerID     *customerID     `json:"customerId"`
+	Channel        string          `json:"channel"`
+	StoreID        string          `json:"storeId"`
+	PaymentDetails *paymentDetails `json:"paymentDetails"`
+	ItemIDs        []string        `json:"itemIds"`
+	PurchasedAt    string          `json:"purchasedAt"`
+}
+
+type paymentDetails struct {
+	Amount   *string `json:"amount"`
+	Currency string  `json:"currency"`
+}
+
+// orderResponse answers POST /order/{orderId}.
+type orderResponse struct {
+	Status        string `json:"status"`
+	OrderID       string `json:"orderId"`
+	CustomerID    uint64 `json:"customerId"`
+	PointsAwarded int64  `json:"pointsAwarded"`
+	Balance       int64  `json:"balance"`
+	LedgerSeq     uint64 `json:"ledgerSeq"`
+	Replayed      bool   `json:"replayed"`
+}
+
+// customerID is a customer id given as a JSON string or number: a decimal
+// integer 1..2^53-1 either way.
+type customerID uint64
+
+var customerIDPattern = regexp.MustCompile(`^[1-9][0-9]{0,15}$`)
+
+// parseCustomerID parses a canonical decimal customer id.
+func parseCustomerID(s string) (uint64, bool) {
+	if !customerIDPattern.MatchString(s) {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	return n, err == nil && n <= ingest.MaxCustomer
+}
+
+const customerIDRule = "must be a decimal integer from 1 to 9007199254740991"
+
+func (id *customerID) UnmarshalJSON(b []byte) error {
+	s := string(b)
+	if strings.HasPrefix(s, `"`) {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return &fieldValueError{"customerId", customerIDRule}
+		}
+	}
+	n, ok := parseCustomerID(s)
+	if !ok {
+		return &fieldValueError{"customerId", customerIDRule}
+	}
+	*id = customerID(n)
+	return nil
+}
+
+var amountPattern = regexp.MustCompile(`^-?[0-9]{1,12}(\.[0-9]{1,8})?$`)
+
+// postOrder applies a purchase or refund from a channel.
+func (s *Server) postOrder(c *gin.Context) {
+	id := c.Param("orderId")
+	if !ingest.ValidID(id) || strings.HasPrefix(id, manualPrefix) {
+		s.problem(c, problemBadRequest, "The order id in the path is not acceptable.",
+			[]FieldIssue{{"orderId", "must be 1-64 letters, digits or . _ : / - starting with a letter or digit, and not start with " + manualPrefix}})
+		return
+	}
+	var req orderRequest
+	if !s.decodeBody(c, &req) {
+		s.metrics.orders.WithLabelValues("invalid").Inc()
+		return
+	}
+	o, issues := req.order(id)
+	if len(issues) > 0 {
+		s.metrics.orders.WithLabelValues("invalid").Inc()
+		s.problem(c, problemInvalid, "The order has invalid fields: "+issues[0].Field+" "+issues[0].Reason+".", issues)
+		return
+	}
+	out, err := s.deps.Writer.ApplyOrder(c.Request.Context(), o, principalOf(c).Subject)
+	if err == nil {
+		err = out.Err
+	}
+	if err != nil {
+		var fe *ingest.FieldError
+		switch {
+		case errors.Is(err, ledger.ErrConflict):
+			s.metrics.orders.WithLabelValues("conflict").Inc()
+		case errors.As(err, &fe), errors.Is(err, ingest.ErrInvalid):
+			s.metrics.orders.WithLabelValues("invalid").Inc()
+		default:
+			s.metrics.orders.WithLabelValues("failed").Inc()
+		}
+		if out.Err != nil && !errors.Is(err, ledger.ErrConflict) {
+			// The index refused the change itself (a balance limit): the
+			// amount is what to fix.
+			err = &ingest.FieldError{Field: "paymentDetails.amount", Reason: out.Err.Error()}
+		}
+		s.fail(c, err)
+		return
+	}
+	status := http.StatusCreated
+	if out.Replayed {
+		status = http.StatusOK
+		s.metrics.orders.WithLabelValues("replayed").Inc()
+	} else {
+		s.metrics.orders.WithLabelValues("applied").Inc()
+		s.metrics.applied(string(out.Cause), out.Delta)
+	}
+	c.JSON(status, orderResponse{
+		Status: "success", OrderID: id, CustomerID: o.CustomerID, PointsAwarded: out.Delta,
+		Balance: out.Balance, LedgerSeq: out.Seq, Replayed: out.Replayed,
+	})
+}
+
+// order checks the fields the API parses (presence, number and time
+// formats) and builds the order; ingest validates the rest.
+func (r *orderRequest) order(id string) (ingest.Order, []FieldIssue) {
+	var issues []FieldIssue
+	bad := func(field, reason string) { issues = append(issues, FieldIssue{field, reason}) }
+	o := ingest.Order{ID: id, Channel: ingest.Channel(r.Channel), StoreID: r.StoreID, ItemIDs: r.ItemIDs}
+	if r.CustomerID == nil {
+		bad("customerId", "is required")
+	} else {
+		o.CustomerID = uint64(*r.CustomerID)
+	}
+	if r.Channel == "" {
+		bad("channel", "is required: web, app or store")
+	}
+	switch {
+	case r.PaymentDetails == nil:
+		bad("paymentDetails", "is required: {\"amount\": \"12.50\", \"currency\": \"GBP\"}")
+	default:
+		p := r.PaymentDetails
+		switch {
+		case p.Amount == nil:
+			bad("paymentDetails.amount", "is required: a decimal string such as \"12.50\" (negative for a refund)")
+		case !amountPattern.MatchString(*p.Amount):
+			bad("paymentDetails.amount", "must be a decimal string such as \"12.50\" or \"-3.999\" (up to 12 digits, 8 decimals)")
+		default:
+			o.Amount = decimal.RequireFromString(*p.Amount)
+		}
+		if p.Currency == "" {
+			bad("paymentDetails.currency", "is required: GBP or EUR")
+		}
+		o.Currency = p.Currency
+	}
+	if r.PurchasedAt == "" {
+		bad("purchasedAt", "is required: an RFC 3339 time such as 2025-06-01T12:30:00Z")
+	} else if t, err := time.Parse(time.RFC3339, r.PurchasedAt); err != nil {
+		bad("purchasedAt", "must be an RFC 3339 time such as 2025-06-01T12:30:00Z")
+	} else {
+		o.PurchasedAt = t
+	}
+	return o, issues
+}

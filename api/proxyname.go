@@ -1,0 +1,65 @@
+package api
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/binary"
+	"hash"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+var (
+	//go:embed words/adjectives.txt
+	adjectiveList string
+	//go:embed words/animals.txt
+	animalList string
+)
+
+func words(list string) []string { return strings.Fields(list) }
+
+// ProxyNamer derives proxy names: stable, readable pseudonyms such as
+// "Amber Falcon 4821" that dashboards show instead of customer ids.
+//
+// The name of customer id is read off HMAC-SHA256(key, decimal id): the
+// first byte picks one of 128 adjectives, the second one of 128 animals, and
+// bytes 2-5 (big-endian, mod 10000) the number, so there are 163,840,000
+// names. The same key always gives the same name. Without the key the
+// mapping can't be computed, so a name can't be traced back to an id (not
+// even by trying every id, which needs the key for each guess); with it,
+// anyone can. Names are not unique: among 50 million customers many share a
+// name, which is fine for a pseudonym and never used as an identifier.
+//
+// Safe for concurrent use.
+type ProxyNamer struct {
+	adjectives, animals []string
+	pool                sync.Pool
+}
+
+// NewProxyNamer returns a namer keyed with key.
+func NewProxyNamer(key []byte) *ProxyNamer {
+	k := append([]byte(nil), key...)
+	n := &ProxyNamer{adjectives: words(adjectiveList), animals: words(animalList)}
+	n.pool.New = func() any { return hmac.New(sha256.New, k) }
+	return n
+}
+
+// Name returns the proxy name of customer id.
+func (n *ProxyNamer) Name(id uint64) string {
+	h := n.pool.Get().(hash.Hash)
+	var buf [20]byte
+	h.Reset()
+	h.Write(strconv.AppendUint(buf[:0], id, 10))
+	var sum [sha256.Size]byte
+	s := h.Sum(sum[:0])
+	n.pool.Put(h)
+	adj := n.adjectives[int(s[0])%len(n.adjectives)]
+	animal := n.animals[int(s[1])%len(n.animals)]
+	num := binary.BigEndian.Uint32(s[2:6]) % 10000
+	out := make([]byte, 0, len(adj)+len(animal)+6)
+	out = append(append(append(out, adj...), ' '), animal...)
+	out = append(out, ' ', byte('0'+num/1000), byte('0'+num/100%10), byte('0'+num/10%10), byte('0'+num%10))
+	return string(out)
+}

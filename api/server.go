@@ -1,0 +1,69 @@
+package api
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+// Server is the HTTP API. Build it with New; it is safe for concurrent use.
+type Server struct {
+	cfg     Config
+	deps    Deps
+	log     *slog.Logger
+	auth    *authenticator
+	names   *ProxyNamer
+	metrics *metrics
+	engine  *gin.Engine
+}
+
+// New validates cfg and returns the API over deps. It uses Gin in whatever
+// mode the process set (gin.SetMode(gin.ReleaseMode) in production).
+func New(cfg Config, deps Deps, log *slog.Logger) (*Server, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if deps.Ranker == nil || deps.Writer == nil {
+		return nil, errors.New("api: Deps.Ranker and Deps.Writer are required")
+	}
+	auth, err := newAuthenticator(cfg.Auth)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, deps: deps, log: log, auth: auth, names: NewProxyNamer(cfg.ProxyKey)}
+	s.metrics = newMetrics(deps)
+	s.engine = s.routes()
+	return s, nil
+}
+
+// Handler returns the HTTP handler serving every route.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+func (s *Server) routes() *gin.Engine {
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+	e.UseRawPath = true // percent-encoded slashes stay inside an order id
+	e.UnescapePathValues = true
+	e.ContextWithFallback = true
+	_ = e.SetTrustedProxies(nil)
+	e.Use(s.requestID, s.observe, s.recover, s.timeout)
+	e.NoRoute(func(c *gin.Context) {
+		s.problem(c, problemNotFound, "There is no such route; see /openapi.json.", nil)
+	})
+	e.NoMethod(func(c *gin.Context) {
+		s.problem(c, problemMethod, "This route does not accept "+c.Request.Method+"; see the Allow header.", nil)
+	})
+
+	e.POST("/order/:orderId", s.authenticate(RoleChannel), s.postOrder)
+	e.GET("/loyalty/:userId", s.authenticate(RoleCustomer, RoleStaff), s.getDashboard)
+	e.POST("/loyalty/:userId", s.authenticate(RoleStaff), s.postPoints)
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", s.metricsHandler())
+	e.GET("/openapi.json", s.openapi)
+	return e
+}
