@@ -36,7 +36,8 @@
 //     for a refund or cancellation.
 //   - currency: required (GBP or EUR; other currencies are refused later by
 //     the points rule, not here).
-//   - item_ids: item ids separated by '|'; may be empty. At most 500.
+//   - item_ids: item ids separated by '|'; may be empty. At most 2000
+//     (ingest.MaxItems).
 //   - purchased_at: RFC 3339 (2010-12-01T08:26:00Z, any offset) or
 //     "2010-12-01 08:26:00", which is UTC.
 //
@@ -116,9 +117,9 @@
 //     are bookkeeping, not purchases: they may have negative prices and any
 //     total, and are always returned as anonymous orders (CustomerID 0), so
 //     they earn or remove nothing.
-//   - An invoice of more than 500 rows is rejected: an order holds at most
-//     500 items (ingest.MaxItems). The 2010-2011 export has 49 such invoices,
-//     3 of them with a customer.
+//   - An invoice of more than 2000 rows is rejected: an order holds at most
+//     2000 items (ingest.MaxItems). The 2010-2011 export has none: its largest
+//     invoice (573585) has 1,114 rows and is imported whole.
 //
 // # Rejects
 //
@@ -150,13 +151,13 @@
 //     field of the wrong type, an unknown field, missing paymentDetails, a
 //     line over 128 KiB.
 //   - lines format only: rows of an invoice after another invoice; rows of an
-//     invoice that disagree on CustomerID; more than 500 rows in an invoice;
+//     invoice that disagree on CustomerID; more than 2000 rows in an invoice;
 //     a positive total on a cancellation or a negative one on an ordinary
 //     invoice.
 //   - the checks of ingest.Order.Validate, with the field named as in the
 //     file: an id with characters other than letters, digits and . _ : / -
 //     or longer than 64; a channel other than store, web or app; a store
-//     order without a store id; more than 500 items; a time more than a day
+//     order without a store id; more than 2000 items; a time more than a day
 //     in the future.
 //
 // An unknown currency is not rejected here: the points rule refuses it when
@@ -170,7 +171,7 @@
 // # Memory
 //
 // The lines format keeps the rows of one invoice (their StockCodes, at most
-// 500) and, to find invoices that come back, the number and first and last
+// 2000) and, to find invoices that come back, the number and first and last
 // line of every invoice seen in the file: under 100 bytes an invoice, not a
 // row.
 package posfile

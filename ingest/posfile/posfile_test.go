@@ -105,6 +105,19 @@ func TestGolden(t *testing.T) {
 	}
 }
 
+// TestTooManyFixture checks that testdata/lines-toomany.csv still has an
+// invoice over ingest.MaxItems, so that its golden shows the rejection (raise
+// the fixture with the limit).
+func TestTooManyFixture(t *testing.T) {
+	data, err := os.ReadFile("testdata/lines-toomany.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(data), "\n200001,"); n <= ingest.MaxItems {
+		t.Errorf("invoice 200001 has %d lines, want more than ingest.MaxItems (%d)", n, ingest.MaxItems)
+	}
+}
+
 // diff shows the first lines that differ.
 func diff(want, got string) string {
 	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")

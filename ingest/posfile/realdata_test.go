@@ -19,6 +19,7 @@ const dataDir = "../../../shared/data/online-retail"
 // tally is what a file should give, counted without the Reader.
 type tally struct {
 	rows, invoices, cancellations, anonymous, tooBig int
+	maxItems                                         int             // of the invoices that are imported
 	total                                            decimal.Decimal // of the invoices that are imported
 }
 
@@ -61,6 +62,7 @@ func countIndependently(t *testing.T, path string) tally {
 		if i.customer == "" {
 			c.anonymous++
 		}
+		c.maxItems = max(c.maxItems, i.lines)
 		c.total = c.total.Add(i.total)
 	}
 	return c
@@ -98,6 +100,7 @@ func readFile(t *testing.T, path string) (got tally, rejects []*RecordError) {
 		if o.CustomerID == 0 {
 			got.anonymous++
 		}
+		got.maxItems = max(got.maxItems, len(o.ItemIDs))
 		got.total = got.total.Add(o.Amount)
 	}
 }
@@ -111,7 +114,12 @@ func TestRealFile(t *testing.T) {
 	got, rejects := readFile(t, path)
 	t.Logf("%s: %d rows, %d invoices (%d cancellations, %d anonymous, %d over %d lines)",
 		path, want.rows, want.invoices, want.cancellations, want.anonymous, want.tooBig, ingest.MaxItems)
-	if want.tooBig == 0 || want.cancellations == 0 || want.anonymous == 0 {
+	// No invoice of the real data is over ingest.MaxItems any more: the
+	// rejection of big invoices is covered by testdata/lines-toomany.csv.
+	if want.tooBig != 0 {
+		t.Errorf("%d invoices over %d lines, want none", want.tooBig, ingest.MaxItems)
+	}
+	if want.cancellations == 0 || want.anonymous == 0 {
 		t.Fatalf("the file lacks the cases this test is for: %+v", want)
 	}
 	if got.rows != want.rows {
@@ -122,6 +130,9 @@ func TestRealFile(t *testing.T) {
 	}
 	if len(rejects) != want.tooBig {
 		t.Errorf("%d rejects, want %d (the invoices over %d lines): %v", len(rejects), want.tooBig, ingest.MaxItems, rejects)
+	}
+	if got.maxItems != want.maxItems {
+		t.Errorf("largest order has %d items, want %d", got.maxItems, want.maxItems)
 	}
 	if got.cancellations != want.cancellations {
 		t.Errorf("%d cancellations, want %d", got.cancellations, want.cancellations)
@@ -141,12 +152,18 @@ func TestRealData(t *testing.T) {
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("the real data is missing from %s: %v", dataDir, err)
 	}
-	var all tally
+	var all, want tally
 	reasons := map[string]int{}
 	for _, p := range paths {
+		w := countIndependently(t, p)
+		want.rows += w.rows
+		want.invoices += w.invoices
+		want.tooBig += w.tooBig
+		want.maxItems = max(want.maxItems, w.maxItems)
 		got, rejects := readFile(t, p)
 		all.rows += got.rows
 		all.invoices += got.invoices
+		all.maxItems = max(all.maxItems, got.maxItems)
 		for _, re := range rejects {
 			switch {
 			case strings.Contains(re.Reason, "already ended at line"):
@@ -158,13 +175,24 @@ func TestRealData(t *testing.T) {
 			}
 		}
 	}
-	if all.rows != 541909 {
-		t.Errorf("%d rows, want 541909", all.rows)
+	// The figures of the export's README, counted without the Reader: 541,909
+	// rows, 25,900 invoices, the largest (573585 on 2011-10-31) of 1,114 lines,
+	// so none over ingest.MaxItems.
+	if want.rows != 541909 || want.invoices != 25900 || want.maxItems != 1114 || want.tooBig != 0 {
+		t.Errorf("counted %d rows, %d invoices, largest %d lines, %d over %d lines; want 541909, 25900, 1114, 0",
+			want.rows, want.invoices, want.maxItems, want.tooBig, ingest.MaxItems)
 	}
-	// 25,900 invoices: 49 have more than 500 lines; one (542806 on
+	if all.rows != want.rows {
+		t.Errorf("%d rows, want %d", all.rows, want.rows)
+	}
+	// Every invoice is an order, the largest whole; one (542806 on
 	// 2011-02-01) has 35 lines after a cancellation, rejected, but its first
 	// 4 lines are an order.
-	if all.invoices != 25900-49 || reasons["too many lines"] != 49 || reasons["comes back"] != 35 {
-		t.Errorf("%d orders, rejects %v; want 25851 orders, 49 too many lines, 35 lines that come back", all.invoices, reasons)
+	if all.invoices != want.invoices-want.tooBig || reasons["too many lines"] != want.tooBig || reasons["comes back"] != 35 {
+		t.Errorf("%d orders, rejects %v; want %d orders, %d too many lines, 35 lines that come back",
+			all.invoices, reasons, want.invoices-want.tooBig, want.tooBig)
+	}
+	if all.maxItems != want.maxItems {
+		t.Errorf("largest order has %d items, want %d", all.maxItems, want.maxItems)
 	}
 }
