@@ -147,7 +147,8 @@ return {n, tonumber(redis.call('GET', G .. ':n') or '0'), gen}
 
 // switchScript makes generation ARGV[1] current once it has caught up with
 // the log (adding each entry's delta): ARGV[2] is the last seq applied to it,
-// ARGV[3] the ledger's last seq (the seq counter never goes below it). It returns the seq of the
+// ARGV[3] the ledger's last seq (the seq counter and the shipped mark never
+// go below it: the ledger holds everything up to it). It returns the seq of the
 // first log entry it still lacks (0 when it switched).
 var switchScript = redis.NewScript(prelude + `
 local G = P .. ':g' .. ARGV[1]
@@ -166,6 +167,9 @@ for _, e in ipairs(entries) do
 end
 if tonumber(ARGV[3]) > tonumber(redis.call('GET', P .. ':seq') or '0') then
   redis.call('SET', P .. ':seq', ARGV[3])
+end
+if tonumber(ARGV[3]) > tonumber(redis.call('GET', P .. ':shipped') or '0') then
+  redis.call('SET', P .. ':shipped', ARGV[3])
 end
 redis.call('SET', P .. ':gen', ARGV[1])
 return 0

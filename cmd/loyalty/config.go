@@ -1,0 +1,199 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+)
+
+// Config is the whole effective configuration: file, LOYALTY_* environment
+// and flags, read once at start by load (the only viper user).
+type Config struct {
+	HTTP struct {
+		Addr            string        `mapstructure:"addr"`
+		ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+	} `mapstructure:"http"`
+	Redis struct {
+		Addr      string   `mapstructure:"addr"`
+		ReadAddrs []string `mapstructure:"read_addrs"`
+		Password  string   `mapstructure:"password"`
+		Prefix    string   `mapstructure:"prefix"`
+		PoolSize  int      `mapstructure:"pool_size"`
+	} `mapstructure:"redis"`
+	ClickHouse struct {
+		Addr     string `mapstructure:"addr"`
+		Database string `mapstructure:"database"`
+		Username string `mapstructure:"username"`
+		Password string `mapstructure:"password"`
+	} `mapstructure:"clickhouse"`
+	Data struct {
+		Dir string `mapstructure:"dir"`
+	} `mapstructure:"data"`
+	Points struct {
+		EURToGBP   string `mapstructure:"eur_to_gbp"`
+		DedupeDays int    `mapstructure:"dedupe_days"`
+	} `mapstructure:"points"`
+	Ranking struct {
+		DefaultTop    int `mapstructure:"default_top"`
+		MaxTop        int `mapstructure:"max_top"`
+		DefaultAround int `mapstructure:"default_around"`
+		MaxAround     int `mapstructure:"max_around"`
+	} `mapstructure:"ranking"`
+	Auth struct {
+		HS256Key          string `mapstructure:"hs256_key"`
+		RS256PublicKeyPEM string `mapstructure:"rs256_public_key_file"`
+		Issuer            string `mapstructure:"issuer"`
+		Audience          string `mapstructure:"audience"`
+	} `mapstructure:"auth"`
+	Proxy struct {
+		Key string `mapstructure:"key"`
+	} `mapstructure:"proxy"`
+	Log struct {
+		Level  string `mapstructure:"level"`
+		Format string `mapstructure:"format"`
+	} `mapstructure:"log"`
+}
+
+// devKey is the signing and proxy-name key of the embedded development mode
+// only: with Redis configured, real keys are required.
+const devKey = "loyalty-development-key-not-for-production"
+
+func defaults(v *viper.Viper) {
+	v.SetDefault("http.addr", "127.0.0.1:8080")
+	v.SetDefault("http.shutdown_timeout", 15*time.Second)
+	v.SetDefault("redis.addr", "")
+	v.SetDefault("redis.read_addrs", []string{})
+	v.SetDefault("redis.password", "")
+	v.SetDefault("redis.prefix", "loyalty")
+	v.SetDefault("redis.pool_size", 64)
+	v.SetDefault("clickhouse.addr", "")
+	v.SetDefault("clickhouse.database", "loyalty")
+	v.SetDefault("clickhouse.username", "default")
+	v.SetDefault("clickhouse.password", "")
+	v.SetDefault("data.dir", "loyalty-data")
+	v.SetDefault("points.eur_to_gbp", "0.85")
+	v.SetDefault("points.dedupe_days", 3)
+	v.SetDefault("ranking.default_top", 10)
+	v.SetDefault("ranking.max_top", 100)
+	v.SetDefault("ranking.default_around", 2)
+	v.SetDefault("ranking.max_around", 10)
+	v.SetDefault("auth.hs256_key", "")
+	v.SetDefault("auth.rs256_public_key_file", "")
+	v.SetDefault("auth.issuer", "loyalty")
+	v.SetDefault("auth.audience", "loyalty-api")
+	v.SetDefault("proxy.key", "")
+	v.SetDefault("log.level", "info")
+	v.SetDefault("log.format", "text")
+}
+
+// load reads the config file (--config or LOYALTY_CONFIG), the environment
+// (LOYALTY_REDIS_ADDR for redis.addr, ...) and the command's flags.
+func load(flags *pflag.FlagSet) (*Config, error) {
+	v := viper.New()
+	defaults(v)
+	v.SetEnvPrefix("LOYALTY")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	file, _ := flags.GetString("config")
+	if file == "" {
+		file = os.Getenv("LOYALTY_CONFIG")
+	}
+	if file != "" {
+		v.SetConfigFile(file)
+		if err := v.ReadInConfig(); err != nil {
+			return nil, fmt.Errorf("read config %s: %w", file, err)
+		}
+	}
+	for flag, key := range map[string]string{"http-addr": "http.addr", "redis-addr": "redis.addr", "clickhouse-addr": "clickhouse.addr", "data-dir": "data.dir"} {
+		if f := flags.Lookup(flag); f != nil {
+			if err := v.BindPFlag(key, f); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var c Config
+	if err := v.Unmarshal(&c); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	// A comma-separated LOYALTY_REDIS_READ_ADDRS arrives as one string.
+	if len(c.Redis.ReadAddrs) == 1 && strings.Contains(c.Redis.ReadAddrs[0], ",") {
+		c.Redis.ReadAddrs = strings.Split(c.Redis.ReadAddrs[0], ",")
+	}
+	return &c, c.validate()
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if _, err := decimal.NewFromString(c.Points.EURToGBP); err != nil {
+		errs = append(errs, fmt.Errorf("points.eur_to_gbp %q is not a decimal number", c.Points.EURToGBP))
+	}
+	if c.Points.DedupeDays < 1 {
+		errs = append(errs, errors.New("points.dedupe_days must be at least 1"))
+	}
+	if c.Ranking.DefaultTop < 0 || c.Ranking.DefaultTop > c.Ranking.MaxTop || c.Ranking.DefaultAround < 0 || c.Ranking.DefaultAround > c.Ranking.MaxAround {
+		errs = append(errs, errors.New("ranking: want 0 <= default_top <= max_top and 0 <= default_around <= max_around"))
+	}
+	if c.Redis.Addr != "" && c.ClickHouse.Addr == "" {
+		errs = append(errs, errors.New("redis.addr is set but clickhouse.addr is not: with Redis, the ledger lives in ClickHouse (set LOYALTY_CLICKHOUSE_ADDR)"))
+	}
+	if c.Redis.Addr == "" && len(c.Redis.ReadAddrs) > 0 {
+		errs = append(errs, errors.New("redis.read_addrs needs redis.addr (the primary)"))
+	}
+	return errors.Join(errs...)
+}
+
+// embeddedMode reports whether no servers are configured.
+func (c *Config) embeddedMode() bool { return c.Redis.Addr == "" }
+
+// keys returns the auth and proxy keys; in embedded mode a missing key falls
+// back to the development key, with Redis configured it is an error.
+func (c *Config) keys() (auth, proxy []byte, err error) {
+	a, p := c.Auth.HS256Key, c.Proxy.Key
+	if !c.embeddedMode() && ((a == "" && c.Auth.RS256PublicKeyPEM == "") || p == "") {
+		return nil, nil, errors.New("set auth.hs256_key (LOYALTY_AUTH_HS256_KEY) or auth.rs256_public_key_file, and proxy.key (LOYALTY_PROXY_KEY): development keys are only used without Redis")
+	}
+	if a == "" && c.Auth.RS256PublicKeyPEM == "" {
+		a = devKey
+	}
+	if p == "" {
+		p = devKey
+	}
+	return []byte(a), []byte(p), nil
+}
+
+func mask(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "****"
+}
+
+// logEffective logs the effective configuration with secrets masked.
+func (c *Config) logEffective(log *slog.Logger) {
+	log.Info("config",
+		"http.addr", c.HTTP.Addr, "redis.addr", c.Redis.Addr, "redis.read_addrs", c.Redis.ReadAddrs,
+		"redis.password", mask(c.Redis.Password), "redis.prefix", c.Redis.Prefix,
+		"clickhouse.addr", c.ClickHouse.Addr, "clickhouse.database", c.ClickHouse.Database,
+		"clickhouse.password", mask(c.ClickHouse.Password), "data.dir", c.Data.Dir,
+		"points.eur_to_gbp", c.Points.EURToGBP, "points.dedupe_days", c.Points.DedupeDays,
+		"ranking.max_top", c.Ranking.MaxTop, "ranking.max_around", c.Ranking.MaxAround,
+		"auth.hs256_key", mask(c.Auth.HS256Key), "auth.rs256_public_key_file", c.Auth.RS256PublicKeyPEM,
+		"auth.issuer", c.Auth.Issuer, "auth.audience", c.Auth.Audience, "proxy.key", mask(c.Proxy.Key))
+}
+
+func newLogger(c *Config) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.Log.Level))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}

@@ -1,0 +1,292 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/shopspring/decimal"
+	"github.com/xyz/loyalty/internal/testenv"
+)
+
+// bin is the loyalty binary built for these tests.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "loyalty-bin")
+	if err != nil {
+		panic(err)
+	}
+	bin = filepath.Join(dir, "loyalty")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build loyalty: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const retailDir = "../../../shared/data/online-retail"
+
+// stack is a Redis and a ClickHouse for one test, and the environment the
+// binary needs to use them.
+type stack struct {
+	redis, ch *testenv.Server
+	env       []string
+	rdb       *redis.Client
+	prefix    string
+}
+
+func newStack(t *testing.T) *stack {
+	t.Helper()
+	s := &stack{redis: testenv.Redis(t), ch: testenv.ClickHouse(t), prefix: "t" + strconv.FormatInt(time.Now().UnixNano(), 36)}
+	s.rdb = redis.NewClient(&redis.Options{Addr: s.redis.Addr})
+	t.Cleanup(func() { s.rdb.Close() })
+	s.env = append(os.Environ(), "LOYALTY_REDIS_ADDR="+s.redis.Addr, "LOYALTY_CLICKHOUSE_ADDR="+s.ch.Addr,
+		"LOYALTY_REDIS_PREFIX="+s.prefix, "LOYALTY_CLICKHOUSE_DATABASE="+s.prefix,
+		"LOYALTY_AUTH_HS256_KEY=0123456789abcdef0123456789abcdef", "LOYALTY_PROXY_KEY=0123456789abcdef0123456789abcdef",
+		"LOYALTY_LOG_LEVEL=warn")
+	return s
+}
+
+// run runs the binary and returns its stdout and exit code.
+func (s *stack) run(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = s.env
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatalf("run %v: %v", args, err)
+	}
+	code := 0
+	if ee != nil {
+		code = ee.ExitCode()
+	}
+	if code == 1 {
+		t.Logf("loyalty %v exited 1: %s", args, errb.String())
+	}
+	return out.String(), code
+}
+
+func (s *stack) balances(t *testing.T) map[uint64]int64 {
+	t.Helper()
+	out, code := s.run(t, "balances")
+	if code != 0 {
+		t.Fatalf("balances exited %d", code)
+	}
+	got := map[uint64]int64{}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
+		id, p, _ := strings.Cut(l, ",")
+		i, _ := strconv.ParseUint(id, 10, 64)
+		n, _ := strconv.ParseInt(p, 10, 64)
+		got[i] = n
+	}
+	return got
+}
+
+func retailFiles(t *testing.T) []string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(retailDir, "*.csv"))
+	if len(files) == 0 {
+		t.Fatalf("no retail files in %s", retailDir)
+	}
+	sort.Strings(files)
+	return files
+}
+
+// expectRetail computes the balances the rules give for the retail files,
+// independently of the ingest code: invoices grouped by consecutive
+// InvoiceNo, amount = exact sum of quantity x price, A... invoices and blank
+// customers earn nothing, a cancellation with a positive total or a sale
+// with a negative total is rejected, points round half up, never below 0.
+func expectRetail(t *testing.T, files []string) map[uint64]int64 {
+	t.Helper()
+	bal := map[uint64]int64{}
+	seen := map[string]bool{}
+	apply := func(inv string, cust string, amount decimal.Decimal, custs map[string]bool) {
+		if inv == "" || seen[inv] || strings.HasPrefix(inv, "A") || cust == "" || len(custs) > 1 {
+			seen[inv] = true
+			return
+		}
+		seen[inv] = true
+		if strings.HasPrefix(inv, "C") == amount.IsPositive() && !amount.IsZero() {
+			return
+		}
+		f, _ := strconv.ParseFloat(cust, 64)
+		id := uint64(f)
+		p := amount.Abs().Div(decimal.NewFromInt(10)).Round(0).IntPart()
+		if amount.IsNegative() {
+			p = -p
+		}
+		bal[id] = max(0, bal[id]+p)
+	}
+	for _, path := range files {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := csv.NewReader(f)
+		r.Read()
+		var inv, cust string
+		var amount decimal.Decimal
+		custs := map[string]bool{}
+		for {
+			rec, err := r.Read()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			if rec[0] != inv {
+				apply(inv, cust, amount, custs)
+				inv, cust, amount, custs = rec[0], rec[6], decimal.Zero, map[string]bool{}
+			}
+			custs[rec[6]] = true
+			q := decimal.RequireFromString(rec[3])
+			amount = amount.Add(q.Mul(decimal.RequireFromString(rec[5])))
+		}
+		apply(inv, cust, amount, custs)
+		f.Close()
+	}
+	for id, p := range bal {
+		if p == 0 {
+			delete(bal, id)
+		}
+	}
+	return bal
+}
+
+func compareBalances(t *testing.T, got, want map[uint64]int64) {
+	t.Helper()
+	bad := 0
+	for id, w := range want {
+		if got[id] != w {
+			if bad++; bad <= 5 {
+				t.Errorf("customer %d: %d points, want %d", id, got[id], w)
+			}
+		}
+	}
+	for id, g := range got {
+		if _, ok := want[id]; !ok {
+			if bad++; bad <= 5 {
+				t.Errorf("customer %d: %d points, want none", id, g)
+			}
+		}
+	}
+	if bad > 0 {
+		t.Fatalf("%d customers differ (of %d expected)", bad, len(want))
+	}
+}
+
+// TestIngestRetail ingests the whole real export against real Redis and
+// ClickHouse, checks every balance against the independent computation, runs
+// it again (nothing changes), then loses Redis and rebuilds from the ledger.
+func TestIngestRetail(t *testing.T) {
+	s := newStack(t)
+	files := retailFiles(t)
+	want := expectRetail(t, files)
+	out, code := s.run(t, append([]string{"ingest", "--format", "lines", "--rejects", filepath.Join(t.TempDir(), "rejects.csv")}, files...)...)
+	t.Logf("first run (exit %d):\n%s", code, out)
+	if code != 0 && code != exitRejected {
+		t.Fatalf("ingest exited %d", code)
+	}
+	compareBalances(t, s.balances(t), want)
+	out2, code := s.run(t, append([]string{"ingest", "--format", "lines", "--rejects", filepath.Join(t.TempDir(), "rejects.csv")}, files...)...)
+	t.Logf("second run (exit %d):\n%s", code, out2)
+	if !strings.Contains(out2, "orders applied 0,") {
+		t.Fatalf("second run applied orders again:\n%s", out2)
+	}
+	compareBalances(t, s.balances(t), want)
+	if out, code := s.run(t, "reconcile"); code != 0 {
+		t.Fatalf("reconcile after ingest: exit %d\n%s", code, out)
+	}
+	// Redis loses everything; the ledger rebuilds it.
+	ctx := context.Background()
+	var cursor uint64
+	for {
+		keys, next, err := s.rdb.Scan(ctx, cursor, "{"+s.prefix+"}*", 1000).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(keys) > 0 {
+			s.rdb.Del(ctx, keys...)
+		}
+		if cursor = next; cursor == 0 {
+			break
+		}
+	}
+	if out, code := s.run(t, "reconcile"); code != 3 {
+		t.Fatalf("reconcile with Redis empty: exit %d, want 3\n%.300s", code, out)
+	}
+	if out, code := s.run(t, "rebuild"); code != 0 {
+		t.Fatalf("rebuild: exit %d\n%s", code, out)
+	}
+	compareBalances(t, s.balances(t), want)
+	if out, code := s.run(t, "reconcile"); code != 0 {
+		t.Fatalf("reconcile after rebuild: exit %d\n%s", code, out)
+	}
+	// And a third ingest after the rebuild still counts nothing twice.
+	out3, _ := s.run(t, append([]string{"ingest", "--format", "lines", "--rejects", filepath.Join(t.TempDir(), "rejects.csv")}, files[:20]...)...)
+	if !strings.Contains(out3, "orders applied 0,") {
+		t.Fatalf("ingest after rebuild applied orders again:\n%s", out3)
+	}
+}
+
+// TestIngestKillResume kills the ingest at several points with SIGKILL and
+// starts it again; the end state equals one clean run.
+func TestIngestKillResume(t *testing.T) {
+	s := newStack(t)
+	files := retailFiles(t)
+	want := expectRetail(t, files)
+	args := append([]string{"ingest", "--format", "lines", "--batch", "100", "--rejects", filepath.Join(t.TempDir(), "rejects.csv")}, files...)
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	r := rand.New(rand.NewPCG(uint64(seed), 5))
+	killed := 0
+	for i := 0; killed < 5 && i < 20; i++ {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = s.env
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		after := time.Duration(150+r.IntN(2500)) * time.Millisecond
+		time.Sleep(after)
+		cmd.Process.Signal(syscall.SIGKILL)
+		err := cmd.Wait()
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			killed++
+		}
+		t.Logf("run %d killed after %s: %v", i+1, after, err)
+	}
+	if killed < 5 {
+		t.Fatalf("only %d runs were killed mid-way", killed)
+	}
+	out, code := s.run(t, args...)
+	t.Logf("final run (exit %d):\n%s", code, out)
+	if code != 0 && code != exitRejected {
+		t.Fatalf("final ingest exited %d", code)
+	}
+	compareBalances(t, s.balances(t), want)
+	if out, code := s.run(t, "reconcile"); code != 0 {
+		t.Fatalf("reconcile: exit %d\n%s", code, out)
+	}
+}

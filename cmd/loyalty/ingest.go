@@ -1,0 +1,318 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/xyz/loyalty/ingest"
+	"github.com/xyz/loyalty/ingest/posfile"
+	"github.com/xyz/loyalty/ledger"
+)
+
+// Exit codes of ingest.
+const (
+	exitRejected = 2 // the run finished, some rows were rejected (see the rejects files)
+)
+
+func ingestCmd() *cobra.Command {
+	var (
+		format, channel, storeID, currency, rejects string
+		batch                                       int
+	)
+	cmd := command("ingest FILE...", "Apply store POS order files (orders or line items; gzip and - for stdin)",
+		func(ctx context.Context, e env, cmd *cobra.Command, files []string) error {
+			if len(files) == 0 {
+				return errors.New("ingest: name at least one file (- for standard input)")
+			}
+			s, err := openStores(ctx, e.cfg, e.log, true)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			r := &ingestRun{w: s.writer, out: cmd.OutOrStdout(), batch: batch, rejectsPath: rejects,
+				opts: posfile.Options{Format: posfile.Format(format), Channel: ingest.Channel(channel), StoreID: storeID, Currency: currency}}
+			err = r.run(ctx, files)
+			if err == nil && s.shipper != nil {
+				if _, serr := s.shipper.ShipOnce(ctx); serr != nil {
+					e.log.Warn("ledger not yet written (the service's shipper will catch up)", "err", serr)
+				}
+			}
+			r.summary()
+			if err != nil {
+				return err
+			}
+			if r.rejected > 0 {
+				return &exitError{exitRejected, fmt.Sprintf("%d rows rejected; see %s", r.rejected, r.rejectFiles())}
+			}
+			return nil
+		})
+	f := cmd.Flags()
+	f.StringVar(&format, "format", "", "orders or lines (default: detected from the header)")
+	f.StringVar(&channel, "channel", "store", "channel of rows that name none: store, web or app")
+	f.StringVar(&storeID, "store-id", "", "store id of rows that name none (default: the file's directory name)")
+	f.StringVar(&currency, "currency", "GBP", "currency of line-item prices")
+	f.StringVar(&rejects, "rejects", "", "rejects file (default: FILE.rejects.csv beside each input)")
+	f.IntVar(&batch, "batch", 2000, "orders per write batch")
+	return cmd
+}
+
+type pending struct {
+	file  string
+	line  int
+	order string
+}
+
+// ingestRun is one run of ingest: counters, rejects and progress.
+type ingestRun struct {
+	w           *ingest.Writer
+	out         io.Writer
+	opts        posfile.Options
+	batch       int
+	rejectsPath string
+
+	files, rows, applied, skipped, rejected, duplicates int64
+	awarded, deducted                                   int64
+	started                                             time.Time
+	rejectW                                             map[string]*csv.Writer
+	rejectF                                             map[string]*os.File
+}
+
+func (r *ingestRun) run(ctx context.Context, files []string) error {
+	r.started = time.Now()
+	r.rejectW, r.rejectF = map[string]*csv.Writer{}, map[string]*os.File{}
+	defer r.closeRejects()
+	var total int64
+	for _, f := range files {
+		if f == "-" {
+			continue
+		}
+		st, err := os.Stat(f)
+		if err != nil {
+			return fmt.Errorf("ingest: %w", err)
+		}
+		total += st.Size()
+	}
+	prog := newProgress(r.out, total)
+	defer prog.done()
+	for _, f := range files {
+		if err := r.file(ctx, f, prog); err != nil {
+			return err
+		}
+		r.files++
+	}
+	return nil
+}
+
+func (r *ingestRun) file(ctx context.Context, path string, prog *progress) error {
+	rc, err := posfile.Open(path)
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	defer rc.Close()
+	opts := r.opts
+	if opts.StoreID == "" {
+		if abs, err := filepath.Abs(path); err == nil && path != "-" {
+			opts.StoreID = filepath.Base(filepath.Dir(abs))
+		} else {
+			opts.StoreID = "stdin"
+		}
+	}
+	rd, err := posfile.NewReader(prog.reader(rc), path, opts)
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	actor := "ingest:" + filepath.Base(path)
+	var changes []ledger.Change
+	var where []pending
+	flush := func() error {
+		if len(changes) == 0 {
+			return nil
+		}
+		out, err := r.apply(ctx, changes)
+		if err != nil {
+			return err
+		}
+		for i, o := range out {
+			switch {
+			case o.Err != nil && errors.Is(o.Err, ledger.ErrConflict):
+				r.reject(where[i].file, where[i].line, where[i].order, "order id already applied with different content (conflict); not applied")
+			case o.Err != nil:
+				r.reject(where[i].file, where[i].line, where[i].order, o.Err.Error())
+			case o.Replayed:
+				r.duplicates++
+			default:
+				r.applied++
+				if o.Delta > 0 {
+					r.awarded += o.Delta
+				} else {
+					r.deducted -= o.Delta
+				}
+			}
+		}
+		changes, where = changes[:0], where[:0]
+		return nil
+	}
+	for {
+		o, line, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var re *posfile.RecordError
+		switch {
+		case errors.As(err, &re):
+			r.reject(re.File, re.Line, "", re.Reason)
+			continue
+		case err != nil:
+			return fmt.Errorf("ingest %s: %w", path, err)
+		case o.CustomerID == 0:
+			r.skipped++
+			continue
+		}
+		c, err := o.Change(r.w.Rule(), actor)
+		if err != nil {
+			r.reject(path, line, o.ID, err.Error())
+			continue
+		}
+		changes = append(changes, c)
+		where = append(where, pending{path, line, o.ID})
+		if len(changes) >= r.batch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		prog.rows(rd.Rows())
+	}
+	r.rows += rd.Rows()
+	return flush()
+}
+
+// apply retries a batch while a store is unreachable: applying is
+// idempotent, so a retry after an unknown outcome counts nothing twice.
+func (r *ingestRun) apply(ctx context.Context, cs []ledger.Change) ([]ledger.Outcome, error) {
+	wait := 200 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		out, err := r.w.Apply(ctx, cs)
+		if err == nil || !errors.Is(err, ingest.ErrUnavailable) || attempt == 6 {
+			if err != nil {
+				return nil, fmt.Errorf("ingest: %w (re-run the same command when the store is back: nothing is counted twice)", err)
+			}
+			return out, nil
+		}
+		select {
+		case <-time.After(wait):
+			wait *= 2
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func (r *ingestRun) reject(file string, line int, order, reason string) {
+	r.rejected++
+	path := r.rejectsPath
+	if path == "" {
+		path = file + ".rejects.csv"
+		if file == "-" {
+			path = "stdin.rejects.csv"
+		}
+	}
+	w := r.rejectW[path]
+	if w == nil {
+		f, err := os.Create(path)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "loyalty: cannot write rejects file %s: %v\n", path, err)
+			return
+		}
+		w = csv.NewWriter(f)
+		w.Write([]string{"file", "line", "order_id", "reason"})
+		r.rejectW[path], r.rejectF[path] = w, f
+	}
+	w.Write([]string{file, strconv.Itoa(line), order, reason})
+}
+
+func (r *ingestRun) closeRejects() {
+	for p, w := range r.rejectW {
+		w.Flush()
+		r.rejectF[p].Close()
+	}
+}
+
+func (r *ingestRun) rejectFiles() string {
+	s := ""
+	for p := range r.rejectW {
+		if s != "" {
+			s += ", "
+		}
+		s += p
+	}
+	return s
+}
+
+func (r *ingestRun) summary() {
+	d := time.Since(r.started)
+	rate := float64(r.rows) / max(d.Seconds(), 1e-9)
+	fmt.Fprintf(r.out, "files %d, rows %d, orders applied %d, skipped (anonymous) %d, rejected %d, duplicates %d\n",
+		r.files, r.rows, r.applied, r.skipped, r.rejected, r.duplicates)
+	fmt.Fprintf(r.out, "points awarded %d, deducted %d, time %s, %.0f rows/s\n", r.awarded, r.deducted, d.Round(time.Millisecond), rate)
+}
+
+// progress is a bar on a terminal and a line every few seconds otherwise.
+type progress struct {
+	bar   *progressbar.ProgressBar
+	out   io.Writer
+	last  time.Time
+	start time.Time
+	n     int64
+	total int64
+}
+
+func newProgress(out io.Writer, total int64) *progress {
+	p := &progress{out: out, start: time.Now(), last: time.Now(), total: total}
+	if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		p.bar = progressbar.DefaultBytes(total, "ingest")
+	}
+	return p
+}
+
+type countReader struct {
+	r io.Reader
+	p *progress
+}
+
+func (c countReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.p.n += int64(n)
+	if c.p.bar != nil {
+		_ = c.p.bar.Add(n)
+	}
+	return n, err
+}
+
+func (p *progress) reader(r io.Reader) io.Reader { return countReader{r, p} }
+
+func (p *progress) rows(rows int64) {
+	if p.bar != nil || time.Since(p.last) < 5*time.Second {
+		return
+	}
+	p.last = time.Now()
+	el := time.Since(p.start).Seconds()
+	fmt.Fprintf(p.out, "ingest: %d rows of this file, %.1f MB of %.1f MB read, %.0f KB/s\n", rows, float64(p.n)/1e6, float64(p.total)/1e6, float64(p.n)/1e3/el)
+}
+
+func (p *progress) done() {
+	if p.bar != nil {
+		_ = p.bar.Finish()
+		fmt.Fprintln(p.out)
+	}
+}

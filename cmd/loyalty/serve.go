@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/xyz/loyalty/api"
+	"github.com/xyz/loyalty/ranker"
+)
+
+func serveCmd() *cobra.Command {
+	cmd := command("serve", "Run the HTTP API (embedded store when no Redis is configured)",
+		func(ctx context.Context, e env, cmd *cobra.Command, _ []string) error {
+			e.cfg.logEffective(e.log)
+			acfg, err := e.cfg.apiConfig()
+			if err != nil {
+				return err
+			}
+			s, err := openStores(ctx, e.cfg, e.log, false)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			deps := api.Deps{Writer: s.writer}
+			var wg sync.WaitGroup
+			bg, stopBG := context.WithCancel(context.Background())
+			defer func() { stopBG(); wg.Wait() }()
+			if s.emb != nil {
+				e.log.Warn("running on the embedded store (no Redis configured): data in " + e.cfg.Data.Dir + "; development keys are in use unless configured")
+				deps.Ranker = ranker.Local{B: s.emb.Board()}
+				deps.IndexSize = func() float64 { return float64(s.emb.Board().Len()) }
+			} else {
+				rep := ranker.NewReplica(s.reads, s.index, ranker.DefaultReplicaConfig(), e.log)
+				wg.Add(2)
+				go func() { defer wg.Done(); rep.Run(bg) }()
+				go func() { defer wg.Done(); s.shipper.Run(bg) }()
+				deps.Ranker = rep
+				deps.IndexSize = func() float64 {
+					if b := rep.Board(); b != nil {
+						return float64(b.Len())
+					}
+					return 0
+				}
+				deps.LedgerBacklog = func() float64 { return float64(s.shipper.Backlog()) }
+				deps.Checks = []api.Check{{Name: "redis", Check: s.index.Ping}, {Name: "clickhouse", Check: s.ledger.Ping}}
+			}
+			a, err := api.New(acfg, deps, e.log)
+			if err != nil {
+				return err
+			}
+			srv := &http.Server{Addr: e.cfg.HTTP.Addr, Handler: a.Handler(), ReadHeaderTimeout: 5 * time.Second,
+				ReadTimeout: 10 * time.Second, WriteTimeout: 15 * time.Second, IdleTimeout: 120 * time.Second}
+			errc := make(chan error, 1)
+			go func() { errc <- srv.ListenAndServe() }()
+			e.log.Info("loyalty serving", "addr", e.cfg.HTTP.Addr)
+			select {
+			case err := <-errc:
+				return fmt.Errorf("serve %s: %w", e.cfg.HTTP.Addr, err)
+			case <-ctx.Done():
+			}
+			e.log.Info("shutting down: draining requests", "timeout", e.cfg.HTTP.ShutdownTimeout)
+			sctx, cancel := context.WithTimeout(context.Background(), e.cfg.HTTP.ShutdownTimeout)
+			defer cancel()
+			if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("shutdown: %w", err)
+			}
+			return nil
+		})
+	cmd.Flags().String("http-addr", "127.0.0.1:8080", "listen address (LOYALTY_HTTP_ADDR)")
+	return cmd
+}

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/shopspring/decimal"
+	"github.com/xyz/loyalty/chledger"
+	"github.com/xyz/loyalty/embedded"
+	"github.com/xyz/loyalty/histogram"
+	"github.com/xyz/loyalty/ingest"
+	"github.com/xyz/loyalty/ledger"
+	"github.com/xyz/loyalty/points"
+)
+
+// stores is everything a command may need, wired for the configured mode:
+// embedded (no servers) or Redis + ClickHouse.
+type stores struct {
+	writer  *ingest.Writer
+	emb     *embedded.Store  // embedded mode
+	index   *histogram.Index // Redis mode: the primary
+	reads   *histogram.Index // Redis mode: for replica reads (a Redis replica or the primary)
+	ledger  *lazyLedger      // Redis mode
+	shipper *ingest.Shipper  // Redis mode
+	closers []func() error
+}
+
+func (s *stores) Close() error {
+	var errs []error
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		errs = append(errs, s.closers[i]())
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) rule() (*points.Rule, error) {
+	return points.New(points.Config{EURToGBP: decimal.RequireFromString(c.Points.EURToGBP)})
+}
+
+func (c *Config) histogramConfig() histogram.Config {
+	h := histogram.DefaultConfig()
+	h.Prefix = c.Redis.Prefix
+	h.DedupeDays = c.Points.DedupeDays
+	return h
+}
+
+func (c *Config) chConfig() chledger.Config {
+	ch := chledger.DefaultConfig()
+	ch.Addr, ch.Database, ch.Username, ch.Password = c.ClickHouse.Addr, c.ClickHouse.Database, c.ClickHouse.Username, c.ClickHouse.Password
+	return ch
+}
+
+// openStores opens the configured stores. With needLedger false a
+// ClickHouse outage is tolerated (serve keeps answering dashboards and taking
+// orders; the shipper waits for it).
+func openStores(ctx context.Context, c *Config, log *slog.Logger, needLedger bool) (*stores, error) {
+	rule, err := c.rule()
+	if err != nil {
+		return nil, err
+	}
+	s := &stores{}
+	if c.embeddedMode() {
+		s.emb, err = embedded.Open(c.Data.Dir)
+		if err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, s.emb.Close)
+		s.writer = ingest.NewWriter(s.emb, nil, rule, ingest.Config{})
+		return s, nil
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: c.Redis.Addr, Password: c.Redis.Password, PoolSize: c.Redis.PoolSize,
+		PipelinePoolSize: c.Redis.PoolSize, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second})
+	s.closers = append(s.closers, rdb.Close)
+	s.index = histogram.New(rdb, c.histogramConfig())
+	s.reads = s.index
+	if len(c.Redis.ReadAddrs) > 0 {
+		ro := redis.NewClient(&redis.Options{Addr: c.Redis.ReadAddrs[0], Password: c.Redis.Password, PoolSize: c.Redis.PoolSize, ReadTimeout: 3 * time.Second})
+		s.closers = append(s.closers, ro.Close)
+		s.reads = histogram.New(ro, c.histogramConfig())
+	}
+	if err := s.index.Check(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("redis %s: %w", c.Redis.Addr, err)
+	}
+	s.ledger = &lazyLedger{cfg: c.chConfig()}
+	s.closers = append(s.closers, s.ledger.Close)
+	if _, err := s.ledger.get(ctx); err != nil {
+		if needLedger || !errors.Is(err, chledger.ErrUnavailable) {
+			s.Close()
+			return nil, fmt.Errorf("clickhouse %s: %w", c.ClickHouse.Addr, err)
+		}
+		log.Warn("clickhouse unreachable: dashboards are served and orders accepted (the ledger catches up later); orders older than the dedupe window wait for it", "err", err)
+	}
+	s.writer = ingest.NewWriter(s.index, s.ledger, rule, ingest.Config{DedupeDays: c.Points.DedupeDays})
+	s.shipper = ingest.NewShipper(s.index, s.ledger, 10_000, log)
+	return s, nil
+}
+
+// lazyLedger is the ClickHouse ledger, connected on first use and again
+// after a failed connect (at most every few seconds), so the service starts
+// and serves while ClickHouse is down. Safe for concurrent use.
+type lazyLedger struct {
+	cfg  chledger.Config
+	mu   sync.Mutex
+	l    *chledger.Ledger
+	last time.Time
+	err  error
+}
+
+func (z *lazyLedger) get(ctx context.Context) (*chledger.Ledger, error) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.l != nil {
+		return z.l, nil
+	}
+	if time.Since(z.last) < 2*time.Second && z.err != nil {
+		return nil, z.err
+	}
+	z.last = time.Now()
+	z.l, z.err = chledger.Open(ctx, z.cfg)
+	return z.l, z.err
+}
+
+// Lookup finds changes in the ledger.
+func (z *lazyLedger) Lookup(ctx context.Context, ids []string) (map[string]ledger.Entry, error) {
+	l, err := z.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return l.Lookup(ctx, ids)
+}
+
+// Append writes entries to the ledger.
+func (z *lazyLedger) Append(ctx context.Context, es []ledger.Entry) error {
+	l, err := z.get(ctx)
+	if err != nil {
+		return err
+	}
+	return l.Append(ctx, es)
+}
+
+// Ping checks ClickHouse.
+func (z *lazyLedger) Ping(ctx context.Context) error {
+	l, err := z.get(ctx)
+	if err != nil {
+		return err
+	}
+	return l.Ping(ctx)
+}
+
+// Close closes the connection if there is one.
+func (z *lazyLedger) Close() error {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.l == nil {
+		return nil
+	}
+	return z.l.Close()
+}
