@@ -1,0 +1,243 @@
+package api_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/xyz/loyalty/api"
+	"github.com/xyz/loyalty/ledger"
+	"github.com/xyz/loyalty/ranker"
+)
+
+// seed puts n customers (ids 1..n, some left at 0) with random balances,
+// many tied, on the board through the index.
+func seed(t testing.TB, e *env, r *rand.Rand, n int) {
+	t.Helper()
+	var cs []ledger.Change
+	for id := 1; id <= n; id++ {
+		var p int64
+		switch r.IntN(4) {
+		case 0: // not on the board
+			continue
+		case 1:
+			p = int64(r.IntN(5)) + 1
+		default:
+			p = int64(r.IntN(5000)) + 1
+		}
+		c := ledger.Change{ID: fmt.Sprintf("seed-%d", id), CustomerID: uint64(id), Points: p, Cause: ledger.CauseOrder,
+			OccurredAt: time.Now().UTC().Truncate(time.Second)}
+		c.Seal()
+		cs = append(cs, c)
+	}
+	var err error
+	if e.write != nil {
+		_, err = e.write.Apply(t.Context(), cs)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+type rankJSON struct {
+	Rank      int64  `json:"rank"`
+	ProxyName string `json:"proxyName"`
+	Points    int64  `json:"points"`
+	You       bool   `json:"you"`
+}
+
+type dashJSON struct {
+	Me          rankJSON   `json:"me"`
+	Ranked      bool       `json:"ranked"`
+	TiedWith    int64      `json:"tiedWith"`
+	TotalRanked int64      `json:"totalRanked"`
+	Top         []rankJSON `json:"top"`
+	Above       []rankJSON `json:"above"`
+	Below       []rankJSON `json:"below"`
+	AsOf        uint64     `json:"asOf"`
+}
+
+// expect maps the ranker's answer to what the API must show.
+func expect(names *api.ProxyNamer, d ranker.Dashboard) dashJSON {
+	line := func(x ranker.Entry) rankJSON {
+		return rankJSON{x.Rank, names.Name(x.CustomerID), x.Points, x.CustomerID == d.Me.CustomerID}
+	}
+	lines := func(xs []ranker.Entry) []rankJSON {
+		out := []rankJSON{}
+		for _, x := range xs {
+			out = append(out, line(x))
+		}
+		return out
+	}
+	tied := d.Tied
+	if d.Ranked {
+		tied--
+	}
+	return dashJSON{Me: line(d.Me), Ranked: d.Ranked, TiedWith: tied, TotalRanked: d.Total,
+		Top: lines(d.Top), Above: lines(d.Above), Below: lines(d.Below), AsOf: d.Seq}
+}
+
+// TestDashboardMatchesRanker reads random customers' dashboards over HTTP
+// on a seeded board and compares them with the ranker's own answer.
+func TestDashboardMatchesRanker(t *testing.T) {
+	e := newRedisEnv(t)
+	s := rand.Uint64()
+	t.Logf("seed %d", s)
+	r := rand.New(rand.NewPCG(s, 7))
+	const n = 3000
+	seed(t, e, r, n)
+	staff := e.token(t, "agent-7", "staff")
+	for i := 0; i < 300; i++ {
+		id := uint64(r.IntN(n+10)) + 1 // a few beyond the seeded ids
+		top, around := r.IntN(e.cfg.MaxTop)+1, r.IntN(e.cfg.MaxAround+1)
+		path := fmt.Sprintf("/loyalty/%d?top=%d&around=%d", id, top, around)
+		tok := staff
+		if i%2 == 0 {
+			tok = e.token(t, strconv.FormatUint(id, 10), "customer")
+		}
+		res := e.get(t, path, tok)
+		want(t, res, 200)
+		var got dashJSON
+		if err := json.Unmarshal(res.Body, &got); err != nil {
+			t.Fatal(err)
+		}
+		d, err := e.rank.Dashboard(t.Context(), id, top, around)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := expect(e.names, d); !reflect.DeepEqual(got, w) {
+			t.Fatalf("seed %d: %s:\n got %+v\nwant %+v", s, path, got, w)
+		}
+		if !got.Me.You {
+			t.Fatalf("%s: me without you=true", path)
+		}
+		var raw map[string]json.RawMessage
+		_ = json.Unmarshal(res.Body, &raw)
+		for k := range raw {
+			switch k {
+			case "me", "ranked", "tiedWith", "totalRanked", "top", "above", "below", "asOf":
+			default:
+				t.Fatalf("unexpected key %q in a dashboard", k)
+			}
+		}
+	}
+}
+
+// TestDashboardQuery checks the defaults and limits of top and around and
+// the path id.
+func TestDashboardQuery(t *testing.T) {
+	e := newRedisEnv(t)
+	seed(t, e, rand.New(rand.NewPCG(1, 2)), 200)
+	staff := e.token(t, "agent-7", "staff")
+	var d dashJSON
+	res := e.get(t, "/loyalty/5", staff)
+	want(t, res, 200)
+	_ = json.Unmarshal(res.Body, &d)
+	if len(d.Top) != e.cfg.DefaultTop {
+		t.Fatalf("default top: %d entries, want %d", len(d.Top), e.cfg.DefaultTop)
+	}
+	res = e.get(t, "/loyalty/5?top=100&around=10", staff)
+	want(t, res, 200)
+	for _, path := range []string{
+		"/loyalty/5?top=0", "/loyalty/5?top=101", "/loyalty/5?top=abc", "/loyalty/5?top=", "/loyalty/5?top=1.5",
+		"/loyalty/5?around=11", "/loyalty/5?around=-1", "/loyalty/5?around=x", "/loyalty/5?top=+5",
+		"/loyalty/0", "/loyalty/abc", "/loyalty/05", "/loyalty/-5", "/loyalty/9007199254740992", "/loyalty/99999999999999999999",
+	} {
+		res := e.get(t, path, staff)
+		want(t, res, 400)
+		p := res.Problem(t)
+		if len(p.Errors) != 1 || p.Errors[0].Reason == "" {
+			t.Fatalf("%s: problem %+v does not say what to fix", path, p)
+		}
+	}
+	// The largest id is accepted; a customer with no points sees 0 and the K above.
+	res = e.get(t, "/loyalty/9007199254740991?around=3", staff)
+	want(t, res, 200)
+	d = dashJSON{}
+	_ = json.Unmarshal(res.Body, &d)
+	if d.Ranked || d.Me.Points != 0 || d.Me.Rank != d.TotalRanked+1 || len(d.Above) != 3 || len(d.Below) != 0 {
+		t.Fatalf("unranked customer: %+v", d)
+	}
+}
+
+// TestManualPoints inserts points by hand: success, replays (body or
+// header key), conflicts and each field's limits.
+func TestManualPoints(t *testing.T) {
+	e := newRedisEnv(t)
+	staff := e.token(t, "agent-7", "staff")
+	body := func(pts any, reason, key string) string {
+		rs, _ := json.Marshal(reason)
+		ks, _ := json.Marshal(key)
+		return fmt.Sprintf(`{"loyalty-points":%v,"reason":%s,"idempotencyKey":%s}`, pts, rs, ks)
+	}
+	r := e.post(t, "/loyalty/17850", staff, body(250, "goodwill: late delivery", "ticket-1"))
+	want(t, r, 201)
+	m := r.JSON(t)
+	if num(t, m, "pointsAwarded") != 250 || num(t, m, "balance") != 250 || num(t, m, "ledgerId") != 1 || m["replayed"] != false {
+		t.Fatalf("manual insert: %v", m)
+	}
+	// The same key in the header, the same content: the original result.
+	r = e.do(t, req{method: "POST", path: "/loyalty/17850", token: staff, body: `{"loyalty-points":250,"reason":"goodwill: late delivery"}`,
+		header: map[string]string{"Idempotency-Key": "ticket-1"}})
+	want(t, r, 200)
+	if m := r.JSON(t); m["replayed"] != true || num(t, m, "ledgerId") != 1 || num(t, m, "balance") != 250 {
+		t.Fatalf("replay: %v", m)
+	}
+	// The same key, other content: 409.
+	want(t, e.post(t, "/loyalty/17850", staff, body(300, "goodwill: late delivery", "ticket-1")), 409)
+	want(t, e.post(t, "/loyalty/17851", staff, body(250, "goodwill: late delivery", "ticket-1")), 409)
+	// Removing more than the balance stops at zero.
+	r = e.post(t, "/loyalty/17850", staff, body(-1000, "correction", "ticket-2"))
+	want(t, r, 201)
+	if m := r.JSON(t); num(t, m, "pointsAwarded") != -250 || num(t, m, "balance") != 0 || num(t, m, "ledgerId") != 2 {
+		t.Fatalf("removal: %v", m)
+	}
+	long := make([]byte, 201)
+	for i := range long {
+		long[i] = 'x'
+	}
+	cases := []struct {
+		name, body, header, field string
+		status                    int
+	}{
+		{"zero", body(0, "r", "k3"), "", "loyalty-points", 422},
+		{"too many", body(1_000_001, "r", "k3"), "", "loyalty-points", 422},
+		{"too few", body(-1_000_001, "r", "k3"), "", "loyalty-points", 422},
+		{"fraction", body(1.5, "r", "k3"), "", "loyalty-points", 422},
+		{"string", body(`"5"`, "r", "k3"), "", "loyalty-points", 422},
+		{"missing points", `{"reason":"r","idempotencyKey":"k3"}`, "", "loyalty-points", 422},
+		{"no reason", body(5, "", "k3"), "", "reason", 422},
+		{"blank reason", body(5, "   ", "k3"), "", "reason", 422},
+		{"long reason", body(5, string(long), "k3"), "", "reason", 422},
+		{"control in reason", body(5, "a\u0007b", "k3"), "", "reason", 422},
+		{"no key", body(5, "r", ""), "", "idempotencyKey", 422},
+		{"bad key", body(5, "r", "a b"), "", "idempotencyKey", 422},
+		{"long key", body(5, "r", string(long[:65])), "", "idempotencyKey", 422},
+		{"bad header key", `{"loyalty-points":5,"reason":"r"}`, "a/b", "idempotencyKey", 422},
+		{"keys differ", body(5, "r", "k3"), "k4", "idempotencyKey", 422},
+		{"unknown field", `{"loyalty-points":5,"reason":"r","idempotencyKey":"k3","points":5}`, "", "points", 400},
+		{"malformed", `{"loyalty-points":5,`, "", "", 400},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			q := req{method: "POST", path: "/loyalty/17850", token: staff, body: c.body}
+			if c.header != "" {
+				q.header = map[string]string{"Idempotency-Key": c.header}
+			}
+			r := e.do(t, q)
+			want(t, r, c.status)
+			p := r.Problem(t)
+			if c.field != "" && (len(p.Errors) == 0 || p.Errors[0].Field != c.field) {
+				t.Fatalf("problem %+v does not name %s", p, c.field)
+			}
+		})
+	}
+	want(t, e.post(t, "/loyalty/0", staff, body(5, "r", "k5")), 400)
+	if seq, _ := e.idx.Seq(t.Context()); seq != 2 {
+		t.Fatalf("index seq %d, want 2: a refused request applied something", seq)
+	}
+}

@@ -1,0 +1,229 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
+	"github.com/xyz/loyalty/api"
+	"github.com/xyz/loyalty/embedded"
+	"github.com/xyz/loyalty/histogram"
+	"github.com/xyz/loyalty/ingest"
+	"github.com/xyz/loyalty/internal/testenv"
+	"github.com/xyz/loyalty/points"
+	"github.com/xyz/loyalty/ranker"
+)
+
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.TestMode)
+	os.Exit(m.Run())
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// testConfig is the API config of every test: an HS256 key, a proxy key.
+func testConfig() api.Config {
+	cfg := api.DefaultConfig()
+	cfg.Auth.HS256Key = []byte("test-hs256-key-of-at-least-32-bytes!")
+	cfg.ProxyKey = []byte("test-proxy-key-16+")
+	return cfg
+}
+
+// env is an API under test and what it runs on.
+type env struct {
+	cfg   api.Config
+	srv   *api.Server
+	h     http.Handler
+	redis *testenv.Server   // nil unless on Redis
+	idx   *histogram.Index  // nil unless on Redis
+	rep   *ranker.Replica   // nil unless on Redis
+	store *embedded.Store   // nil unless embedded
+	rank  api.Ranker        //
+	names *api.ProxyNamer   //
+	rule  *points.Rule      //
+	spec  *openAPI          //
+	write *ingest.Writer    // nil with mocks
+}
+
+func newRule(t testing.TB) *points.Rule {
+	t.Helper()
+	r, err := points.New(points.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// newRedisEnv wires the API over a real Redis: the histogram index, a
+// replica following it, and the writer.
+func newRedisEnv(t testing.TB, tweak ...func(*api.Config)) *env {
+	t.Helper()
+	srv := testenv.Redis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, PoolSize: 32, MaxRetries: -1, DialTimeout: time.Second})
+	t.Cleanup(func() { rdb.Close() })
+	hcfg := histogram.DefaultConfig()
+	hcfg.Prefix = "api"
+	hcfg.DedupeParts = 64
+	idx := histogram.New(rdb, hcfg)
+	if err := idx.Check(testenv.Context(t)); err != nil {
+		t.Fatal(err)
+	}
+	rep := ranker.NewReplica(idx, idx, ranker.DefaultReplicaConfig(), quiet)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { rep.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	for end := time.Now().Add(10 * time.Second); !rep.Ready(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatal("replica not ready after 10s")
+		}
+	}
+	rule := newRule(t)
+	w := ingest.NewWriter(idx, nil, rule, ingest.Config{})
+	e := &env{redis: srv, idx: idx, rep: rep, rank: rep, rule: rule, write: w}
+	e.build(t, api.Deps{
+		Ranker: rep, Writer: w,
+		Checks:    []api.Check{{Name: "redis", Check: idx.Ping}},
+		IndexSize: func() float64 { return float64(rep.Board().Len()) },
+	}, tweak...)
+	return e
+}
+
+// newEmbeddedEnv wires the API over the embedded store.
+func newEmbeddedEnv(t testing.TB, tweak ...func(*api.Config)) *env {
+	t.Helper()
+	st, err := embedded.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	rule := newRule(t)
+	w := ingest.NewWriter(st, nil, rule, ingest.Config{})
+	rk := ranker.Local{B: st.Board()}
+	e := &env{store: st, rank: rk, rule: rule, write: w}
+	e.build(t, api.Deps{Ranker: rk, Writer: w, IndexSize: func() float64 { return float64(st.Board().Len()) }}, tweak...)
+	return e
+}
+
+func (e *env) build(t testing.TB, deps api.Deps, tweak ...func(*api.Config)) {
+	t.Helper()
+	e.cfg = testConfig()
+	for _, f := range tweak {
+		f(&e.cfg)
+	}
+	srv, err := api.New(e.cfg, deps, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv, e.h = srv, srv.Handler()
+	e.names = api.NewProxyNamer(e.cfg.ProxyKey)
+	e.spec = loadOpenAPI(t)
+}
+
+// token mints a valid token.
+func (e *env) token(t testing.TB, sub, role string) string {
+	t.Helper()
+	tok, err := api.MintToken(e.cfg.Auth, sub, role, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// response is an answered request.
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into a generic value.
+func (r *response) JSON(t testing.TB) map[string]any {
+	t.Helper()
+	var v map[string]any
+	if err := json.Unmarshal(r.Body, &v); err != nil {
+		t.Fatalf("body is not a JSON object: %v\n%s", err, r.Body)
+	}
+	return v
+}
+
+// Problem decodes a problem body and checks its media type and status.
+func (r *response) Problem(t testing.TB) api.Problem {
+	t.Helper()
+	if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("content type %q, want application/problem+json; body %s", ct, r.Body)
+	}
+	var p api.Problem
+	if err := json.Unmarshal(r.Body, &p); err != nil {
+		t.Fatalf("problem body: %v\n%s", err, r.Body)
+	}
+	if p.Status != r.Status || p.Type == "" || p.Title == "" {
+		t.Fatalf("problem %+v does not match status %d", p, r.Status)
+	}
+	return p
+}
+
+// req is a request to send.
+type req struct {
+	method, path, token string
+	body                string
+	header              map[string]string
+}
+
+// do sends a request through the router and checks the response against
+// the OpenAPI document.
+func (e *env) do(t testing.TB, q req) *response {
+	t.Helper()
+	var body io.Reader
+	if q.body != "" {
+		body = strings.NewReader(q.body)
+	}
+	r := httptest.NewRequest(q.method, q.path, body)
+	if q.body != "" {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	if q.token != "" {
+		r.Header.Set("Authorization", "Bearer "+q.token)
+	}
+	for k, v := range q.header {
+		r.Header.Set(k, v)
+	}
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, r)
+	res := &response{Status: w.Code, Header: w.Header(), Body: bytes.Clone(w.Body.Bytes())}
+	if err := e.spec.check(q.method, r.URL.EscapedPath(), res); err != nil {
+		t.Errorf("%s %s -> %d: not as documented: %v\n%s", q.method, q.path, res.Status, err, res.Body)
+	}
+	if res.Header.Get("X-Request-ID") == "" {
+		t.Errorf("%s %s: no X-Request-ID", q.method, q.path)
+	}
+	return res
+}
+
+func (e *env) get(t testing.TB, path, token string) *response {
+	t.Helper()
+	return e.do(t, req{method: http.MethodGet, path: path, token: token})
+}
+
+func (e *env) post(t testing.TB, path, token, body string) *response {
+	t.Helper()
+	return e.do(t, req{method: http.MethodPost, path: path, token: token, body: body})
+}
+
+// want fails unless r has status.
+func want(t testing.TB, r *response, status int) {
+	t.Helper()
+	if r.Status != status {
+		t.Fatalf("status %d, want %d; body %s", r.Status, status, r.Body)
+	}
+}
