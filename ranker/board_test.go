@@ -2,6 +2,7 @@ package ranker_test
 
 import (
 	"math/rand/v2"
+	"sync"
 	"testing"
 
 	"github.com/xyz/loyalty/internal/oracle"
@@ -66,5 +67,69 @@ func TestBoardOracle(t *testing.T) {
 	check(5, 10, 2)
 	if b.Len() != 0 {
 		t.Fatalf("board has %d customers after all went to zero", b.Len())
+	}
+}
+
+// TestBoardConcurrent has writers and readers on one board: every dashboard
+// is consistent, and the end state equals the oracle.
+func TestBoardConcurrent(t *testing.T) {
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	b := ranker.NewBoard()
+	const writers, readers, per, customers = 4, 4, 20_000, 300
+	final := make([]map[uint64]int64, writers)
+	var wg, rg sync.WaitGroup
+	stop := make(chan struct{})
+	errs := make(chan error, readers)
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(seed, uint64(w)))
+			final[w] = map[uint64]int64{}
+			for i := 0; i < per; i++ {
+				// Each writer owns the customers congruent to w.
+				id := uint64(r.IntN(customers/writers)*writers+w) + 1
+				p := int64(r.IntN(12))
+				b.Set(id, p, 0)
+				final[w][id] = p
+			}
+		}(w)
+	}
+	for g := 0; g < readers; g++ {
+		rg.Add(1)
+		go func(g int) {
+			defer rg.Done()
+			r := rand.New(rand.NewPCG(seed, 100+uint64(g)))
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if err := oracle.Consistent(b.Dashboard(uint64(r.IntN(customers))+1, 10, 3)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(stop)
+	rg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("seed %d: %v", seed, err)
+	}
+	o := oracle.New()
+	for _, m := range final {
+		for id, p := range m {
+			o.Add(id, p)
+		}
+	}
+	for id := uint64(1); id <= customers; id++ {
+		if diff := oracle.Diff(b.Dashboard(id, 20, 4), o.Dashboard(id, 20, 4)); diff != "" {
+			t.Fatalf("seed %d: customer %d: %s", seed, id, diff)
+		}
 	}
 }
