@@ -121,7 +121,11 @@ func TestStoreOutages(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	led, err := chledger.Open(ctx, func() chledger.Config { c := chledger.DefaultConfig(); c.Addr, c.Database = s.ch.Addr, s.prefix; return c }())
+	led, err := chledger.Open(ctx, func() chledger.Config {
+		c := chledger.DefaultConfig()
+		c.Addr, c.Database = s.ch.Addr, s.prefix
+		return c
+	}())
 	if err != nil {
 		t.Fatal(err)
 	}
