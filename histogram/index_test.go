@@ -340,3 +340,23 @@ func TestRebuild(t *testing.T) {
 		t.Fatalf("old generation keys left: %v", n)
 	}
 }
+
+func TestLease(t *testing.T) {
+	x, _ := newIndex(t)
+	ctx := testenv.Context(t)
+	held := func(holder string, ttl time.Duration) bool {
+		t.Helper()
+		ok, err := x.Lease(ctx, "shipper", holder, ttl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if !held("a", 300*time.Millisecond) || held("b", time.Second) || !held("a", 300*time.Millisecond) {
+		t.Fatal("a should hold the lease and b not")
+	}
+	time.Sleep(400 * time.Millisecond)
+	if !held("b", time.Second) || held("a", time.Second) {
+		t.Fatal("after expiry b should take the lease")
+	}
+}

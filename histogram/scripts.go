@@ -190,3 +190,15 @@ for i = 2, #ARGV, 4 do
 end
 return 1
 `)
+
+// leaseScript takes or renews lease KEYS[1]-suffixed ARGV[1] for holder
+// ARGV[2] for ARGV[3] ms; 1 if the holder has it.
+var leaseScript = redis.NewScript(`
+local k = KEYS[1] .. ':lease:' .. ARGV[1]
+local cur = redis.call('GET', k)
+if cur == ARGV[2] or (not cur and redis.call('SET', k, ARGV[2], 'NX')) then
+  redis.call('PEXPIRE', k, ARGV[3])
+  return 1
+end
+return 0
+`)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -18,6 +19,11 @@ type Outbox interface {
 	Seq(ctx context.Context) (uint64, error)
 }
 
+// Lease elects one shipper per deployment.
+type Lease interface {
+	Lease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
+}
+
 // Sink is the durable ledger (ClickHouse). Append must tolerate entries sent
 // twice (the ledger deduplicates by seq).
 type Sink interface {
@@ -27,19 +33,25 @@ type Sink interface {
 // Shipper moves entries from the outbox to the ledger in batches. A crash
 // between the insert and the shipped mark re-sends one batch, which the
 // ledger deduplicates; while the ledger is down the outbox grows and nothing
-// is lost. Safe for concurrent use; run one per deployment (more only waste
-// inserts).
+// is lost. Run ships only while it holds the "shipper" lease, so one process
+// of a deployment ships at a time (two would only waste inserts). Safe for
+// concurrent use.
 type Shipper struct {
 	out     Outbox
+	lease   Lease
+	holder  string
 	sink    Sink
 	batch   int64
 	log     *slog.Logger
 	backlog atomic.Int64
 }
 
-// NewShipper returns a shipper sending up to batch entries per insert.
-func NewShipper(out Outbox, sink Sink, batch int64, log *slog.Logger) *Shipper {
-	return &Shipper{out: out, sink: sink, batch: batch, log: log}
+// NewShipper returns a shipper sending up to batch entries per insert;
+// lease may be nil (always ship).
+func NewShipper(out Outbox, lease Lease, sink Sink, batch int64, log *slog.Logger) *Shipper {
+	host, _ := os.Hostname()
+	return &Shipper{out: out, lease: lease, sink: sink, batch: batch, log: log,
+		holder: fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano())}
 }
 
 // Backlog returns the number of entries waiting, as of the last round.
@@ -85,6 +97,16 @@ func (s *Shipper) ShipOnce(ctx context.Context) (int, error) {
 func (s *Shipper) Run(ctx context.Context) {
 	wait := 100 * time.Millisecond
 	for ctx.Err() == nil {
+		if s.lease != nil {
+			held, err := s.lease.Lease(ctx, "shipper", s.holder, 15*time.Second)
+			if err != nil || !held {
+				select {
+				case <-time.After(5 * time.Second):
+				case <-ctx.Done():
+				}
+				continue
+			}
+		}
 		n, err := s.ShipOnce(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:

@@ -97,7 +97,7 @@ func openStores(ctx context.Context, c *Config, log *slog.Logger, needLedger boo
 		log.Warn("clickhouse unreachable: dashboards are served and orders accepted (the ledger catches up later); orders older than the dedupe window wait for it", "err", err)
 	}
 	s.writer = ingest.NewWriter(s.index, s.ledger, rule, ingest.Config{DedupeDays: c.Points.DedupeDays})
-	s.shipper = ingest.NewShipper(s.index, s.ledger, 10_000, log)
+	s.shipper = ingest.NewShipper(s.index, s.index, s.ledger, 10_000, log)
 	return s, nil
 }
 
