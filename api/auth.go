@@ -31,10 +31,21 @@ type principal struct {
 
 const principalKey = "loyalty.principal"
 
-// authenticator verifies bearer tokens. Safe for concurrent use.
+// authenticator verifies bearer tokens. A token verified once is
+// remembered (by its whole text, signature included) until it expires, so a
+// customer's repeated dashboard reads skip the signature check and claim
+// decoding. Safe for concurrent use.
 type authenticator struct {
 	keys   verifyKeys
 	parser *jwt.Parser
+	leeway time.Duration
+	seen   *memo[string, verified]
+}
+
+// verified is a remembered token: who it names and until when.
+type verified struct {
+	p   principal
+	exp time.Time
 }
 
 func newAuthenticator(cfg AuthConfig) (*authenticator, error) {
@@ -51,7 +62,7 @@ func newAuthenticator(cfg AuthConfig) (*authenticator, error) {
 	}
 	p := jwt.NewParser(jwt.WithValidMethods(algs), jwt.WithIssuer(cfg.Issuer), jwt.WithAudience(cfg.Audience),
 		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(cfg.Leeway))
-	return &authenticator{keys: k, parser: p}, nil
+	return &authenticator{keys: k, parser: p, leeway: cfg.Leeway, seen: newMemo[string, verified](50_000)}, nil
 }
 
 // keyFor returns the key for the token's algorithm: each algorithm has its
@@ -72,6 +83,9 @@ func (a *authenticator) keyFor(t *jwt.Token) (any, error) {
 
 // verify checks a raw token and returns who it names.
 func (a *authenticator) verify(raw string) (principal, error) {
+	if v, ok := a.seen.get(raw); ok && time.Now().Before(v.exp) {
+		return v.p, nil
+	}
 	var c claims
 	if _, err := a.parser.ParseWithClaims(raw, &c, a.keyFor); err != nil {
 		return principal{}, err
@@ -84,7 +98,11 @@ func (a *authenticator) verify(raw string) (principal, error) {
 	default:
 		return principal{}, fmt.Errorf("unknown role %q", c.Role)
 	}
-	return principal{Subject: c.Subject, Role: c.Role}, nil
+	p := principal{Subject: c.Subject, Role: c.Role}
+	if len(raw) <= 4096 {
+		a.seen.put(raw, verified{p, c.ExpiresAt.Add(a.leeway)})
+	}
+	return p, nil
 }
 
 // authenticate is the middleware of the protected routes: it answers 401

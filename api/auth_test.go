@@ -162,3 +162,17 @@ func TestMintToken(t *testing.T) {
 		t.Fatalf("claims %v", c)
 	}
 }
+
+// TestRememberedTokenExpires: a token verified (and remembered) once is
+// refused after it expires.
+func TestRememberedTokenExpires(t *testing.T) {
+	e := newEmbeddedEnv(t, func(c *api.Config) { c.Auth.Leeway = 0 })
+	tok, err := api.MintToken(e.cfg.Auth, "101", "customer", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, e.get(t, "/loyalty/101", tok), 200)
+	want(t, e.get(t, "/loyalty/101", tok), 200)
+	time.Sleep(2100 * time.Millisecond)
+	want(t, e.get(t, "/loyalty/101", tok), 401)
+}

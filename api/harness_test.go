@@ -44,15 +44,15 @@ type env struct {
 	cfg   api.Config
 	srv   *api.Server
 	h     http.Handler
-	redis *testenv.Server   // nil unless on Redis
-	idx   *histogram.Index  // nil unless on Redis
-	rep   *ranker.Replica   // nil unless on Redis
-	store *embedded.Store   // nil unless embedded
-	rank  api.Ranker        //
-	names *api.ProxyNamer   //
-	rule  *points.Rule      //
-	spec  *openAPI          //
-	write *ingest.Writer    // nil with mocks
+	redis *testenv.Server  // nil unless on Redis
+	idx   *histogram.Index // nil unless on Redis
+	rep   *ranker.Replica  // nil unless on Redis
+	store *embedded.Store  // nil unless embedded
+	rank  api.Ranker       //
+	names *api.ProxyNamer  //
+	rule  *points.Rule     //
+	spec  *openAPI         //
+	write *ingest.Writer   // nil with mocks
 }
 
 func newRule(t testing.TB) *points.Rule {

@@ -36,18 +36,28 @@ func words(list string) []string { return strings.Fields(list) }
 type ProxyNamer struct {
 	adjectives, animals []string
 	pool                sync.Pool
+	known               *memo[uint64, string] // the top of the board is named on every dashboard
 }
 
 // NewProxyNamer returns a namer keyed with key.
 func NewProxyNamer(key []byte) *ProxyNamer {
 	k := append([]byte(nil), key...)
-	n := &ProxyNamer{adjectives: words(adjectiveList), animals: words(animalList)}
+	n := &ProxyNamer{adjectives: words(adjectiveList), animals: words(animalList), known: newMemo[uint64, string](100_000)}
 	n.pool.New = func() any { return hmac.New(sha256.New, k) }
 	return n
 }
 
 // Name returns the proxy name of customer id.
 func (n *ProxyNamer) Name(id uint64) string {
+	if s, ok := n.known.get(id); ok {
+		return s
+	}
+	s := n.name(id)
+	n.known.put(id, s)
+	return s
+}
+
+func (n *ProxyNamer) name(id uint64) string {
 	h := n.pool.Get().(hash.Hash)
 	var buf [20]byte
 	h.Reset()
