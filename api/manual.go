@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
+	"github.com/xyz/loyalty/ingest"
 	"github.com/xyz/loyalty/ledger"
 )
 
@@ -18,7 +19,7 @@ import (
 const (
 	MaxManualPoints = 1_000_000 // the largest |loyalty-points| of one insert
 	MaxReasonLen    = 200       // characters
-	manualPrefix    = "manual:"
+	manualPrefix    = ingest.ManualPrefix
 )
 
 var idempotencyKeyPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)

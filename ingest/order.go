@@ -3,6 +3,7 @@ package ingest
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -60,6 +61,10 @@ type Order struct {
 	PurchasedAt time.Time       //
 }
 
+// ManualPrefix starts the change id of a manual insert ("manual:" + the
+// idempotency key); order ids may not use it.
+const ManualPrefix = "manual:"
+
 // ErrInvalid wraps every validation failure; the message says what to fix.
 var ErrInvalid = errors.New("invalid order")
 
@@ -79,6 +84,8 @@ func (o *Order) Validate(now time.Time) error {
 	switch {
 	case !ValidID(o.ID):
 		return &FieldError{"orderId", "must be 1-64 letters, digits or . _ : / - (got " + quoteCut(o.ID) + ")"}
+	case strings.HasPrefix(o.ID, ManualPrefix):
+		return &FieldError{"orderId", "must not start with " + ManualPrefix + " (reserved for manual inserts)"}
 	case o.CustomerID > MaxCustomer:
 		return &FieldError{"customerId", fmt.Sprintf("must be a positive integer up to %d", uint64(MaxCustomer))}
 	case o.Channel != ChannelWeb && o.Channel != ChannelApp && o.Channel != ChannelStore:

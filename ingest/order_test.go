@@ -1,10 +1,12 @@
 package ingest
 
 import (
+	"errors"
 	"math/rand"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // idPattern is the definition ValidID implements by hand.
@@ -99,5 +101,17 @@ func TestValidID(t *testing.T) {
 		if got, want := ValidID(s), idPattern.MatchString(s); got != want {
 			t.Errorf("ValidID(%q) = %v, the regexp says %v", s, got, want)
 		}
+	}
+}
+
+func TestValidateRefusesManualPrefix(t *testing.T) {
+	o := Order{ID: ManualPrefix + "x1", CustomerID: 1, Channel: ChannelWeb, PurchasedAt: time.Now()}
+	var fe *FieldError
+	if err := o.Validate(time.Now()); !errors.As(err, &fe) || fe.Field != "orderId" {
+		t.Fatalf("Validate(%q) = %v, want an orderId field error", o.ID, err)
+	}
+	o.ID = "web-1"
+	if err := o.Validate(time.Now()); err != nil {
+		t.Fatalf("Validate(web-1) = %v", err)
 	}
 }

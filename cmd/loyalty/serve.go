@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/spf13/cobra"
 	"github.com/xyz/loyalty/api"
 	"github.com/xyz/loyalty/ranker"
@@ -17,6 +18,7 @@ func serveCmd() *cobra.Command {
 	cmd := command("serve", "Run the HTTP API (embedded store when no Redis is configured)",
 		func(ctx context.Context, e env, cmd *cobra.Command, _ []string) error {
 			e.cfg.logEffective(e.log)
+			gin.SetMode(gin.ReleaseMode)
 			acfg, err := e.cfg.apiConfig()
 			if err != nil {
 				return err
