@@ -42,7 +42,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-const retailDir = "../../../shared/data/online-retail"
 
 // stack is a Redis and a ClickHouse for one test, and the environment the
 // binary needs to use them.
@@ -105,9 +104,10 @@ func (s *stack) balances(t *testing.T) map[uint64]int64 {
 
 func retailFiles(t *testing.T) []string {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(retailDir, "*.csv"))
+	dir := testenv.RetailData(t)
+	files, _ := filepath.Glob(filepath.Join(dir, "*.csv"))
 	if len(files) == 0 {
-		t.Fatalf("no retail files in %s", retailDir)
+		t.Fatalf("no retail files in %s", dir)
 	}
 	sort.Strings(files)
 	return files

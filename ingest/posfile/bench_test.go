@@ -12,9 +12,9 @@ import (
 // BenchmarkReaderLines parses the whole online-retail export (541,909 rows)
 // from memory and reports rows/s.
 func BenchmarkReaderLines(b *testing.B) {
-	paths, err := filepath.Glob(filepath.Join(dataDir, "*.csv"))
+	paths, err := filepath.Glob(filepath.Join(dataDir(b), "*.csv"))
 	if err != nil || len(paths) == 0 {
-		b.Fatalf("the real data is missing from %s: %v", dataDir, err)
+		b.Fatalf("the real data is missing from %s: %v", dataDir(b), err)
 	}
 	files := make([][]byte, len(paths))
 	var size int64

@@ -10,11 +10,13 @@ import (
 	"testing"
 
 	"github.com/shopspring/decimal"
+	"github.com/xyz/loyalty/internal/testenv"
 	"github.com/xyz/loyalty/ingest"
 )
 
-// dataDir holds the real online-retail exports, one file per day.
-const dataDir = "../../../shared/data/online-retail"
+// dataDir returns the directory of the real online-retail exports, one file
+// per day.
+func dataDir(t testing.TB) string { return testenv.RetailData(t) }
 
 // tally is what a file should give, counted without the Reader.
 type tally struct {
@@ -106,7 +108,7 @@ func readFile(t *testing.T, path string) (got tally, rejects []*RecordError) {
 }
 
 func TestRealFile(t *testing.T) {
-	path := filepath.Join(dataDir, "2010-12-01.csv")
+	path := filepath.Join(dataDir(t), "2010-12-01.csv")
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("the real data is missing: %v", err)
 	}
@@ -148,9 +150,9 @@ func TestRealFile(t *testing.T) {
 // TestRealData reads the whole export and checks the figures in its README
 // and the oddities the package documentation describes.
 func TestRealData(t *testing.T) {
-	paths, err := filepath.Glob(filepath.Join(dataDir, "*.csv"))
+	paths, err := filepath.Glob(filepath.Join(dataDir(t), "*.csv"))
 	if err != nil || len(paths) == 0 {
-		t.Fatalf("the real data is missing from %s: %v", dataDir, err)
+		t.Fatalf("the real data is missing from %s: %v", dataDir(t), err)
 	}
 	var all, want tally
 	reasons := map[string]int{}
