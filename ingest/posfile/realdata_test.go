@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/shopspring/decimal"
-	"github.com/xyz/loyalty/internal/testenv"
 	"github.com/xyz/loyalty/ingest"
+	"github.com/xyz/loyalty/internal/testenv"
 )
 
 // dataDir returns the directory of the real online-retail exports, one file
