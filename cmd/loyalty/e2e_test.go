@@ -42,7 +42,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-
 // stack is a Redis and a ClickHouse for one test, and the environment the
 // binary needs to use them.
 type stack struct {
