@@ -1,0 +1,115 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/xyz/loyalty/api"
+	"github.com/xyz/loyalty/internal/testenv"
+)
+
+// TestServeClickHouseDown runs `loyalty serve` on Redis and ClickHouse,
+// stops ClickHouse: dashboards answer 200, /readyz stays ready, orders are
+// still taken and reach the ledger once it is back; SIGTERM shuts down
+// cleanly.
+func TestServeClickHouseDown(t *testing.T) {
+	s := newStack(t)
+	addr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = append(s.env, "LOYALTY_HTTP_ADDR="+addr)
+	var logs strings.Builder
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	base := "http://" + addr
+	auth := api.AuthConfig{HS256Key: []byte("0123456789abcdef0123456789abcdef"), Issuer: "loyalty", Audience: "loyalty-api"}
+	token := func(sub, role string) string {
+		tok, err := api.MintToken(auth, sub, role, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	do := func(method, path, tok, body string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		var m map[string]any
+		json.Unmarshal(b, &m)
+		return res.StatusCode, m
+	}
+	for end := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if res, err := http.Get(base + "/readyz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(end) {
+			t.Fatalf("serve not ready after 15s:\n%s", logs.String())
+		}
+	}
+	channel := token("pos-1", "channel")
+	order := func(id string, amount string) int {
+		code, body := do("POST", "/order/"+id, channel, fmt.Sprintf(`{"customerId":"42","channel":"web","paymentDetails":{"amount":%q,"currency":"GBP"},"purchasedAt":%q}`,
+			amount, time.Now().UTC().Format(time.RFC3339)))
+		if code != 201 {
+			t.Fatalf("order %s: %d %v", id, code, body)
+		}
+		return int(body["balance"].(float64))
+	}
+	order("w-1", "100.00")
+	s.ch.Stop()
+	if bal := order("w-2", "50.00"); bal != 15 {
+		t.Fatalf("balance %d after two orders, want 15", bal)
+	}
+	me := token("42", "customer")
+	for i := 0; i < 20; i++ {
+		code, body := do("GET", "/loyalty/42?top=3&around=1", me, "")
+		if code != 200 || body["me"].(map[string]any)["points"].(float64) != 15 {
+			t.Fatalf("dashboard with ClickHouse down: %d %v", code, body)
+		}
+	}
+	if code, _ := do("GET", "/readyz", "", ""); code != 200 {
+		t.Fatalf("/readyz with ClickHouse down: %d", code)
+	}
+	if code, _ := do("GET", "/healthz", "", ""); code != 503 {
+		t.Fatalf("/healthz with ClickHouse down: %d, want 503 naming it", code)
+	}
+	s.ch.Start(t)
+	led := s.inProcess(t)
+	for end := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		l, err := led.ledger.get(t.Context())
+		if err == nil {
+			if n, err := l.MaxSeq(t.Context()); err == nil && n == 2 {
+				break
+			}
+		}
+		if time.Now().After(end) {
+			t.Fatalf("the ledger did not catch up after ClickHouse came back:\n%s", logs.String())
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("serve after SIGTERM: %v\n%s", err, logs.String())
+	}
+}
