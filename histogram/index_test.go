@@ -360,3 +360,33 @@ func TestLease(t *testing.T) {
 		t.Fatal("after expiry b should take the lease")
 	}
 }
+
+// TestReplicaReadiness: the replica is not ready while Redis is gone, and
+// recovers when it is back.
+func TestReplicaReadiness(t *testing.T) {
+	srv := testenv.Redis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	t.Cleanup(func() { rdb.Close() })
+	x := histogram.New(rdb, histogram.DefaultConfig())
+	r := ranker.NewReplica(x, x, ranker.ReplicaConfig{MaxWait: time.Second, Poll: 100 * time.Millisecond}, quiet)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	wait := func(want bool) {
+		t.Helper()
+		for end := time.Now().Add(10 * time.Second); r.Ready() != want; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(end) {
+				t.Fatalf("Ready() stayed %v", !want)
+			}
+		}
+	}
+	wait(true)
+	srv.Stop()
+	wait(false)
+	if _, err := r.Dashboard(ctx, 1, 10, 2); err == nil {
+		t.Fatal("dashboard answered with Redis gone")
+	}
+	srv.Start(t)
+	wait(true)
+}

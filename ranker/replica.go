@@ -56,6 +56,8 @@ type Replica struct {
 	cfg   ReplicaConfig
 	log   *slog.Logger
 	board atomic.Pointer[Board]
+	// contact is the unix nano time of the last successful read of the log.
+	contact atomic.Int64
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced whenever the board advances
@@ -67,8 +69,11 @@ func NewReplica(src Source, head Head, cfg ReplicaConfig, log *slog.Logger) *Rep
 	return &Replica{src: src, gate: &gate{head: head}, cfg: cfg, log: log, changed: make(chan struct{})}
 }
 
-// Ready reports whether the replica has loaded a snapshot.
-func (r *Replica) Ready() bool { return r.board.Load() != nil }
+// Ready reports whether the replica has loaded a snapshot and heard from
+// Redis within the last few seconds (it reads the log at least every Poll).
+func (r *Replica) Ready() bool {
+	return r.board.Load() != nil && time.Since(time.Unix(0, r.contact.Load())) < 3*r.cfg.Poll+2*time.Second
+}
 
 // Board returns the current board (nil before the first snapshot).
 func (r *Replica) Board() *Board { return r.board.Load() }
@@ -157,6 +162,7 @@ func (r *Replica) catchUp(ctx context.Context, b *Board, block time.Duration) er
 		if err != nil {
 			return err
 		}
+		r.contact.Store(time.Now().UnixNano())
 		if len(es) > 0 && es[0].Seq != after+1 {
 			return fmt.Errorf("%w: the change log jumps from %d to %d", errResync, after, es[0].Seq)
 		}
