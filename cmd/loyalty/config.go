@@ -140,9 +140,6 @@ func (c *Config) validate() error {
 	if c.Ranking.DefaultTop < 0 || c.Ranking.DefaultTop > c.Ranking.MaxTop || c.Ranking.DefaultAround < 0 || c.Ranking.DefaultAround > c.Ranking.MaxAround {
 		errs = append(errs, errors.New("ranking: want 0 <= default_top <= max_top and 0 <= default_around <= max_around"))
 	}
-	if c.Redis.Addr != "" && c.ClickHouse.Addr == "" {
-		errs = append(errs, errors.New("redis.addr is set but clickhouse.addr is not: with Redis, the ledger lives in ClickHouse (set LOYALTY_CLICKHOUSE_ADDR)"))
-	}
 	if c.Redis.Addr == "" && len(c.Redis.ReadAddrs) > 0 {
 		errs = append(errs, errors.New("redis.read_addrs needs redis.addr (the primary)"))
 	}

@@ -73,6 +73,9 @@ func openStores(ctx context.Context, c *Config, log *slog.Logger, needLedger boo
 		s.writer = ingest.NewWriter(s.emb, nil, rule, ingest.Config{})
 		return s, nil
 	}
+	if c.ClickHouse.Addr == "" {
+		return nil, errors.New("redis.addr is set but clickhouse.addr is not: with Redis, the ledger lives in ClickHouse (set LOYALTY_CLICKHOUSE_ADDR)")
+	}
 	rdb := redis.NewClient(&redis.Options{Addr: c.Redis.Addr, Password: c.Redis.Password, PoolSize: c.Redis.PoolSize,
 		PipelinePoolSize: c.Redis.PoolSize, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second})
 	s.closers = append(s.closers, rdb.Close)
