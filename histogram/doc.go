@@ -27,7 +27,7 @@
 //	{P}:o:<day>:<part>   hash change id -> "digest seq delta balance unix",
 //	                     the ids applied on that day (days since the epoch,
 //	                     on Redis's clock), part = fnv32(id) mod DedupeParts;
-//	                     expires DedupeDays+2 days later
+//	                     expires DedupeDays+1 days after its last write
 //	{P}:rebuilding       lock held while a rebuild runs (pauses log trimming)
 //
 // # Bucket math

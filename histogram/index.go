@@ -35,7 +35,7 @@ type Config struct {
 
 // DefaultConfig returns the production defaults.
 func DefaultConfig() Config {
-	return Config{Prefix: "loyalty", DedupeDays: 3, DedupeParts: 1 << 17, LogKeep: 100_000, BatchSize: 256}
+	return Config{Prefix: "loyalty", DedupeDays: 1, DedupeParts: 1 << 20, LogKeep: 100_000, BatchSize: 256}
 }
 
 // Index is the Redis score-histogram index. Safe for concurrent use.

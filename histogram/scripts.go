@@ -15,32 +15,62 @@ local W = %d
 local function genkey()
   return P .. ':g' .. (redis.call('GET', P .. ':gen') or '1')
 end
-local function fw(G, s, d)
-  local b = math.floor(s / W) + 1
-  local args = {'BITFIELD', G .. ':h1'}
-  local i = b
-  while i <= NB do
-    args[#args+1] = 'INCRBY'; args[#args+1] = 'i32'; args[#args+1] = '#' .. (i - 1); args[#args+1] = d
+-- path adds d to the cells of table t on the Fenwick update path of index
+-- i in a tree of n cells.
+local function path(t, i, n, d)
+  while i <= n do
+    t[i] = (t[i] or 0) + d
     i = i + bit.band(i, -i)
   end
-  redis.call(unpack(args))
-  args = {'BITFIELD', G .. ':h2:' .. b}
-  i = (s %% W) + 1
-  while i <= W do
-    args[#args+1] = 'INCRBY'; args[#args+1] = 'i32'; args[#args+1] = '#' .. (i - 1); args[#args+1] = d
-    i = i + bit.band(i, -i)
+end
+-- flush writes the non-zero cells of t to the tree at key: one BITFIELD.
+local function flush(key, t)
+  local args
+  for i, d in pairs(t) do
+    if d ~= 0 then
+      if not args then args = {'BITFIELD', key} end
+      args[#args+1] = 'INCRBY'; args[#args+1] = 'i32'; args[#args+1] = '#' .. (i - 1); args[#args+1] = d
+    end
   end
-  redis.call(unpack(args))
+  if args then redis.call(unpack(args)) end
+end
+-- move moves one customer from score a to score c (0: not ranked) in the
+-- histogram of generation G. Paths that cancel are not written: a change
+-- inside one bucket leaves the bucket tree alone and writes one BITFIELD.
+local function move(G, a, c)
+  local ba, bc = 0, 0
+  if a > 0 then ba = math.floor(a / W) + 1 end
+  if c > 0 then bc = math.floor(c / W) + 1 end
+  if ba == bc then
+    local t = {}
+    path(t, (a %% W) + 1, W, -1)
+    path(t, (c %% W) + 1, W, 1)
+    flush(G .. ':h2:' .. ba, t)
+    return
+  end
+  local t1 = {}
+  if ba > 0 then
+    path(t1, ba, NB, -1)
+    local t = {}
+    path(t, (a %% W) + 1, W, -1)
+    flush(G .. ':h2:' .. ba, t)
+  end
+  if bc > 0 then
+    path(t1, bc, NB, 1)
+    local t = {}
+    path(t, (c %% W) + 1, W, 1)
+    flush(G .. ':h2:' .. bc, t)
+  end
+  flush(G .. ':h1', t1)
 end
 -- setbal moves customer cust (bucket hash bk) to balance new in generation G
--- and returns the old balance.
-local function setbal(G, cust, bk, new)
+-- and returns the old balance (old may be passed in when already read).
+local function setbal(G, cust, bk, new, old)
   local hk = G .. ':b:' .. bk
-  local old = tonumber(redis.call('HGET', hk, cust) or '0')
+  if old == nil then old = tonumber(redis.call('HGET', hk, cust) or '0') end
   if old == new then return old end
-  if old > 0 then fw(G, old, -1) end
+  move(G, old, new)
   if new > 0 then
-    fw(G, new, 1)
     redis.call('HSET', hk, cust, new)
   else
     redis.call('HDEL', hk, cust)
@@ -59,9 +89,10 @@ var applyScript = redis.NewScript(prelude + `
 local now = tonumber(redis.call('TIME')[1])
 local today = math.floor(now / 86400)
 local win = tonumber(ARGV[1])
-local ttl = (win + 2) * 86400
+local ttl = (win + 1) * 86400
 local G = genkey()
 local out = {}
+local expiring = {}
 for i = 2, #ARGV, 8 do
   local id, dig, cust, bk = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3]
   local pts, pday, part, js = tonumber(ARGV[i+4]), tonumber(ARGV[i+5]), ARGV[i+6], ARGV[i+7]
@@ -87,12 +118,14 @@ for i = 2, #ARGV, 8 do
     if new > ` + fmt.Sprint(MaxPoints) + ` then
       out[#out+1] = 'E balance would exceed ` + fmt.Sprint(MaxPoints) + ` points'
     else
-      setbal(G, cust, bk, new)
+      setbal(G, cust, bk, new, old)
       local seq = redis.call('INCR', P .. ':seq')
       local rec = string.format('%d %d %d %d', seq, new - old, new, now)
       local ok = P .. ':o:' .. today .. ':' .. part
-      redis.call('HSET', ok, id, dig .. ' ' .. rec)
-      redis.call('EXPIRE', ok, ttl)
+      if redis.call('HSET', ok, id, dig .. ' ' .. rec) == 1 and not expiring[ok] then
+        redis.call('EXPIRE', ok, ttl)
+        expiring[ok] = true
+      end
       redis.call('XADD', P .. ':log', seq .. '-0', 'u', cust, 'k', bk, 'b', new, 'd', new - old, 't', now, 'c', js)
       out[#out+1] = 'N ' .. rec
     end
@@ -178,7 +211,7 @@ return 0
 // rememberScript restores remembered change ids (after Redis lost them):
 // ARGV: dedupe window (days), then id, part, day applied, record quads.
 var rememberScript = redis.NewScript(prelude + `
-local ttl = (tonumber(ARGV[1]) + 2) * 86400
+local ttl = (tonumber(ARGV[1]) + 1) * 86400
 local today = math.floor(tonumber(redis.call('TIME')[1]) / 86400)
 for i = 2, #ARGV, 4 do
   local day = tonumber(ARGV[i+2])

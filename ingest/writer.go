@@ -80,8 +80,12 @@ func (w *Writer) Apply(ctx context.Context, changes []ledger.Change) ([]ledger.O
 	out := make([]ledger.Outcome, len(changes))
 	var old []string
 	if w.cfg.DedupeDays > 0 {
-		// A day of margin for clocks: the index counts days on Redis's clock.
-		horizon := w.now().Add(-time.Duration(w.cfg.DedupeDays-1) * 24 * time.Hour)
+		// The index remembers the ids applied on each of the last DedupeDays
+		// days and today, on Redis's clock, and looks from the day a change
+		// happened. A change from before that is checked in the ledger; the
+		// horizon is a day later than strictly needed, so a clock a day behind
+		// Redis's still decides safely.
+		horizon := w.now().UTC().Truncate(24 * time.Hour).Add(-time.Duration(w.cfg.DedupeDays-1) * 24 * time.Hour)
 		for _, c := range changes {
 			if c.OccurredAt.Before(horizon) {
 				old = append(old, c.ID)

@@ -66,7 +66,7 @@ func (c *Change) Seal() {
 		b.WriteByte(0)
 	}
 	sum := sha256.Sum256([]byte(b.String()))
-	c.Digest = hex.EncodeToString(sum[:12])
+	c.Digest = hex.EncodeToString(sum[:8])
 }
 
 // Entry is one row of the ledger: an applied change.

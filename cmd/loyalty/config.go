@@ -79,7 +79,7 @@ func defaults(v *viper.Viper) {
 	v.SetDefault("clickhouse.password", "")
 	v.SetDefault("data.dir", "loyalty-data")
 	v.SetDefault("points.eur_to_gbp", "0.85")
-	v.SetDefault("points.dedupe_days", 3)
+	v.SetDefault("points.dedupe_days", 1)
 	v.SetDefault("ranking.default_top", 10)
 	v.SetDefault("ranking.max_top", 100)
 	v.SetDefault("ranking.default_around", 2)
