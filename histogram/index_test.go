@@ -288,6 +288,8 @@ func TestRebuild(t *testing.T) {
 	for id, p := range o.Bal {
 		snapshot[id] = p
 	}
+	snapshot[9001], o.Bal[9001] = 100000, 100000
+	snapshot[9002], o.Bal[9002] = 4096, 4096
 	rep := startReplica(t, x)
 	// Corrupt a balance in the live generation: the rebuild must repair it.
 	gen, _ := x.Generation(ctx)
@@ -318,10 +320,32 @@ func TestRebuild(t *testing.T) {
 	for _, c := range more {
 		o.Add(c.CustomerID, c.Points)
 	}
-	for id := uint64(1); id <= 701; id++ {
+	for _, id := range append([]uint64{9001, 9002}, func() []uint64 {
+		var ids []uint64
+		for id := uint64(1); id <= 701; id++ {
+			ids = append(ids, id)
+		}
+		return ids
+	}()...) {
 		b, err := x.Balance(ctx, id)
 		if err != nil || b != o.Bal[id] {
 			t.Fatalf("customer %d: balance %d (%v), want %d", id, b, err, o.Bal[id])
+		}
+	}
+	// The bulk-loaded histogram answers ranks exactly.
+	for _, s := range []int64{0, 1, 2, 5, 12, 30, 4095, 4096, 100000} {
+		above, total, err := x.Rank(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := int64(0)
+		for _, p := range o.Bal {
+			if p > s {
+				want++
+			}
+		}
+		if above != want || total != int64(len(o.Bal)) {
+			t.Fatalf("after rebuild Rank(%d) = %d of %d, want %d of %d", s, above, total, want, len(o.Bal))
 		}
 	}
 	// The replica notices the new generation and reloads.

@@ -2,6 +2,7 @@ package histogram
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"strconv"
 	"time"
@@ -41,30 +42,17 @@ func (x *Index) Rebuild(ctx context.Context, upTo uint64, load func(put func(id 
 		return 0, fmt.Errorf("rebuild: the change log starts at seq %d but the ledger ends at %d: changes in between are in neither; ship the log to the ledger first", first, upTo)
 	}
 	g := strconv.FormatUint(gen, 10)
-	args := []any{g, "set"}
+	if err := x.bulkLoad(ctx, gen, load); err != nil {
+		return 0, fmt.Errorf("rebuild generation %d: %w", gen, err)
+	}
+	args := []any{g, "add"}
 	flush := func() error {
 		if len(args) == 2 {
 			return nil
 		}
 		err := setScript.Run(ctx, x.rdb, x.keys, args...).Err()
 		args = args[:2]
-		return unavailable("load balances", err)
-	}
-	err = load(func(id uint64, points int64) error {
-		if points < 0 || points > MaxPoints {
-			return fmt.Errorf("customer %d: balance %d out of range", id, points)
-		}
-		args = append(args, id, id>>7, points)
-		if len(args) >= 2+3*1000 {
-			return flush()
-		}
-		return nil
-	})
-	if err == nil {
-		err = flush()
-	}
-	if err != nil {
-		return 0, fmt.Errorf("rebuild generation %d: %w", gen, err)
+		return unavailable("catch up", err)
 	}
 	last := upTo
 	for {
@@ -81,7 +69,6 @@ func (x *Index) Rebuild(ctx context.Context, upTo uint64, load func(put func(id 
 				break
 			}
 		}
-		args[1] = "add"
 		for _, e := range entries {
 			args = append(args, e.CustomerID, e.CustomerID>>7, e.Delta)
 			last = e.Seq
@@ -126,4 +113,93 @@ func (x *Index) Remember(ctx context.Context, entries []ledger.Entry) error {
 		args = append(args, e.ID, x.part(e.ID), e.RecordedAt.Unix()/86400, rec)
 	}
 	return unavailable("remember change ids", rememberScript.Run(ctx, x.rdb, x.keys, args...).Err())
+}
+
+// bulkLoad writes the balances load puts into generation gen, which nobody
+// reads yet: balances with pipelined HSETs (one per run of customers sharing
+// a hash), the histogram built in memory and written as whole strings.
+func (x *Index) bulkLoad(ctx context.Context, gen uint64, load func(put func(id uint64, points int64) error) error) error {
+	counts := map[int64]int32{}
+	var total int64
+	pipe := x.rdb.Pipeline()
+	queued := 0
+	var key string
+	var fields []any
+	send := func() error {
+		if len(fields) > 0 {
+			pipe.HSet(ctx, key, fields...)
+			queued++
+			fields = fields[:0]
+		}
+		if queued < 256 {
+			return nil
+		}
+		queued = 0
+		_, err := pipe.Exec(ctx)
+		return unavailable("load balances", err)
+	}
+	err := load(func(id uint64, points int64) error {
+		if points < 0 || points > MaxPoints {
+			return fmt.Errorf("customer %d: balance %d out of range", id, points)
+		}
+		if points == 0 {
+			return nil
+		}
+		k := x.balKey(gen, id>>7)
+		if k != key {
+			if err := send(); err != nil {
+				return err
+			}
+			key = k
+		}
+		fields = append(fields, id, points)
+		counts[points]++
+		total++
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	queued = 256
+	if err := send(); err != nil {
+		return err
+	}
+	// The histogram: per-bucket counts and per-score counts, as Fenwick trees.
+	l1 := make([]int32, Buckets+1)
+	l2 := map[int][]int32{}
+	for s, n := range counts {
+		b, j := bucketOf(s)
+		l1[b] += n
+		t := l2[b]
+		if t == nil {
+			t = make([]int32, BucketWidth+1)
+			l2[b] = t
+		}
+		t[j] += n
+	}
+	g := x.p + ":g" + strconv.FormatUint(gen, 10)
+	pipe.Set(ctx, g+":h1", fenwickBytes(l1), 0)
+	for b, t := range l2 {
+		pipe.Set(ctx, g+":h2:"+strconv.Itoa(b), fenwickBytes(t), 0)
+	}
+	pipe.Set(ctx, g+":n", total, 0)
+	_, err = pipe.Exec(ctx)
+	return unavailable("load histogram", err)
+}
+
+// fenwickBytes turns per-index counts (1-based, c[0] unused) into a Fenwick
+// tree in place and encodes it as BITFIELD reads it: big-endian i32 cells,
+// cell i-1 holding index i.
+func fenwickBytes(c []int32) []byte {
+	n := len(c) - 1
+	for i := 1; i <= n; i++ {
+		if j := i + i&-i; j <= n {
+			c[j] += c[i]
+		}
+	}
+	out := make([]byte, 4*n)
+	for i := 1; i <= n; i++ {
+		binary.BigEndian.PutUint32(out[4*(i-1):], uint32(c[i]))
+	}
+	return out
 }
