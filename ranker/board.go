@@ -33,7 +33,7 @@ type Dashboard struct {
 // otherwise. Safe for concurrent use.
 type Board struct {
 	mu     sync.RWMutex
-	bal    map[uint64]int32
+	bal    *balances
 	groups map[int32]*idSet
 	scores []int32 // distinct scores on the board, ascending
 	hist   *histogram.Counts
@@ -42,7 +42,7 @@ type Board struct {
 
 // NewBoard returns an empty board.
 func NewBoard() *Board {
-	return &Board{bal: make(map[uint64]int32), groups: make(map[int32]*idSet), hist: histogram.NewCounts()}
+	return &Board{bal: newBalances(), groups: make(map[int32]*idSet), hist: histogram.NewCounts()}
 }
 
 // Set records that customer id has points after change seq. Changes must
@@ -74,7 +74,7 @@ func (b *Board) set(id uint64, points int64) {
 		points = histogram.MaxPoints
 	}
 	p := int32(points)
-	old := b.bal[id]
+	old := b.bal.get(id)
 	if old == p {
 		return
 	}
@@ -88,11 +88,10 @@ func (b *Board) set(id uint64, points int64) {
 		}
 		b.hist.Add(int64(old), -1)
 	}
+	b.bal.set(id, p)
 	if p == 0 {
-		delete(b.bal, id)
 		return
 	}
-	b.bal[id] = p
 	g := b.groups[p]
 	if g == nil {
 		g = &idSet{}
@@ -110,7 +109,7 @@ func (b *Board) set(id uint64, points int64) {
 func (b *Board) Balance(id uint64) int64 {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	return int64(b.bal[id])
+	return int64(b.bal.get(id))
 }
 
 // Seq returns the last change applied.
@@ -124,7 +123,7 @@ func (b *Board) Seq() uint64 {
 func (b *Board) Len() int {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	return len(b.bal)
+	return b.bal.n
 }
 
 // Each calls fn for every customer on the board, in no particular order,
@@ -132,9 +131,7 @@ func (b *Board) Len() int {
 func (b *Board) Each(fn func(id uint64, points int64)) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	for id, p := range b.bal {
-		fn(id, int64(p))
-	}
+	b.bal.each(func(id uint64, p int32) { fn(id, int64(p)) })
 }
 
 // Dashboard returns the snapshot for customer id with the top n and k
@@ -142,7 +139,7 @@ func (b *Board) Each(fn func(id uint64, points int64)) {
 func (b *Board) Dashboard(id uint64, n, k int) Dashboard {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	p := b.bal[id]
+	p := b.bal.get(id)
 	d := Dashboard{Total: b.hist.Total(), Seq: b.seq, Ranked: p > 0}
 	d.Me = Entry{CustomerID: id, Points: int64(p), Rank: 1 + b.hist.Above(int64(p))}
 	if p > 0 {
