@@ -26,6 +26,9 @@ type Config struct {
 		Password  string   `mapstructure:"password"`
 		Prefix    string   `mapstructure:"prefix"`
 		PoolSize  int      `mapstructure:"pool_size"`
+		// DedupeParts spreads each day's remembered order ids over this many
+		// hashes; size it to about daily changes / 100 so each stays a listpack.
+		DedupeParts int `mapstructure:"dedupe_parts"`
 	} `mapstructure:"redis"`
 	ClickHouse struct {
 		Addr     string `mapstructure:"addr"`
@@ -73,6 +76,7 @@ func defaults(v *viper.Viper) {
 	v.SetDefault("redis.password", "")
 	v.SetDefault("redis.prefix", "loyalty")
 	v.SetDefault("redis.pool_size", 64)
+	v.SetDefault("redis.dedupe_parts", 1<<20)
 	v.SetDefault("clickhouse.addr", "")
 	v.SetDefault("clickhouse.database", "loyalty")
 	v.SetDefault("clickhouse.username", "default")
@@ -133,6 +137,9 @@ func (c *Config) validate() error {
 	var errs []error
 	if _, err := decimal.NewFromString(c.Points.EURToGBP); err != nil {
 		errs = append(errs, fmt.Errorf("points.eur_to_gbp %q is not a decimal number", c.Points.EURToGBP))
+	}
+	if c.Redis.DedupeParts < 1 {
+		errs = append(errs, errors.New("redis.dedupe_parts must be at least 1"))
 	}
 	if c.Points.DedupeDays < 1 {
 		errs = append(errs, errors.New("points.dedupe_days must be at least 1"))

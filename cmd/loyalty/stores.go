@@ -46,6 +46,7 @@ func (c *Config) histogramConfig() histogram.Config {
 	h := histogram.DefaultConfig()
 	h.Prefix = c.Redis.Prefix
 	h.DedupeDays = c.Points.DedupeDays
+	h.DedupeParts = c.Redis.DedupeParts
 	return h
 }
 
