@@ -5,7 +5,7 @@
 // ZCOUNT and ZREVRANGE), then runs the same phases against both in one run:
 // dashboards, writes, writes at a fixed rate during dashboards, and,
 // optionally, the HTTP dashboard route of a running `loyalty serve` against
-// its /healthz. It reports throughput, latency percentiles, memory per
+// its /readyz. It reports throughput, latency percentiles, memory per
 // customer and every ratio ours/baseline, and checks on a sample that both
 // answer the same ranks and points.
 //

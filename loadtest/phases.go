@@ -224,7 +224,7 @@ func (b *bench) runMixed(ctx context.Context, system string, dash, write func(co
 	return []Phase{d, w}
 }
 
-// http measures a running server's dashboard route against its /healthz.
+// http measures a running server's dashboard route against its /readyz.
 func (b *bench) http(ctx context.Context) ([]Phase, error) {
 	if b.cfg.HTTPURL == "" {
 		return nil, nil
@@ -253,14 +253,14 @@ func (b *bench) http(ctx context.Context) ([]Phase, error) {
 		}
 		return 1, nil
 	}
-	if _, err := get(ctx, base+"/healthz", false); err != nil {
+	if _, err := get(ctx, base+"/readyz", false); err != nil {
 		return nil, fmt.Errorf("--http %s: %w", b.cfg.HTTPURL, err)
 	}
 	q := fmt.Sprintf("?top=%d&around=%d", b.cfg.Top, b.cfg.Around)
 	c, d := b.cfg.Concurrency, b.cfg.Duration
 	return []Phase{
-		b.runPhase(ctx, "GET /healthz", "http", c, d, func(ctx context.Context, _ *rand.Rand) (int, error) {
-			return get(ctx, base+"/healthz", false)
+		b.runPhase(ctx, "GET /readyz", "http", c, d, func(ctx context.Context, _ *rand.Rand) (int, error) {
+			return get(ctx, base+"/readyz", false)
 		}),
 		b.runPhase(ctx, "GET /loyalty/{id}", "http", c, d, func(ctx context.Context, rng *rand.Rand) (int, error) {
 			return get(ctx, base+"/loyalty/"+strconv.FormatUint(b.randomCustomer(rng), 10)+q, true)

@@ -18,7 +18,7 @@ func (r *Report) phase(name, system string) *Phase {
 }
 
 // ratios fills Ratios: every pair of ours and the baseline's figures (and
-// the HTTP dashboard against /healthz), ours / baseline.
+// the HTTP dashboard against /readyz), ours / baseline.
 func (r *Report) ratios() {
 	set := func(key string, a, b float64) {
 		if b != 0 {
@@ -34,9 +34,9 @@ func (r *Report) ratios() {
 			set(p.Name+": p99", p.P99us, base.P99us)
 		}
 	}
-	if d, h := r.phase("GET /loyalty/{id}", "http"), r.phase("GET /healthz", "http"); d != nil && h != nil {
-		set("http dashboard / healthz: per sec", d.PerSec, h.PerSec)
-		set("http dashboard / healthz: p99", d.P99us, h.P99us)
+	if d, h := r.phase("GET /loyalty/{id}", "http"), r.phase("GET /readyz", "http"); d != nil && h != nil {
+		set("http dashboard / readyz: per sec", d.PerSec, h.PerSec)
+		set("http dashboard / readyz: p99", d.P99us, h.P99us)
 		if base := r.phase("dashboard", "baseline"); base != nil {
 			set("http dashboard / baseline dashboard: per sec", d.PerSec, base.PerSec)
 		}
