@@ -1,0 +1,17 @@
+// Package ranker answers dashboards: the customer's points and rank, how
+// many share them, the top N and the K customers just above and below, as
+// one consistent snapshot.
+//
+// Board is the in-memory board: balances in a compact hash table, the
+// two-level score histogram (package histogram's Counts) for ranks by prefix
+// sums, and for each score the customers in tie-break order, customer id
+// ascending, in sorted blocks. A dashboard is a handful of prefix sums and
+// block walks under a read lock, never a scan.
+//
+// In embedded mode the Board is the index itself (ranker.Local). With Redis,
+// every API process keeps a Replica: a snapshot of the balances, then every
+// change from the Redis change log. A dashboard asks the primary for the
+// latest seq (one GET shared by every dashboard waiting at that moment),
+// waits until the replica has applied it, and answers from memory, so a
+// customer always sees their own last purchase.
+package ranker
