@@ -302,7 +302,14 @@ func (c countReader) Read(b []byte) (int, error) {
 func (p *progress) reader(r io.Reader) io.Reader { return countReader{r, p} }
 
 func (p *progress) rows(rows int64) {
-	if p.bar != nil || time.Since(p.last) < 5*time.Second {
+	if p.bar != nil {
+		if time.Since(p.last) > 200*time.Millisecond {
+			p.last = time.Now()
+			p.bar.Describe(fmt.Sprintf("ingest: %d rows of this file", rows))
+		}
+		return
+	}
+	if time.Since(p.last) < 5*time.Second {
 		return
 	}
 	p.last = time.Now()
