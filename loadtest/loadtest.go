@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -37,13 +38,18 @@ type Config struct {
 	MixedBatch  int           // changes per write call in the mixed phase
 	CheckSample int           // customers in the correctness check
 	HTTPURL     string        // base URL of a running `loyalty serve` (optional)
-	Token       string        `json:"-"` // bearer token for HTTPURL's dashboard route (never reported)
+	// Phases to run, of check, dashboards, writes, mixed, http. The check
+	// compares with the baseline, so it is only valid before any writes (a
+	// --skip-seed run after an earlier run's writes must leave it out).
+	Phases []string
+	Token  string `json:"-"` // bearer token for HTTPURL's dashboard route (never reported)
 }
 
 // DefaultConfig returns the defaults of `loyalty bench`.
 func DefaultConfig() Config {
 	return Config{Customers: 1_000_000, Duration: 20 * time.Second, Concurrency: 64, Top: 10, Around: 2,
-		Seed: 1, Prefix: "bench", WriteRate: 20_000, MixedBatch: 1, CheckSample: 1000}
+		Seed: 1, Prefix: "bench", WriteRate: 20_000, MixedBatch: 1, CheckSample: 1000,
+		Phases: []string{"check", "dashboards", "writes", "mixed", "http"}}
 }
 
 func (c Config) validate() error {
@@ -60,6 +66,11 @@ func (c Config) validate() error {
 		return errors.New("prefix must not be empty")
 	case c.WriteRate < 1 || c.MixedBatch < 1:
 		return errors.New("write rate and mixed batch must be at least 1")
+	}
+	for _, p := range c.Phases {
+		if !slices.Contains([]string{"check", "dashboards", "writes", "mixed", "http"}, p) {
+			return fmt.Errorf("unknown phase %q: want check, dashboards, writes, mixed or http", p)
+		}
 	}
 	return nil
 }
@@ -171,19 +182,27 @@ func Run(ctx context.Context, rdb *redis.Client, cfg Config, log *slog.Logger) (
 	} else if err := b.checkSeeded(ctx); err != nil {
 		return nil, err
 	}
-	stop, err := b.startReplica(ctx)
-	if err != nil {
-		return nil, err
+	// The in-process replica answers our dashboards (check, dashboards, mixed).
+	if slices.ContainsFunc(cfg.Phases, func(p string) bool { return p != "writes" && p != "http" }) {
+		stop, err := b.startReplica(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer stop()
 	}
-	defer stop()
 
-	b.log.Info("bench: correctness check", "sample", cfg.CheckSample)
-	if r.Check, err = b.check(ctx, b.sample(cfg.CheckSample)); err != nil {
-		return nil, err
+	if slices.Contains(cfg.Phases, "check") {
+		b.log.Info("bench: correctness check", "sample", cfg.CheckSample)
+		if r.Check, err = b.check(ctx, b.sample(cfg.CheckSample)); err != nil {
+			return nil, err
+		}
 	}
-	phases := []func(context.Context) ([]Phase, error){b.dashboards, b.writes, b.mixed, b.http}
-	for _, p := range phases {
-		ps, err := p(ctx)
+	phases := map[string]func(context.Context) ([]Phase, error){"dashboards": b.dashboards, "writes": b.writes, "mixed": b.mixed, "http": b.http}
+	for _, name := range []string{"dashboards", "writes", "mixed", "http"} {
+		if !slices.Contains(cfg.Phases, name) {
+			continue
+		}
+		ps, err := phases[name](ctx)
 		if err != nil {
 			return nil, err
 		}

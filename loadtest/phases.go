@@ -21,7 +21,7 @@ func (b *bench) dashboards(ctx context.Context) ([]Phase, error) {
 	c, d := b.cfg.Concurrency, b.cfg.Duration
 	base := b.runPhase(ctx, "dashboard", "baseline", c, d, b.baselineDashboard)
 	ours := b.runPhase(ctx, "dashboard", "ours", c, d, b.oursDashboard)
-	return []Phase{base, ours}, nil
+	return []Phase{base, ours, b.halfPeak(ctx, ours.PerSec)}, nil
 }
 
 // baselineDashboard is what a sorted-set leaderboard does for one dashboard:
@@ -171,57 +171,90 @@ func (b *bench) mixed(ctx context.Context) ([]Phase, error) {
 }
 
 func (b *bench) runMixed(ctx context.Context, system string, dash, write func(context.Context, *rand.Rand) (int, error)) []Phase {
-	var stop atomic.Bool
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	lat := &Latency{}
-	var items, errs atomic.Uint64
-	var firstErr atomic.Value
 	cpu0 := redisCPU(ctx, b.rdb)
-	interval := time.Duration(float64(time.Second) * float64(mixedWriters*b.cfg.MixedBatch) / float64(b.cfg.WriteRate))
-	start := time.Now()
-	for w := range mixedWriters {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(b.cfg.Seed), uint64(1000+w)))
-			l := &Latency{}
-			next := start.Add(interval * time.Duration(w) / mixedWriters)
-			for !stop.Load() && ctx.Err() == nil {
-				if wait := time.Until(next); wait > 0 {
-					time.Sleep(wait)
-				} else if wait < -time.Second {
-					next = time.Now() // too far behind: drop the backlog
-				}
-				next = next.Add(interval)
-				t := time.Now()
-				n, err := write(ctx, rng)
-				if err != nil {
-					errs.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
-					continue
-				}
-				l.Record(time.Since(t))
-				items.Add(uint64(n))
-			}
-			mu.Lock()
-			lat.Merge(l)
-			mu.Unlock()
-		}()
-	}
+	writers := b.startPaced(ctx, float64(b.cfg.WriteRate)/float64(b.cfg.MixedBatch), mixedWriters, 1000, write)
 	d := b.runPhase(ctx, "mixed: dashboard", system, b.cfg.Concurrency, b.cfg.Duration, dash)
-	stop.Store(true)
-	wg.Wait()
-	w := phaseOf("mixed: write", system, lat, items.Load(), errs.Load(), time.Since(start))
+	w := writers.finish("mixed: write", system)
 	if cpu := redisCPU(ctx, b.rdb) - cpu0; cpu > 0 {
 		w.RedisCPU = cpu / w.Seconds // dashboards and writes together
 	}
-	w.Note = fmt.Sprintf("target %d/s, %d a call", b.cfg.WriteRate, b.cfg.MixedBatch)
-	if e, ok := firstErr.Load().(string); ok {
-		w.Note += "; first error: " + e
-	}
+	w.Note = fmt.Sprintf("target %d/s, %d a call", b.cfg.WriteRate, b.cfg.MixedBatch) + w.Note
 	b.log.Info("bench: phase done", "phase", w.Name, "system", system, "per_sec", int(w.PerSec), "p99_us", w.P99us, "errors", w.Errors)
 	return []Phase{d, w}
+}
+
+// paced is a set of workers calling op at a fixed total rate.
+type paced struct {
+	stop     atomic.Bool
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	lat      Latency
+	items    atomic.Uint64
+	errs     atomic.Uint64
+	firstErr atomic.Value
+	start    time.Time
+}
+
+// startPaced starts workers that together call op perSec times a second
+// (a worker that falls more than a second behind drops its backlog).
+func (b *bench) startPaced(ctx context.Context, perSec float64, workers int, stream uint64, op func(context.Context, *rand.Rand) (int, error)) *paced {
+	p := &paced{start: time.Now()}
+	interval := time.Duration(float64(time.Second) * float64(workers) / perSec)
+	for w := range workers {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(b.cfg.Seed), stream+uint64(w)))
+			l := &Latency{}
+			next := p.start.Add(interval * time.Duration(w) / time.Duration(workers))
+			for !p.stop.Load() && ctx.Err() == nil {
+				if wait := time.Until(next); wait > 0 {
+					time.Sleep(wait)
+				} else if wait < -time.Second {
+					next = time.Now()
+				}
+				next = next.Add(interval)
+				t := time.Now()
+				n, err := op(ctx, rng)
+				if err != nil {
+					p.errs.Add(1)
+					p.firstErr.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				l.Record(time.Since(t))
+				p.items.Add(uint64(n))
+			}
+			p.mu.Lock()
+			p.lat.Merge(l)
+			p.mu.Unlock()
+		}()
+	}
+	return p
+}
+
+// finish stops the workers and returns their phase.
+func (p *paced) finish(name, system string) Phase {
+	p.stop.Store(true)
+	p.wg.Wait()
+	ph := phaseOf(name, system, &p.lat, p.items.Load(), p.errs.Load(), time.Since(p.start))
+	if e, ok := p.firstErr.Load().(string); ok {
+		ph.Note += "; first error: " + e
+	}
+	return ph
+}
+
+// halfPeak runs our dashboards at half the rate the dashboards phase
+// reached, for the latency at a load the service is sized for.
+func (b *bench) halfPeak(ctx context.Context, peak float64) Phase {
+	p := b.startPaced(ctx, peak/2, b.cfg.Concurrency, 2000, b.oursDashboard)
+	select {
+	case <-time.After(b.cfg.Duration):
+	case <-ctx.Done():
+	}
+	ph := p.finish("dashboard at half peak", "ours")
+	ph.Note = fmt.Sprintf("target %.0f/s", peak/2) + ph.Note
+	b.log.Info("bench: phase done", "phase", ph.Name, "system", "ours", "per_sec", int(ph.PerSec), "p99_us", ph.P99us, "errors", ph.Errors)
+	return ph
 }
 
 // http measures a running server's dashboard route against its /readyz.

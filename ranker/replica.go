@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -137,6 +138,9 @@ func (r *Replica) follow(ctx context.Context) error {
 	}
 	r.board.Store(b)
 	r.advanced()
+	// Loading leaves a heap of garbage (scan replies, grown tables) as large
+	// as the board; hand it back now rather than at some later GC.
+	debug.FreeOSMemory()
 	r.log.Info("ranker replica: snapshot loaded", "customers", b.Len(), "seq", b.Seq(), "generation", gen, "took", time.Since(start).Round(time.Millisecond))
 	for ctx.Err() == nil {
 		if err := r.catchUp(ctx, b, r.cfg.Poll); err != nil {

@@ -56,6 +56,7 @@ non-zero if they don't. It deletes the keys under --prefix first (unless
 	f.IntVar(&cfg.Top, "top", cfg.Top, "dashboard top N")
 	f.IntVar(&cfg.Around, "around", cfg.Around, "dashboard neighbours K above and below")
 	f.Int64Var(&cfg.Seed, "seed", cfg.Seed, "seed of the balances and the random customers")
+	f.StringSliceVar(&cfg.Phases, "phases", cfg.Phases, "phases to run: check, dashboards, writes, mixed, http (check only before any writes)")
 	f.BoolVar(&cfg.SkipSeed, "skip-seed", false, "reuse a Redis seeded by an earlier run with the same --customers, --seed and --prefix")
 	f.StringVar(&cfg.Prefix, "prefix", cfg.Prefix, "key prefix: the index board {PREFIX}, the baseline PREFIX:zset")
 	f.IntVar(&cfg.WriteRate, "write-rate", cfg.WriteRate, "target writes/s in the mixed phase")

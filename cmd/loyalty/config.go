@@ -48,6 +48,10 @@ type Config struct {
 		MaxTop        int `mapstructure:"max_top"`
 		DefaultAround int `mapstructure:"default_around"`
 		MaxAround     int `mapstructure:"max_around"`
+		// GCPercent is the Go GC target of serve: the replica's board is a
+		// large, long-lived heap, and the default 100 lets the process grow to
+		// twice it between collections.
+		GCPercent int `mapstructure:"gc_percent"`
 	} `mapstructure:"ranking"`
 	Auth struct {
 		HS256Key          string `mapstructure:"hs256_key"`
@@ -88,6 +92,7 @@ func defaults(v *viper.Viper) {
 	v.SetDefault("ranking.max_top", 100)
 	v.SetDefault("ranking.default_around", 2)
 	v.SetDefault("ranking.max_around", 10)
+	v.SetDefault("ranking.gc_percent", 25)
 	v.SetDefault("auth.hs256_key", "")
 	v.SetDefault("auth.rs256_public_key_file", "")
 	v.SetDefault("auth.issuer", "loyalty")

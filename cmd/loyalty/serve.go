@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -19,6 +20,7 @@ func serveCmd() *cobra.Command {
 		func(ctx context.Context, e env, cmd *cobra.Command, _ []string) error {
 			e.cfg.logEffective(e.log)
 			gin.SetMode(gin.ReleaseMode)
+			debug.SetGCPercent(e.cfg.Ranking.GCPercent)
 			acfg, err := e.cfg.apiConfig()
 			if err != nil {
 				return err
