@@ -37,6 +37,21 @@ func newIndex(t *testing.T) (*histogram.Index, *redis.Client) {
 	return x, rdb
 }
 
+// checkRanks compares the Redis histogram's ranks at scores with the
+// oracle's.
+func checkRanks(t *testing.T, x *histogram.Index, o *oracle.Oracle, scores ...int64) {
+	t.Helper()
+	for _, s := range scores {
+		above, total, err := x.Rank(testenv.Context(t), s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := o.Above(s); above != want || total != int64(len(o.Bal)) {
+			t.Fatalf("Rank(%d) = %d of %d, want %d of %d", s, above, total, want, len(o.Bal))
+		}
+	}
+}
+
 func change(id string, customer uint64, pts int64) ledger.Change {
 	c := ledger.Change{ID: id, CustomerID: customer, Points: pts, Cause: ledger.CauseOrder, OccurredAt: time.Now().UTC().Truncate(time.Second)}
 	if pts < 0 {
@@ -152,21 +167,7 @@ func TestOracle(t *testing.T) {
 		for i := 0; i < 30; i++ {
 			check(uint64(r.IntN(customers+50))+1, r.IntN(30), r.IntN(12))
 		}
-		for _, s := range []int64{0, 1, 4095, 4096, 4097, int64(r.IntN(100_000)), histogram.MaxPoints} {
-			above, total, err := x.Rank(ctx, s)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := int64(0)
-			for _, p := range o.Bal {
-				if p > s {
-					want++
-				}
-			}
-			if above != want || total != int64(len(o.Bal)) {
-				t.Fatalf("seed %d: Rank(%d) = %d of %d, want %d of %d", seed, s, above, total, want, len(o.Bal))
-			}
-		}
+		checkRanks(t, x, o, 0, 1, 4095, 4096, 4097, int64(r.IntN(100_000)), histogram.MaxPoints)
 	}
 	top := o.Dashboard(1, 1, 0).Top[0].CustomerID
 	check(top, 10, 10)
@@ -333,21 +334,7 @@ func TestRebuild(t *testing.T) {
 		}
 	}
 	// The bulk-loaded histogram answers ranks exactly.
-	for _, s := range []int64{0, 1, 2, 5, 12, 30, 4095, 4096, 100000} {
-		above, total, err := x.Rank(ctx, s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := int64(0)
-		for _, p := range o.Bal {
-			if p > s {
-				want++
-			}
-		}
-		if above != want || total != int64(len(o.Bal)) {
-			t.Fatalf("after rebuild Rank(%d) = %d of %d, want %d of %d", s, above, total, want, len(o.Bal))
-		}
-	}
+	checkRanks(t, x, o, 0, 1, 2, 5, 12, 30, 4095, 4096, 100000)
 	// The replica notices the new generation and reloads.
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -246,12 +246,16 @@ func (p *paced) finish(name, system string) Phase {
 // halfPeak runs our dashboards at half the rate the dashboards phase
 // reached, for the latency at a load the service is sized for.
 func (b *bench) halfPeak(ctx context.Context, peak float64) Phase {
+	cpu0 := redisCPU(ctx, b.rdb)
 	p := b.startPaced(ctx, peak/2, b.cfg.Concurrency, 2000, b.oursDashboard)
 	select {
 	case <-time.After(b.cfg.Duration):
 	case <-ctx.Done():
 	}
 	ph := p.finish("dashboard at half peak", "ours")
+	if cpu := redisCPU(ctx, b.rdb) - cpu0; cpu > 0 && ph.Items > 0 {
+		ph.RedisUs, ph.RedisCPU = cpu*1e6/float64(ph.Items), cpu/ph.Seconds
+	}
 	ph.Note = fmt.Sprintf("target %.0f/s", peak/2) + ph.Note
 	b.log.Info("bench: phase done", "phase", ph.Name, "system", "ours", "per_sec", int(ph.PerSec), "p99_us", ph.P99us, "errors", ph.Errors)
 	return ph

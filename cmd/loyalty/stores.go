@@ -100,7 +100,9 @@ func openStores(ctx context.Context, c *Config, log *slog.Logger, needLedger boo
 		}
 		log.Warn("clickhouse unreachable: dashboards are served and orders accepted (the ledger catches up later); orders older than the dedupe window wait for it", "err", err)
 	}
-	s.writer = ingest.NewWriter(s.index, s.ledger, rule, ingest.Config{DedupeDays: c.Points.DedupeDays})
+	// Concurrent requests share script calls: one EVALSHA for all the
+	// orders that arrive while the previous call runs.
+	s.writer = ingest.NewWriter(ingest.NewCoalescer(s.index, 256, 5*time.Second), s.ledger, rule, ingest.Config{DedupeDays: c.Points.DedupeDays})
 	s.shipper = ingest.NewShipper(s.index, s.index, s.ledger, 10_000, log)
 	return s, nil
 }

@@ -33,6 +33,17 @@ func (o *Oracle) Add(id uint64, pts int64) (delta, balance int64) {
 	return n - old, n
 }
 
+// Above returns how many customers have strictly more than s points.
+func (o *Oracle) Above(s int64) int64 {
+	n := int64(0)
+	for _, p := range o.Bal {
+		if p > s {
+			n++
+		}
+	}
+	return n
+}
+
 // Dashboard sorts everyone and answers like ranker.Board.Dashboard (Seq is
 // left 0).
 func (o *Oracle) Dashboard(id uint64, n, k int) ranker.Dashboard {

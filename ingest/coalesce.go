@@ -1,0 +1,97 @@
+package ingest
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/xyz/loyalty/ledger"
+)
+
+// Coalescer is an Index that merges concurrent Apply calls into one call of
+// the index underneath: while one call is in flight, the changes that arrive
+// queue up and go together in the next, in arrival order. Under load, many
+// single-order requests cost one script call instead of one each; alone, a
+// request waits for nothing. Safe for concurrent use.
+type Coalescer struct {
+	idx     Index
+	max     int
+	timeout time.Duration
+
+	mu      sync.Mutex
+	pending []*applyReq
+	busy    bool
+}
+
+type applyReq struct {
+	changes []ledger.Change
+	out     []ledger.Outcome
+	err     error
+	done    chan struct{}
+}
+
+// NewCoalescer returns a Coalescer over idx sending at most max changes a
+// call (a larger single request still goes whole); each call is bounded by
+// timeout.
+func NewCoalescer(idx Index, max int, timeout time.Duration) *Coalescer {
+	return &Coalescer{idx: idx, max: max, timeout: timeout}
+}
+
+// Apply queues changes and returns their outcomes once applied. If ctx ends
+// first the outcome is unknown (the changes may still apply): retrying is
+// safe, as with any Apply.
+func (c *Coalescer) Apply(ctx context.Context, changes []ledger.Change) ([]ledger.Outcome, error) {
+	r := &applyReq{changes: changes, done: make(chan struct{})}
+	c.mu.Lock()
+	c.pending = append(c.pending, r)
+	if !c.busy {
+		c.busy = true
+		go c.run()
+	}
+	c.mu.Unlock()
+	select {
+	case <-r.done:
+		return r.out, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (c *Coalescer) run() {
+	for {
+		c.mu.Lock()
+		n, take := 0, 0
+		for take < len(c.pending) && (take == 0 || n+len(c.pending[take].changes) <= c.max) {
+			n += len(c.pending[take].changes)
+			take++
+		}
+		batch := c.pending[:take:take]
+		c.pending = c.pending[take:]
+		if take == 0 {
+			c.busy = false
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		all := batch[0].changes
+		if len(batch) > 1 {
+			all = make([]ledger.Change, 0, n)
+			for _, r := range batch {
+				all = append(all, r.changes...)
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+		out, err := c.idx.Apply(ctx, all)
+		cancel()
+		at := 0
+		for _, r := range batch {
+			if err != nil {
+				r.err = err
+			} else {
+				r.out = out[at : at+len(r.changes)]
+			}
+			at += len(r.changes)
+			close(r.done)
+		}
+	}
+}
