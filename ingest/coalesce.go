@@ -8,19 +8,20 @@ import (
 	"github.com/xyz/loyalty/ledger"
 )
 
-// Coalescer is an Index that merges concurrent Apply calls into one call of
-// the index underneath: while one call is in flight, the changes that arrive
-// queue up and go together in the next, in arrival order. Under load, many
-// single-order requests cost one script call instead of one each; alone, a
-// request waits for nothing. Safe for concurrent use.
+// Coalescer is an Index that merges concurrent Apply calls into fewer calls
+// of the index underneath: while Parallel calls are in flight, the changes
+// that arrive queue up and go together in the next, in arrival order. Under
+// load, many single-order requests share one script call; alone, a request
+// waits for nothing. Safe for concurrent use.
 type Coalescer struct {
-	idx     Index
-	max     int
-	timeout time.Duration
+	idx      Index
+	max      int
+	parallel int
+	timeout  time.Duration
 
 	mu      sync.Mutex
 	pending []*applyReq
-	busy    bool
+	running int
 }
 
 type applyReq struct {
@@ -30,11 +31,11 @@ type applyReq struct {
 	done    chan struct{}
 }
 
-// NewCoalescer returns a Coalescer over idx sending at most max changes a
-// call (a larger single request still goes whole); each call is bounded by
-// timeout.
-func NewCoalescer(idx Index, max int, timeout time.Duration) *Coalescer {
-	return &Coalescer{idx: idx, max: max, timeout: timeout}
+// NewCoalescer returns a Coalescer over idx with up to parallel calls in
+// flight, each of at most batch changes (a larger single request still goes
+// whole) and bounded by timeout.
+func NewCoalescer(idx Index, batch, parallel int, timeout time.Duration) *Coalescer {
+	return &Coalescer{idx: idx, max: batch, parallel: max(parallel, 1), timeout: timeout}
 }
 
 // Apply queues changes and returns their outcomes once applied. If ctx ends
@@ -44,8 +45,8 @@ func (c *Coalescer) Apply(ctx context.Context, changes []ledger.Change) ([]ledge
 	r := &applyReq{changes: changes, done: make(chan struct{})}
 	c.mu.Lock()
 	c.pending = append(c.pending, r)
-	if !c.busy {
-		c.busy = true
+	if c.running < c.parallel {
+		c.running++
 		go c.run()
 	}
 	c.mu.Unlock()
@@ -68,7 +69,7 @@ func (c *Coalescer) run() {
 		batch := c.pending[:take:take]
 		c.pending = c.pending[take:]
 		if take == 0 {
-			c.busy = false
+			c.running--
 			c.mu.Unlock()
 			return
 		}

@@ -36,7 +36,7 @@ func (s *slowIndex) Apply(_ context.Context, cs []ledger.Change) ([]ledger.Outco
 
 func TestCoalescer(t *testing.T) {
 	idx := &slowIndex{}
-	c := NewCoalescer(idx, 64, time.Second)
+	c := NewCoalescer(idx, 64, 2, time.Second)
 	var wg sync.WaitGroup
 	errs := make(chan error, 200)
 	for g := 0; g < 200; g++ {

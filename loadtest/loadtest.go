@@ -225,7 +225,7 @@ func newBench(rdb *redis.Client, cfg Config, log *slog.Logger) (*bench, error) {
 	}
 	return &bench{
 		cfg: cfg, rdb: rdb, idx: idx, log: log, zkey: cfg.Prefix + ":zset",
-		writer: ingest.NewWriter(ingest.NewCoalescer(idx, 256, 10*time.Second), nil, rule, ingest.Config{DedupeDays: hc.DedupeDays}),
+		writer: ingest.NewWriter(ingest.NewCoalescer(idx, 256, 4, 10*time.Second), nil, rule, ingest.Config{DedupeDays: hc.DedupeDays}),
 		nonce:  strconv.FormatInt(time.Now().UnixNano(), 36),
 	}, nil
 }

@@ -102,7 +102,7 @@ func openStores(ctx context.Context, c *Config, log *slog.Logger, needLedger boo
 	}
 	// Concurrent requests share script calls: one EVALSHA for all the
 	// orders that arrive while the previous call runs.
-	s.writer = ingest.NewWriter(ingest.NewCoalescer(s.index, 256, 5*time.Second), s.ledger, rule, ingest.Config{DedupeDays: c.Points.DedupeDays})
+	s.writer = ingest.NewWriter(ingest.NewCoalescer(s.index, 256, 4, 5*time.Second), s.ledger, rule, ingest.Config{DedupeDays: c.Points.DedupeDays})
 	s.shipper = ingest.NewShipper(s.index, s.index, s.ledger, 10_000, log)
 	return s, nil
 }
