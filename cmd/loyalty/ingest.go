@@ -8,7 +8,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -144,11 +146,12 @@ func (r *ingestRun) file(ctx context.Context, path string, prog *progress) error
 			return err
 		}
 		for i, o := range out {
+			var rerr error
 			switch {
 			case o.Err != nil && errors.Is(o.Err, ledger.ErrConflict):
-				r.reject(where[i].file, where[i].line, where[i].order, "order id already applied with different content (conflict); not applied")
+				rerr = r.reject(where[i].file, where[i].line, where[i].order, "order id already applied with different content (conflict); not applied")
 			case o.Err != nil:
-				r.reject(where[i].file, where[i].line, where[i].order, o.Err.Error())
+				rerr = r.reject(where[i].file, where[i].line, where[i].order, o.Err.Error())
 			case o.Replayed:
 				r.duplicates++
 			default:
@@ -158,6 +161,9 @@ func (r *ingestRun) file(ctx context.Context, path string, prog *progress) error
 				} else {
 					r.deducted -= o.Delta
 				}
+			}
+			if rerr != nil {
+				return rerr
 			}
 		}
 		changes, where = changes[:0], where[:0]
@@ -171,7 +177,9 @@ func (r *ingestRun) file(ctx context.Context, path string, prog *progress) error
 		var re *posfile.RecordError
 		switch {
 		case errors.As(err, &re):
-			r.reject(re.File, re.Line, "", re.Reason)
+			if err := r.reject(re.File, re.Line, "", re.Reason); err != nil {
+				return err
+			}
 			continue
 		case err != nil:
 			return fmt.Errorf("ingest %s: %w", path, err)
@@ -181,7 +189,9 @@ func (r *ingestRun) file(ctx context.Context, path string, prog *progress) error
 		}
 		c, err := o.Change(r.w.Rule(), actor)
 		if err != nil {
-			r.reject(path, line, o.ID, err.Error())
+			if err := r.reject(path, line, o.ID, err.Error()); err != nil {
+				return err
+			}
 			continue
 		}
 		changes = append(changes, c)
@@ -218,27 +228,40 @@ func (r *ingestRun) apply(ctx context.Context, cs []ledger.Change) ([]ledger.Out
 	}
 }
 
-func (r *ingestRun) reject(file string, line int, order, reason string) {
+// reject records a bad row in the rejects file of its input. The default
+// file is FILE.rejects.csv beside the input, or in the current directory
+// when the input's directory is read-only (or for standard input); --rejects
+// names one file for every input. A rejects file that can't be written stops
+// the run: a reject must not be lost.
+func (r *ingestRun) reject(file string, line int, order, reason string) error {
 	r.rejected++
 	path := r.rejectsPath
 	if path == "" {
-		path = file + ".rejects.csv"
-		if file == "-" {
-			path = "stdin.rejects.csv"
-		}
+		path = rejectsBeside(file)
 	}
 	w := r.rejectW[path]
 	if w == nil {
 		f, err := os.Create(path)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "loyalty: cannot write rejects file %s: %v\n", path, err)
-			return
+			return fmt.Errorf("ingest: cannot write the rejects file (choose one with --rejects): %w", err)
 		}
 		w = csv.NewWriter(f)
 		w.Write([]string{"file", "line", "order_id", "reason"})
 		r.rejectW[path], r.rejectF[path] = w, f
 	}
-	w.Write([]string{file, strconv.Itoa(line), order, reason})
+	return w.Write([]string{file, strconv.Itoa(line), order, reason})
+}
+
+// rejectsBeside is the default rejects file of an input.
+func rejectsBeside(file string) string {
+	if file == "-" {
+		return "stdin.rejects.csv"
+	}
+	base := filepath.Base(file) + ".rejects.csv"
+	if st, err := os.Stat(filepath.Dir(file)); err == nil && st.Mode().Perm()&0o222 != 0 {
+		return filepath.Join(filepath.Dir(file), base)
+	}
+	return base
 }
 
 func (r *ingestRun) closeRejects() {
@@ -248,15 +271,14 @@ func (r *ingestRun) closeRejects() {
 	}
 }
 
+// rejectFiles names the rejects files written.
 func (r *ingestRun) rejectFiles() string {
-	s := ""
+	var names []string
 	for p := range r.rejectW {
-		if s != "" {
-			s += ", "
-		}
-		s += p
+		names = append(names, p)
 	}
-	return s
+	sort.Strings(names)
+	return strings.Join(names, ", ")
 }
 
 func (r *ingestRun) summary() {
