@@ -188,8 +188,7 @@ func TestConcurrent(t *testing.T) {
 	var mu sync.Mutex
 	var applied []ledger.Outcome
 	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	errs := make(chan error, writers+readers)
+	errs := make(chan error, writers)
 	for w := 0; w < writers; w++ {
 		wg.Add(1)
 		go func(w int) {
@@ -217,32 +216,17 @@ func TestConcurrent(t *testing.T) {
 			}
 		}(w)
 	}
-	var rg sync.WaitGroup
-	for g := 0; g < readers; g++ {
-		rg.Add(1)
-		go func(g int) {
-			defer rg.Done()
-			r := rand.New(rand.NewPCG(seed, 100+uint64(g)))
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				d, err := rep.Dashboard(ctx, uint64(r.IntN(customers))+1, 10, 3)
-				if err == nil {
-					err = oracle.Consistent(d)
-				}
-				if err != nil {
-					errs <- err
-					return
-				}
-			}
-		}(g)
-	}
+	stopReaders := oracle.Readers(readers, seed, func(r *rand.Rand) error {
+		d, err := rep.Dashboard(ctx, uint64(r.IntN(customers))+1, 10, 3)
+		if err != nil {
+			return err
+		}
+		return oracle.Consistent(d)
+	})
 	wg.Wait()
-	close(stop)
-	rg.Wait()
+	if err := stopReaders(); err != nil {
+		t.Fatalf("seed %d: %v", seed, err)
+	}
 	close(errs)
 	for err := range errs {
 		t.Fatalf("seed %d: %v", seed, err)

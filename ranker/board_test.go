@@ -78,9 +78,7 @@ func TestBoardConcurrent(t *testing.T) {
 	b := ranker.NewBoard()
 	const writers, readers, per, customers = 4, 4, 20_000, 300
 	final := make([]map[uint64]int64, writers)
-	var wg, rg sync.WaitGroup
-	stop := make(chan struct{})
-	errs := make(chan error, readers)
+	var wg sync.WaitGroup
 	for w := 0; w < writers; w++ {
 		wg.Add(1)
 		go func(w int) {
@@ -96,29 +94,11 @@ func TestBoardConcurrent(t *testing.T) {
 			}
 		}(w)
 	}
-	for g := 0; g < readers; g++ {
-		rg.Add(1)
-		go func(g int) {
-			defer rg.Done()
-			r := rand.New(rand.NewPCG(seed, 100+uint64(g)))
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if err := oracle.Consistent(b.Dashboard(uint64(r.IntN(customers))+1, 10, 3)); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}(g)
-	}
+	stopReaders := oracle.Readers(readers, seed, func(r *rand.Rand) error {
+		return oracle.Consistent(b.Dashboard(uint64(r.IntN(customers))+1, 10, 3))
+	})
 	wg.Wait()
-	close(stop)
-	rg.Wait()
-	close(errs)
-	for err := range errs {
+	if err := stopReaders(); err != nil {
 		t.Fatalf("seed %d: %v", seed, err)
 	}
 	o := oracle.New()

@@ -6,7 +6,9 @@ package oracle
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"sort"
+	"sync"
 
 	"github.com/xyz/loyalty/ranker"
 )
@@ -153,4 +155,37 @@ func Consistent(d ranker.Dashboard) error {
 		return fmt.Errorf("ranked with tied=%d", d.Tied)
 	}
 	return nil
+}
+
+// Readers starts n goroutines that call read (each with its own random
+// source from seed) until the returned stop is called; stop waits for them
+// and returns the first error any of them met (a reader stops at its first).
+func Readers(n int, seed uint64, read func(r *rand.Rand) error) (stop func() error) {
+	done := make(chan struct{})
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for g := 0; g < n; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(seed, 100+uint64(g)))
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if err := read(r); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(g)
+	}
+	return func() error {
+		close(done)
+		wg.Wait()
+		close(errs)
+		return <-errs
+	}
 }
