@@ -93,6 +93,8 @@ local ttl = (win + 1) * 86400
 local G = genkey()
 local out = {}
 local expiring = {}
+local seq0 = tonumber(redis.call('GET', P .. ':seq') or '0')
+local seq = seq0
 for i = 2, #ARGV, 8 do
   local id, dig, cust, bk = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3]
   local pts, pday, part, js = tonumber(ARGV[i+4]), tonumber(ARGV[i+5]), ARGV[i+6], ARGV[i+7]
@@ -119,18 +121,19 @@ for i = 2, #ARGV, 8 do
       out[#out+1] = 'E balance would exceed ` + fmt.Sprint(MaxPoints) + ` points'
     else
       setbal(G, cust, bk, new, old)
-      local seq = redis.call('INCR', P .. ':seq')
+      seq = seq + 1
       local rec = string.format('%d %d %d %d', seq, new - old, new, now)
       local ok = P .. ':o:' .. today .. ':' .. part
       if redis.call('HSET', ok, id, dig .. ' ' .. rec) == 1 and not expiring[ok] then
         redis.call('EXPIRE', ok, ttl)
         expiring[ok] = true
       end
-      redis.call('XADD', P .. ':log', seq .. '-0', 'u', cust, 'k', bk, 'b', new, 'd', new - old, 't', now, 'c', js)
+      redis.call('XADD', P .. ':log', string.format('%d-0', seq), 'u', cust, 'k', bk, 'b', new, 'd', new - old, 't', now, 'c', js)
       out[#out+1] = 'N ' .. rec
     end
   end
 end
+if seq > seq0 then redis.call('SET', P .. ':seq', seq) end
 return out
 `)
 
