@@ -85,7 +85,7 @@ func (s *Server) fail(c *gin.Context, err error) {
 	case errors.Is(err, ingest.ErrUnavailable), errors.Is(err, ranker.ErrNotReady), errors.Is(err, histogram.ErrUnavailable),
 		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		s.log.Warn("request failed: dependency unavailable", "requestId", c.GetString(requestIDKey), "route", c.FullPath(), "err", err)
-		s.problem(c, problemUnavailable, "The service is temporarily unavailable; nothing was changed. Retry later.", nil)
+		s.problem(c, problemUnavailable, "The service is temporarily unavailable. Retry later with the same request: it is never counted twice.", nil)
 	default:
 		s.log.Error("request failed", "requestId", c.GetString(requestIDKey), "route", c.FullPath(), "err", err)
 		s.problem(c, problemInternal, "Something went wrong on our side. Quote the request id if you report it.", nil)
