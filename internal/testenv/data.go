@@ -6,10 +6,14 @@ import (
 	"testing"
 )
 
-// RetailData returns the directory of the UCI Online Retail exports
-// (../shared/data/online-retail beside the repository): $LOYALTY_RETAIL_DATA
-// if set, else the first shared/data/online-retail found beside the
-// repository or any directory above it. Missing data fails the test.
+// workShared is where the development machines mount the shared folder, for
+// a clone made elsewhere (a CI checkout in a temporary directory).
+const workShared = "/work/shared/data/online-retail"
+
+// RetailData returns the directory of the UCI Online Retail exports:
+// $LOYALTY_RETAIL_DATA if set, else the first shared/data/online-retail
+// beside the repository or any directory above it, else workShared. Missing
+// data fails the test.
 func RetailData(t testing.TB) string {
 	t.Helper()
 	if d := os.Getenv("LOYALTY_RETAIL_DATA"); d != "" {
@@ -20,14 +24,23 @@ func RetailData(t testing.TB) string {
 		t.Fatal(err)
 	}
 	for {
-		cand := filepath.Join(dir, "shared", "data", "online-retail")
-		if st, err := os.Stat(cand); err == nil && st.IsDir() {
+		if cand := filepath.Join(dir, "shared", "data", "online-retail"); isDir(cand) {
 			return cand
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			t.Fatal("the retail data (shared/data/online-retail) is not beside the repository or above it: set LOYALTY_RETAIL_DATA to its directory")
+			break
 		}
 		dir = parent
 	}
+	if isDir(workShared) {
+		return workShared
+	}
+	t.Fatal("the retail data (shared/data/online-retail) is not beside the repository, above it, or in " + workShared + ": set LOYALTY_RETAIL_DATA to its directory")
+	return ""
+}
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
 }
