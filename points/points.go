@@ -21,13 +21,24 @@ var ErrCurrency = errors.New("unsupported currency")
 var ErrAmount = errors.New("amount out of range")
 
 // MaxAmount is the largest absolute amount (in the order's currency) one order
-// may carry: GBP 10 million, far above any real basket, low enough that the
-// points fit an int32 balance with room to spare.
+// may carry: 10 million, far above any real basket, low enough that the
+// points fit an int32 balance with room to spare. ingest.Order.Validate
+// refuses larger amounts; ToGBP refuses them too.
 var MaxAmount = decimal.NewFromInt(10_000_000)
+
+// Limits of the EUR rate. With amounts of at most 6 decimal places (see
+// ingest.Validate), a GBP amount has at most MaxRateScale + 6 = 12, which the
+// ledger keeps exactly.
+const MaxRateScale = 6
+
+// MaxEURToGBP bounds the EUR rate from above: a rate of 10 or more is a typo
+// (85 for 0.85), not a currency market.
+var MaxEURToGBP = decimal.NewFromInt(10)
 
 // Config is the rule's configuration.
 type Config struct {
-	// EURToGBP is the rate: 1 EUR = EURToGBP GBP. Must be positive.
+	// EURToGBP is the rate: 1 EUR = EURToGBP GBP. Must be positive, below
+	// MaxEURToGBP, with at most MaxRateScale decimal places.
 	EURToGBP decimal.Decimal
 }
 
@@ -37,12 +48,19 @@ func DefaultConfig() Config { return Config{EURToGBP: decimal.RequireFromString(
 // Rule computes points. The zero value is not usable; build it with New.
 type Rule struct{ eur decimal.Decimal }
 
-// New validates cfg and returns the rule.
+// New validates cfg and returns the rule. The errors name the setting
+// (points.eur_to_gbp) and say what to change; cmd/loyalty's config check
+// calls New so that a bad rate stops the start.
 func New(cfg Config) (*Rule, error) {
-	if !cfg.EURToGBP.IsPositive() {
-		return nil, fmt.Errorf("points: EUR to GBP rate must be positive, got %s", cfg.EURToGBP)
+	r := cfg.EURToGBP
+	switch {
+	case !r.IsPositive() || r.GreaterThanOrEqual(MaxEURToGBP):
+		return nil, fmt.Errorf("points.eur_to_gbp %s: want the GBP value of 1 EUR, above 0 and below %s (e.g. 0.85)", r, MaxEURToGBP)
+	case !r.Equal(r.Truncate(MaxRateScale)):
+		return nil, fmt.Errorf("points.eur_to_gbp %s: at most %d decimal places, so that GBP amounts are kept exactly in the ledger (e.g. %s)",
+			r, MaxRateScale, r.Round(MaxRateScale))
 	}
-	return &Rule{eur: cfg.EURToGBP}, nil
+	return &Rule{eur: r}, nil
 }
 
 var ten = decimal.NewFromInt(10)

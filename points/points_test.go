@@ -2,6 +2,7 @@ package points
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/shopspring/decimal"
@@ -68,7 +69,60 @@ func TestPointsRefused(t *testing.T) {
 	if _, err := r.Points(decimal.RequireFromString("10000000.01"), "GBP"); !errors.Is(err, ErrAmount) {
 		t.Errorf("huge amount: err = %v, want ErrAmount", err)
 	}
+}
+
+func TestNewRate(t *testing.T) {
+	tests := []struct {
+		rate string
+		ok   bool
+	}{
+		{"0.85", true},
+		{"0.000001", true}, // the smallest rate: 6 decimal places
+		{"0.851234", true},
+		{"0.8512340", true},    // 7 digits, but the value has 6 decimal places
+		{"9.999999", true},     // the largest
+		{"0.8512345", false},   // 7 decimal places
+		{"0.0000001", false},   // 7 decimal places
+		{"0.00000001", false},  //
+		{"10", false},          // a typo for 1.0, or worse
+		{"85", false},          // a typo for 0.85
+		{"0", false},           //
+		{"-0.85", false},       //
+		{"9.9999999", false},   // below 10 but 7 decimal places
+		{"10.000000", false},   //
+		{"1.000000000", true},  // trailing zeros
+		{"0.999999999", false}, //
+	}
+	for _, tt := range tests {
+		_, err := New(Config{EURToGBP: decimal.RequireFromString(tt.rate)})
+		if (err == nil) != tt.ok {
+			t.Errorf("New(rate %s) = %v, want ok %v", tt.rate, err, tt.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "points.eur_to_gbp") {
+			t.Errorf("New(rate %s) = %q: the error does not name the setting", tt.rate, err)
+		}
+	}
 	if _, err := New(Config{}); err == nil {
 		t.Error("New with zero EUR rate: want error")
+	}
+	_, err := New(Config{EURToGBP: decimal.RequireFromString("0.8512345")})
+	if err == nil || !strings.Contains(err.Error(), "0.851235") {
+		t.Errorf("New(rate 0.8512345) = %v, want it to suggest 0.851235", err)
+	}
+}
+
+// TestToGBPScale checks that an amount of 6 decimal places at the largest
+// rate scale gives a GBP amount of 12, exactly (no rounding anywhere).
+func TestToGBPScale(t *testing.T) {
+	r, err := New(Config{EURToGBP: decimal.RequireFromString("0.851237")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.ToGBP(decimal.RequireFromString("9999999.999999"), "EUR")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := decimal.RequireFromString("8512369.999999148763"); !got.Equal(want) {
+		t.Errorf("ToGBP = %s, want %s", got, want)
 	}
 }
