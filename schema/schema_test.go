@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -70,7 +71,7 @@ func TestMigrateTwice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []int{1, 2, 3}; !slices.Equal(applied, want) {
+	if want := []int{1, 2, 3, 4}; !slices.Equal(applied, want) {
 		t.Fatalf("first Migrate applied %v, want %v", applied, want)
 	}
 	want := []string{"ledger", "ledger_by_change", "ledger_by_change_mv", "ledger_by_customer", "ledger_by_customer_mv", "schema_migrations"}
@@ -81,7 +82,7 @@ func TestMigrateTwice(t *testing.T) {
 	if err != nil || len(applied) != 0 {
 		t.Fatalf("second Migrate = %v, %v; want nothing applied", applied, err)
 	}
-	if v, err := Applied(ctx, conn, "mig_twice"); err != nil || !slices.Equal(v, []int{1, 2, 3}) {
+	if v, err := Applied(ctx, conn, "mig_twice"); err != nil || !slices.Equal(v, []int{1, 2, 3, 4}) {
 		t.Fatalf("Applied = %v, %v", v, err)
 	}
 }
@@ -113,8 +114,8 @@ func TestMigrateFromOlderVersion(t *testing.T) {
 	}
 
 	applied, err = migrate(ctx, conn, db, math.MaxInt)
-	if err != nil || !slices.Equal(applied, []int{2, 3}) {
-		t.Fatalf("Migrate from 1 = %v, %v; want [2 3]", applied, err)
+	if err != nil || !slices.Equal(applied, []int{2, 3, 4}) {
+		t.Fatalf("Migrate from 1 = %v, %v; want [2 3 4]", applied, err)
 	}
 	var n uint64
 	if err := conn.QueryRow(ctx, "SELECT count() FROM mig_older.ledger_by_change FINAL").Scan(&n); err != nil || n != 2 {
@@ -154,4 +155,74 @@ func TestMigrateRejectsBadName(t *testing.T) {
 	if _, err := Migrate(context.Background(), nil, "x; DROP"); err == nil {
 		t.Fatal("want an error for a bad database name")
 	}
+}
+
+// TestMigrateAmountPrecision starts from version 3 (amount Decimal(18, 3),
+// amount_gbp Decimal(18, 9)) with stored rows, applies 0004 and checks that
+// the old values read back unchanged, the columns have their new types, and
+// amounts of 6 and 12 decimal places are stored exactly.
+func TestMigrateAmountPrecision(t *testing.T) {
+	ctx, conn := connect(t)
+	const db = "mig_amounts"
+	if applied, err := migrate(ctx, conn, db, 3); err != nil || !slices.Equal(applied, []int{1, 2, 3}) {
+		t.Fatalf("migrate to 3 = %v, %v", applied, err)
+	}
+	insert := func(rows [][3]string) {
+		t.Helper()
+		b, err := conn.PrepareBatch(ctx, "INSERT INTO "+db+".ledger (seq, change_id, customer_id, amount, amount_gbp)")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			seq, _ := strconv.ParseUint(r[0], 10, 64)
+			if err := b.Append(seq, "o-"+r[0], uint64(7), r[1], r[2]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := b.Send(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(want [][3]string) {
+		t.Helper()
+		rows, err := conn.Query(ctx, "SELECT seq, toString(amount), toString(amount_gbp), toTypeName(amount), toTypeName(amount_gbp)"+
+			" FROM "+db+".ledger ORDER BY seq")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		i := 0
+		for ; rows.Next(); i++ {
+			var (
+				seq                  uint64
+				amt, gbp, tAmt, tGBP string
+			)
+			if err := rows.Scan(&seq, &amt, &gbp, &tAmt, &tGBP); err != nil {
+				t.Fatal(err)
+			}
+			if tAmt != "Decimal(18, 6)" || tGBP != "Decimal(38, 12)" {
+				t.Fatalf("column types %s, %s; want Decimal(18, 6), Decimal(38, 12)", tAmt, tGBP)
+			}
+			if i >= len(want) || strconv.FormatUint(seq, 10) != want[i][0] || amt != want[i][1] || gbp != want[i][2] {
+				t.Errorf("row %d = %d %s %s, want %v", i, seq, amt, gbp, want[min(i, len(want)-1)])
+			}
+		}
+		if i != len(want) {
+			t.Fatalf("%d rows, want %d", i, len(want))
+		}
+	}
+	insert([][3]string{{"1", "-9999999.999", "-8499999.999150000"}, {"2", "0.001", "0.000850000"}, {"3", "10000000", "999999999.999999999"}})
+	applied, err := Migrate(ctx, conn, db)
+	if err != nil || !slices.Equal(applied, []int{4}) {
+		t.Fatalf("Migrate from 3 = %v, %v; want [4]", applied, err)
+	}
+	// The largest EUR amount at the largest rate: 9999999.999999 x 9.999999.
+	insert([][3]string{{"4", "-9999999.999999", "-99999989.999990000001"}, {"5", "0.000001", "0.000000000001"}})
+	check([][3]string{
+		{"1", "-9999999.999000", "-8499999.999150000000"},
+		{"2", "0.001000", "0.000850000000"},
+		{"3", "10000000.000000", "999999999.999999999000"},
+		{"4", "-9999999.999999", "-99999989.999990000001"},
+		{"5", "0.000001", "0.000000000001"},
+	})
 }
