@@ -160,7 +160,7 @@ func (l *Ledger) wrap(ctx context.Context, op string, err error) error {
 	var exc *clickhouse.Exception
 	switch {
 	case errors.As(err, &exc):
-		return fmt.Errorf("chledger: %s: %v", op, err)
+		return exceptionError(op, exc, err)
 	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("chledger: %s: %w", op, context.Canceled)
 	case unreachable(err) || errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil:

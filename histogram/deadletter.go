@@ -1,0 +1,206 @@
+package histogram
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/xyz/loyalty/ledger"
+)
+
+// The dead-letter store: change-log entries the ledger refused, set aside so
+// that the entries after them can be shipped. See doc.go for the keys.
+
+var (
+	//go:embed lua/deadletter_put.lua
+	deadPutLua string
+	//go:embed lua/deadletter_drop.lua
+	deadDropLua string
+
+	deadPutScript  = redis.NewScript(deadPutLua)
+	deadDropScript = redis.NewScript(deadDropLua)
+)
+
+// ErrNoDeadLetter means no dead letter of that seq is pending.
+var ErrNoDeadLetter = errors.New("no such dead letter")
+
+// DeadLetter is a change-log entry the ledger refused, kept in Redis with
+// the reason until an operator retries or drops it.
+type DeadLetter struct {
+	Seq        uint64    `json:"seq"`
+	ChangeID   string    `json:"change_id,omitempty"`   // empty when the entry can't be decoded
+	CustomerID uint64    `json:"customer_id,omitempty"` // 0 when unknown
+	Reason     string    `json:"reason"`                // why the ledger refused it
+	At         time.Time `json:"at"`                    // when it was set aside
+	// Entry is the entry to ship; nil when the log entry can't be decoded
+	// (then DecodeErr says why and Fields hold it as it was logged).
+	Entry     *ledger.Entry     `json:"entry,omitempty"`
+	Fields    map[string]string `json:"fields,omitempty"`
+	DecodeErr string            `json:"-"`
+}
+
+// DroppedLetter is a dead letter an operator gave up on: the ledger never
+// records its change.
+type DroppedLetter struct {
+	DeadLetter
+	DropReason string    // why, as the operator said
+	DroppedAt  time.Time //
+}
+
+// BrokenEntryError reports a change-log entry that can't be decoded into a
+// ledger entry (Index.Entries stops at it).
+type BrokenEntryError struct {
+	Seq    uint64
+	Fields map[string]string // the entry as logged
+	Err    error
+}
+
+func (e *BrokenEntryError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the decoding error.
+func (e *BrokenEntryError) Unwrap() error { return e.Err }
+
+// DeadLetter returns the dead letter of the broken entry, set aside at for
+// reason.
+func (e *BrokenEntryError) DeadLetter(reason string, at time.Time) DeadLetter {
+	u, _ := strconv.ParseUint(e.Fields["u"], 10, 64)
+	return DeadLetter{Seq: e.Seq, CustomerID: u, Reason: reason, At: at, Fields: e.Fields, DecodeErr: e.Err.Error()}
+}
+
+// decodeEntry decodes the log entry of stream id id with fields v.
+func decodeEntry(id string, v map[string]any) (ledger.Entry, error) {
+	var e ledger.Entry
+	c, _ := v["c"].(string)
+	if err := json.Unmarshal([]byte(c), &e.Change); err != nil {
+		return e, fmt.Errorf("change log entry %s: change: %w", id, err)
+	}
+	d, _ := v["d"].(string)
+	b, _ := v["b"].(string)
+	t, _ := v["t"].(string)
+	var e1, e2, e3 error
+	var ts int64
+	e.Delta, e1 = strconv.ParseInt(d, 10, 64)
+	e.Balance, e2 = strconv.ParseInt(b, 10, 64)
+	ts, e3 = strconv.ParseInt(t, 10, 64)
+	if err := errors.Join(e1, e2, e3); err != nil {
+		return e, fmt.Errorf("change log entry %s: %w", id, err)
+	}
+	e.Seq, e.RecordedAt = seqOf(id), time.Unix(ts, 0).UTC()
+	return e, nil
+}
+
+func fieldStrings(v map[string]any) map[string]string {
+	out := make(map[string]string, len(v))
+	for k, x := range v {
+		s, _ := x.(string)
+		out[k] = s
+	}
+	return out
+}
+
+func (x *Index) deadKeys() []string { return []string{x.p + ":dead", x.p + ":dead:dropped"} }
+
+// PutDeadLetter sets d aside unless a dead letter of its seq is already
+// pending or was dropped; it reports whether it stored d. Calling it again
+// for the same seq (a shipper that crashed before marking the entry
+// shipped) changes nothing.
+func (x *Index) PutDeadLetter(ctx context.Context, d DeadLetter) (bool, error) {
+	if d.Entry != nil {
+		d.ChangeID, d.CustomerID, d.Fields = d.Entry.ID, d.Entry.CustomerID, nil
+	}
+	js, err := json.Marshal(d)
+	if err != nil {
+		return false, fmt.Errorf("encode dead letter %d: %w", d.Seq, err)
+	}
+	n, err := deadPutScript.Run(ctx, x.rdb, x.deadKeys(), d.Seq, js).Int()
+	if err != nil {
+		return false, unavailable("store dead letter", err)
+	}
+	return n == 1, nil
+}
+
+// DeadLetters returns the pending dead letters by seq. An entry logged in a
+// form this version could not decode when it was set aside is decoded again
+// (a newer version may read it).
+func (x *Index) DeadLetters(ctx context.Context) ([]DeadLetter, error) {
+	m, err := x.rdb.HGetAll(ctx, x.p+":dead").Result()
+	if err != nil {
+		return nil, unavailable("read dead letters", err)
+	}
+	out := make([]DeadLetter, 0, len(m))
+	for k, v := range m {
+		var d DeadLetter
+		if err := json.Unmarshal([]byte(v), &d); err != nil {
+			return nil, fmt.Errorf("dead letter %s in %s:dead: %w", k, x.p, err)
+		}
+		if d.Entry == nil {
+			raw := make(map[string]any, len(d.Fields))
+			for f, s := range d.Fields {
+				raw[f] = s
+			}
+			if e, err := decodeEntry(streamID(d.Seq), raw); err != nil {
+				d.DecodeErr = err.Error()
+			} else {
+				d.Entry, d.ChangeID = &e, e.ID
+			}
+		}
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
+	return out, nil
+}
+
+// DeadLetterCount returns the number of pending dead letters.
+func (x *Index) DeadLetterCount(ctx context.Context) (int64, error) {
+	n, err := x.rdb.HLen(ctx, x.p+":dead").Result()
+	return n, unavailable("count dead letters", err)
+}
+
+// RemoveDeadLetter forgets the pending dead letter seq: call it once its
+// entry is in the ledger.
+func (x *Index) RemoveDeadLetter(ctx context.Context, seq uint64) error {
+	return unavailable("remove dead letter", x.rdb.HDel(ctx, x.p+":dead", strconv.FormatUint(seq, 10)).Err())
+}
+
+// DropDeadLetter moves the pending dead letter seq to the dropped ones with
+// reason and at; ErrNoDeadLetter if none is pending.
+func (x *Index) DropDeadLetter(ctx context.Context, seq uint64, reason string, at time.Time) error {
+	r, _ := json.Marshal(reason)
+	t, _ := json.Marshal(at.UTC())
+	n, err := deadDropScript.Run(ctx, x.rdb, x.deadKeys(), seq, r, t).Int()
+	if err != nil {
+		return unavailable("drop dead letter", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("dead letter %d: %w", seq, ErrNoDeadLetter)
+	}
+	return nil
+}
+
+// DroppedLetters returns the dead letters dropped so far, by seq.
+func (x *Index) DroppedLetters(ctx context.Context) ([]DroppedLetter, error) {
+	m, err := x.rdb.HGetAll(ctx, x.p+":dead:dropped").Result()
+	if err != nil {
+		return nil, unavailable("read dropped letters", err)
+	}
+	out := make([]DroppedLetter, 0, len(m))
+	for k, v := range m {
+		var w struct {
+			DropReason string     `json:"drop_reason"`
+			DroppedAt  time.Time  `json:"dropped_at"`
+			Letter     DeadLetter `json:"letter"`
+		}
+		if err := json.Unmarshal([]byte(v), &w); err != nil {
+			return nil, fmt.Errorf("dropped letter %s in %s:dead:dropped: %w", k, x.p, err)
+		}
+		out = append(out, DroppedLetter{DeadLetter: w.Letter, DropReason: w.DropReason, DroppedAt: w.DroppedAt})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
+	return out, nil
+}
