@@ -21,12 +21,34 @@ const (
 	ChannelStore Channel = "store"
 )
 
-// Limits on order fields.
+// Limits on order fields: what an order is. Validate applies them all, so an
+// order it accepts is one the ClickHouse ledger stores exactly (amount
+// Decimal(18, 6), amount_gbp Decimal(38, 12): see schema migration 0004).
 const (
 	MaxIDLen    = 64   // order, store and item ids
 	MaxItems    = 2000 // item ids per order (the largest real invoice has 1,114 lines)
 	MaxCustomer = 1<<53 - 1
+
+	// MaxAmountScale is the most decimal places an amount may have (by value:
+	// 10.5000000 is 10.5). Unit prices carry sub-penny digits (0.001 in the
+	// retail files); an order's total is an exact sum of them.
+	MaxAmountScale = 6
+
+	// MaxAhead is how far the time of purchase may be ahead of the clock of
+	// the process that validates it: clocks of tills, apps and servers
+	// disagree, and time zones get lost. The write path's memory of order ids
+	// relies on this bound.
+	MaxAhead = 24 * time.Hour
 )
+
+// MaxAmount is the largest absolute amount of an order, in its currency:
+// points.MaxAmount (10,000,000), the points rule's bound.
+var MaxAmount = points.MaxAmount
+
+// EarliestPurchase is the earliest accepted time of purchase. Earlier times
+// are mistakes (a zero or 1970 date from a broken till), and the ledger's
+// DateTime starts in 1970.
+var EarliestPurchase = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // ValidID reports whether s is an acceptable order, store or item id: 1 to 64
 // characters of letters, digits and . _ : / -, starting with a letter or digit.
@@ -68,7 +90,9 @@ const ManualPrefix = "manual:"
 // ErrInvalid wraps every validation failure; the message says what to fix.
 var ErrInvalid = errors.New("invalid order")
 
-// FieldError is a validation failure of one field.
+// FieldError is a validation failure of one field. Field is named as in the
+// HTTP API's JSON ("paymentDetails.amount"); the POS file reader renames it
+// to the file's column.
 type FieldError struct {
 	Field, Reason string
 }
@@ -78,35 +102,99 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
 // Unwrap makes errors.Is(err, ErrInvalid) true.
 func (e *FieldError) Unwrap() error { return ErrInvalid }
 
-// Validate checks the order's fields (not its points): ids, channel, time.
-// now bounds the time of purchase (at most a day ahead, for clock skew).
+// FieldErrors is every invalid field of one order, in the order of the
+// fields. errors.As finds the first *FieldError in it, errors.Is finds
+// ErrInvalid.
+type FieldErrors []*FieldError
+
+func (es FieldErrors) Error() string {
+	s := make([]string, len(es))
+	for i, e := range es {
+		s[i] = e.Error()
+	}
+	return strings.Join(s, "; ")
+}
+
+// Unwrap returns the field errors.
+func (es FieldErrors) Unwrap() []error {
+	errs := make([]error, len(es))
+	for i, e := range es {
+		errs[i] = e
+	}
+	return errs
+}
+
+// Validate checks every field of the order against the limits above and
+// returns nil or FieldErrors naming each invalid field. now bounds the time of
+// purchase (at most MaxAhead ahead). A customer id of 0 passes (an anonymous
+// purchase in a POS file); the write path refuses it.
 func (o *Order) Validate(now time.Time) error {
+	var errs FieldErrors
+	bad := func(field, reason string) { errs = append(errs, &FieldError{field, reason}) }
 	switch {
 	case !ValidID(o.ID):
-		return &FieldError{"orderId", "must be 1-64 letters, digits or . _ : / - (got " + quoteCut(o.ID) + ")"}
+		bad("orderId", "must be 1-64 letters, digits or . _ : / - (got "+quoteCut(o.ID)+")")
 	case strings.HasPrefix(o.ID, ManualPrefix):
-		return &FieldError{"orderId", "must not start with " + ManualPrefix + " (reserved for manual inserts)"}
-	case o.CustomerID > MaxCustomer:
-		return &FieldError{"customerId", fmt.Sprintf("must be a positive integer up to %d", uint64(MaxCustomer))}
-	case o.Channel != ChannelWeb && o.Channel != ChannelApp && o.Channel != ChannelStore:
-		return &FieldError{"channel", "must be web, app or store (got " + quoteCut(string(o.Channel)) + ")"}
-	case o.Channel == ChannelStore && o.StoreID == "":
-		return &FieldError{"storeId", "is required for store orders"}
-	case o.StoreID != "" && !ValidID(o.StoreID):
-		return &FieldError{"storeId", "must be 1-64 letters, digits or . _ : / -"}
-	case len(o.ItemIDs) > MaxItems:
-		return &FieldError{"itemIds", fmt.Sprintf("at most %d items", MaxItems)}
-	case o.PurchasedAt.IsZero():
-		return &FieldError{"purchasedAt", "is required (RFC 3339 time)"}
-	case o.PurchasedAt.After(now.Add(24 * time.Hour)):
-		return &FieldError{"purchasedAt", "is in the future"}
+		bad("orderId", "must not start with "+ManualPrefix+" (reserved for manual inserts)")
 	}
-	for _, it := range o.ItemIDs {
-		if !ValidID(it) {
-			return &FieldError{"itemIds", "each item id must be 1-64 letters, digits or . _ : / - (got " + quoteCut(it) + ")"}
+	if o.CustomerID > MaxCustomer {
+		bad("customerId", fmt.Sprintf("must be a positive integer up to %d", uint64(MaxCustomer)))
+	}
+	switch o.Channel {
+	case ChannelWeb, ChannelApp, ChannelStore:
+	default:
+		bad("channel", "must be web, app or store (got "+quoteCut(string(o.Channel))+")")
+	}
+	switch {
+	case o.Channel == ChannelStore && o.StoreID == "":
+		bad("storeId", "is required for store orders")
+	case o.StoreID != "" && !ValidID(o.StoreID):
+		bad("storeId", "must be 1-64 letters, digits or . _ : / -")
+	}
+	if reason := amountProblem(o.Amount); reason != "" {
+		bad("paymentDetails.amount", reason)
+	}
+	switch strings.ToUpper(o.Currency) {
+	case "GBP", "EUR":
+	case "":
+		bad("paymentDetails.currency", "is required: GBP or EUR")
+	default:
+		bad("paymentDetails.currency", "must be GBP or EUR (got "+quoteCut(o.Currency)+")")
+	}
+	if len(o.ItemIDs) > MaxItems {
+		bad("itemIds", fmt.Sprintf("at most %d items", MaxItems))
+	} else {
+		for _, it := range o.ItemIDs {
+			if !ValidID(it) {
+				bad("itemIds", "each item id must be 1-64 letters, digits or . _ : / - (got "+quoteCut(it)+")")
+				break
+			}
 		}
 	}
-	return nil
+	switch {
+	case o.PurchasedAt.IsZero():
+		bad("purchasedAt", "is required (RFC 3339 time)")
+	case o.PurchasedAt.Before(EarliestPurchase):
+		bad("purchasedAt", "is before "+EarliestPurchase.Format("2006-01-02")+"; send the time of purchase")
+	case o.PurchasedAt.After(now.Add(MaxAhead)):
+		bad("purchasedAt", fmt.Sprintf("is in the future (more than %dh ahead of the server's clock); send the time of purchase with its UTC offset",
+			int(MaxAhead.Hours())))
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs
+}
+
+// amountProblem says what is wrong with an amount, or returns "".
+func amountProblem(a decimal.Decimal) string {
+	switch {
+	case a.Abs().GreaterThan(MaxAmount):
+		return fmt.Sprintf("must be at most %s in absolute value (got %s)", MaxAmount, quoteCut(a.String()))
+	case !a.Equal(a.Truncate(MaxAmountScale)):
+		return fmt.Sprintf("must have at most %d decimal places (got %s)", MaxAmountScale, quoteCut(a.String()))
+	}
+	return ""
 }
 
 func quoteCut(s string) string {
@@ -120,7 +208,12 @@ func quoteCut(s string) string {
 // points from rule. A refund (negative amount) has cause refund.
 func (o *Order) Change(rule *points.Rule, actor string) (ledger.Change, error) {
 	gbp, err := rule.ToGBP(o.Amount, o.Currency)
-	if err != nil {
+	switch {
+	case errors.Is(err, points.ErrCurrency):
+		return ledger.Change{}, &FieldError{"paymentDetails.currency", err.Error()}
+	case errors.Is(err, points.ErrAmount):
+		return ledger.Change{}, &FieldError{"paymentDetails.amount", err.Error()}
+	case err != nil:
 		return ledger.Change{}, &FieldError{"paymentDetails", err.Error()}
 	}
 	c := ledger.Change{
