@@ -173,22 +173,6 @@ func TestLookupUnknown(t *testing.T) {
 	}
 }
 
-func TestAppendRefusesInexact(t *testing.T) {
-	ctx, l, _ := open(t)
-	bad := entry(1, 1, "10.0001", 1, 1, "web")
-	if err := l.Append(ctx, []ledger.Entry{bad}); !errors.Is(err, ErrInvalid) {
-		t.Errorf("Append(amount 10.0001) = %v, want ErrInvalid", err)
-	}
-	bad = entry(1, 1, "10", 1, 1, "web")
-	bad.OccurredAt = time.Time{}
-	if err := l.Append(ctx, []ledger.Entry{bad}); !errors.Is(err, ErrInvalid) {
-		t.Errorf("Append(zero time) = %v, want ErrInvalid", err)
-	}
-	if seq, err := l.MaxSeq(ctx); err != nil || seq != 0 {
-		t.Errorf("MaxSeq = %d, %v; want 0 (nothing stored)", seq, err)
-	}
-}
-
 // TestBalancesStreams checks the order over more rows than one block, and
 // that an error from the callback stops the scan early.
 func TestBalancesStreams(t *testing.T) {
