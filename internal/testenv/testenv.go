@@ -116,19 +116,7 @@ func (s *Server) spawn() error {
 // free port and returns it; it is stopped when the test ends.
 func Redis(t testing.TB) *Server {
 	t.Helper()
-	bin := need(t, "redis-server")
-	dir := t.TempDir()
-	port := FreePort(t)
-	s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(port), Dir: dir, bin: bin, args: []string{
-		"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
-		"--save", "", "--appendonly", "yes", "--appendfsync", "always",
-		"--daemonize", "no", "--protected-mode", "no",
-	}}
-	if err := s.spawn(); err != nil {
-		t.Fatalf("start redis-server: %v", err)
-	}
-	t.Cleanup(s.Stop)
-	return s
+	return startRedis(t)
 }
 
 // ClickHouse starts a clickhouse-server (Debian's 18.16 here) with a minimal

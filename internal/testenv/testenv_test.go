@@ -3,6 +3,7 @@ package testenv
 import (
 	"net"
 	"testing"
+	"time"
 )
 
 func TestServersStartAndStop(t *testing.T) {
@@ -27,4 +28,19 @@ func TestServersStartAndStop(t *testing.T) {
 			c.Close()
 		})
 	}
+}
+
+// TestHAFailover starts a primary, a replica and three sentinels, kills the
+// primary and waits for the sentinels to promote the replica.
+func TestHAFailover(t *testing.T) {
+	h := StartHA(t, HAConfig{Replicas: 1})
+	if r := Role(h.Replicas[0].Addr); r != "slave" {
+		t.Fatalf("replica's role %q", r)
+	}
+	start := time.Now()
+	h.Primary.Stop()
+	if got := h.WaitFailover(t, h.Primary.Addr, 30*time.Second); got != h.Replicas[0].Addr {
+		t.Fatalf("new primary %s, want the replica %s", got, h.Replicas[0].Addr)
+	}
+	t.Logf("failover took %s", time.Since(start).Round(time.Millisecond))
 }

@@ -1,0 +1,242 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Pause stops the server's process (SIGSTOP): it keeps its connections and
+// its port but answers nothing, like a host that froze or a network that
+// dropped it. Resume undoes it; Stop still kills it.
+func (s *Server) Pause(t testing.TB) {
+	t.Helper()
+	s.signal(t, syscall.SIGSTOP)
+}
+
+// Resume continues a paused server (SIGCONT).
+func (s *Server) Resume(t testing.TB) {
+	t.Helper()
+	s.signal(t, syscall.SIGCONT)
+}
+
+func (s *Server) signal(t testing.TB, sig syscall.Signal) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		t.Fatalf("signal %v: %s is not running", sig, s.Addr)
+	}
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("signal %v to %s: %v", sig, s.Addr, err)
+	}
+}
+
+// redisArgs are the arguments of every test redis-server: AOF with
+// appendfsync always (any of them may become the primary), no RDB saves,
+// the listpack limit and eviction policy the index's Check requires.
+func redisArgs(port int, dir string) []string {
+	return []string{
+		"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
+		"--save", "", "--appendonly", "yes", "--appendfsync", "always",
+		"--daemonize", "no", "--protected-mode", "no",
+		"--maxmemory-policy", "noeviction", "--hash-max-listpack-entries", "128",
+	}
+}
+
+func startRedis(t testing.TB, extra ...string) *Server {
+	t.Helper()
+	bin := need(t, "redis-server")
+	dir := t.TempDir()
+	port := FreePort(t)
+	s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(port), Dir: dir, bin: bin, args: append(redisArgs(port, dir), extra...)}
+	if err := s.spawn(); err != nil {
+		t.Fatalf("start redis-server: %v", err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// RedisReplica starts a redis-server replicating primary (same persistence
+// as Redis) and waits until it has synchronised.
+func RedisReplica(t testing.TB, primary *Server) *Server {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(primary.Addr)
+	s := startRedis(t, "--replicaof", host, port)
+	WaitReplicaSynced(t, s, 30*time.Second)
+	return s
+}
+
+// WaitReplicaSynced polls the replica until its link to its primary is up
+// and the initial synchronisation is done, or fails the test at the deadline.
+func WaitReplicaSynced(t testing.TB, replica *Server, deadline time.Duration) {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: replica.Addr, MaxRetries: -1})
+	defer rdb.Close()
+	var last string
+	for end := time.Now().Add(deadline); ; time.Sleep(20 * time.Millisecond) {
+		info, err := rdb.Info(context.Background(), "replication").Result()
+		if err == nil && strings.Contains(info, "master_link_status:up") && strings.Contains(info, "master_sync_in_progress:0") {
+			return
+		}
+		last = fmt.Sprint(info, err)
+		if time.Now().After(end) {
+			t.Fatalf("replica %s not synchronised after %s: %s", replica.Addr, deadline, last)
+		}
+	}
+}
+
+// HA is a Redis deployment for failover tests: a primary with AOF, replicas
+// and three sentinels monitoring it under MasterName with short timeouts
+// (down after 1 s, failover timeout 3 s).
+type HA struct {
+	MasterName string
+	Primary    *Server   // the primary at start; after a failover, see Master
+	Replicas   []*Server // at start
+	Sentinels  []*Server
+}
+
+// HAConfig shapes an HA deployment.
+type HAConfig struct {
+	// Replicas is how many replicas to start (at least 1).
+	Replicas int
+	// PrimaryArgs are extra redis-server arguments for the primary, for
+	// example "--min-replicas-to-write", "1".
+	PrimaryArgs []string
+	// DownAfter is Sentinel's down-after-milliseconds (default 1 s).
+	DownAfter time.Duration
+}
+
+// StartHA starts the primary, the replicas (synchronised) and three
+// sentinels (quorum 2), and waits until every sentinel knows every replica
+// and the other sentinels, so a failover can start as soon as the primary
+// is down. Everything stops when the test ends.
+func StartHA(t testing.TB, cfg HAConfig) *HA {
+	t.Helper()
+	if cfg.Replicas < 1 {
+		cfg.Replicas = 1
+	}
+	if cfg.DownAfter <= 0 {
+		cfg.DownAfter = time.Second
+	}
+	h := &HA{MasterName: "loyalty-test"}
+	h.Primary = startRedis(t, cfg.PrimaryArgs...)
+	for range cfg.Replicas {
+		h.Replicas = append(h.Replicas, RedisReplica(t, h.Primary))
+	}
+	host, port, _ := net.SplitHostPort(h.Primary.Addr)
+	bin := need(t, "redis-server")
+	for range 3 {
+		dir := t.TempDir()
+		p := FreePort(t)
+		conf := fmt.Sprintf(`port %d
+bind 127.0.0.1
+protected-mode no
+dir %s
+sentinel monitor %s %s %s 2
+sentinel down-after-milliseconds %[3]s %[6]d
+sentinel failover-timeout %[3]s 3000
+sentinel parallel-syncs %[3]s 1
+`, p, dir, h.MasterName, host, port, cfg.DownAfter.Milliseconds())
+		path := filepath.Join(dir, "sentinel.conf")
+		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(p), Dir: dir, bin: bin, args: []string{path, "--sentinel"}}
+		if err := s.spawn(); err != nil {
+			t.Fatalf("start redis-server --sentinel: %v", err)
+		}
+		t.Cleanup(s.Stop)
+		h.Sentinels = append(h.Sentinels, s)
+	}
+	for _, s := range h.Sentinels {
+		h.waitSentinel(t, s, cfg.Replicas, 30*time.Second)
+	}
+	return h
+}
+
+// SentinelAddrs returns the sentinels' addresses.
+func (h *HA) SentinelAddrs() []string {
+	out := make([]string, len(h.Sentinels))
+	for i, s := range h.Sentinels {
+		out[i] = s.Addr
+	}
+	return out
+}
+
+func (h *HA) waitSentinel(t testing.TB, s *Server, replicas int, deadline time.Duration) {
+	t.Helper()
+	sc := redis.NewSentinelClient(&redis.Options{Addr: s.Addr, MaxRetries: -1})
+	defer sc.Close()
+	ctx := context.Background()
+	var last string
+	for end := time.Now().Add(deadline); ; time.Sleep(50 * time.Millisecond) {
+		rs, err1 := sc.Replicas(ctx, h.MasterName).Result()
+		ss, err2 := sc.Sentinels(ctx, h.MasterName).Result()
+		if err1 == nil && err2 == nil && len(rs) >= replicas && len(ss) >= len(h.Sentinels)-1 {
+			return
+		}
+		last = fmt.Sprintf("%d replicas (%v), %d other sentinels (%v)", len(rs), err1, len(ss), err2)
+		if time.Now().After(end) {
+			t.Fatalf("sentinel %s not ready after %s: %s", s.Addr, deadline, last)
+		}
+	}
+}
+
+// Master asks the sentinels which server is the primary now.
+func (h *HA) Master(ctx context.Context) (string, error) {
+	var errs []string
+	for _, s := range h.Sentinels {
+		sc := redis.NewSentinelClient(&redis.Options{Addr: s.Addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond, ReadTimeout: 500 * time.Millisecond})
+		a, err := sc.GetMasterAddrByName(ctx, h.MasterName).Result()
+		sc.Close()
+		if err == nil && len(a) == 2 {
+			return net.JoinHostPort(a[0], a[1]), nil
+		}
+		errs = append(errs, fmt.Sprint(err))
+	}
+	return "", fmt.Errorf("no sentinel answered: %s", strings.Join(errs, "; "))
+}
+
+// WaitFailover polls the sentinels until they name a primary other than old
+// and that server says it is a primary, and returns its address; it fails
+// the test at the deadline.
+func (h *HA) WaitFailover(t testing.TB, old string, deadline time.Duration) string {
+	t.Helper()
+	ctx := context.Background()
+	var last string
+	for end := time.Now().Add(deadline); ; time.Sleep(50 * time.Millisecond) {
+		addr, err := h.Master(ctx)
+		if err == nil && addr != old {
+			if Role(addr) == "master" {
+				return addr
+			}
+		}
+		last = fmt.Sprint(addr, err)
+		if time.Now().After(end) {
+			t.Fatalf("no failover from %s after %s (sentinels say %s)", old, deadline, last)
+		}
+	}
+}
+
+// Role returns what the redis-server at addr says it is ("master", "slave";
+// empty when it does not answer).
+func Role(addr string) string {
+	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond, ReadTimeout: 500 * time.Millisecond})
+	defer rdb.Close()
+	v, err := rdb.Do(context.Background(), "ROLE").Slice()
+	if err != nil || len(v) == 0 {
+		return ""
+	}
+	r, _ := v[0].(string)
+	return r
+}
