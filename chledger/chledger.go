@@ -33,8 +33,9 @@ import (
 var ErrUnavailable = errors.New("clickhouse unavailable")
 
 // ErrInvalid means an entry can't be stored as it is (e.g. an amount with more
-// decimal places than the ledger keeps). Retrying won't help.
-var ErrInvalid = errors.New("invalid ledger entry")
+// decimal places than the ledger keeps). Retrying won't help. Its Refused
+// method answers true (see Refused).
+var ErrInvalid error = refusal("invalid ledger entry")
 
 // Config configures the connection. Build it with DefaultConfig.
 type Config struct {

@@ -12,7 +12,18 @@ import (
 // checks or by the server. Sending the same entries again fails the same
 // way. Any other error (ErrUnavailable, or a server error about the server
 // or the schema rather than a value) may pass once the cause is fixed.
+//
+// A caller that does not import this package (the ingest shipper) asks the
+// error itself: ErrInvalid has a Refused method answering true.
 func Refused(err error) bool { return errors.Is(err, ErrInvalid) }
+
+// refusal is the type of ErrInvalid.
+type refusal string
+
+func (r refusal) Error() string { return string(r) }
+
+// Refused answers true: the ledger refuses the data, not an outage.
+func (refusal) Refused() bool { return true }
 
 // valueErrors are the server's error codes that blame a value of the data
 // sent, never the server or the table: an insert refused with one of them

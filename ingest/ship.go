@@ -1,22 +1,44 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/xyz/loyalty/histogram"
 	"github.com/xyz/loyalty/ledger"
 )
 
-// Outbox is the index's queue of applied entries not yet in the ledger.
+// Outbox is the index's queue of applied entries not yet in the ledger, with
+// the dead-letter store beside it.
 type Outbox interface {
+	// Entries returns up to count entries after seq. At an entry it can't
+	// decode it returns the entries before it and a
+	// *histogram.BrokenEntryError.
 	Entries(ctx context.Context, after uint64, count int64) ([]ledger.Entry, error)
 	Shipped(ctx context.Context) (uint64, error)
 	MarkShipped(ctx context.Context, seq uint64) error
 	Seq(ctx context.Context) (uint64, error)
+	DeadLetterStore
+}
+
+// DeadLetterStore keeps the entries the ledger refused until an operator
+// retries or drops them (histogram.Index).
+type DeadLetterStore interface {
+	// PutDeadLetter stores d unless its seq is already a dead letter
+	// (pending or dropped) and reports whether it stored it.
+	PutDeadLetter(ctx context.Context, d histogram.DeadLetter) (bool, error)
+	DeadLetters(ctx context.Context) ([]histogram.DeadLetter, error)
+	DeadLetterCount(ctx context.Context) (int64, error)
+	RemoveDeadLetter(ctx context.Context, seq uint64) error
+	DropDeadLetter(ctx context.Context, seq uint64, reason string, at time.Time) error
 }
 
 // Lease elects one shipper per deployment.
@@ -24,46 +46,81 @@ type Lease interface {
 	Lease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
 }
 
+//go:generate go run go.uber.org/mock/mockgen@v0.6.0 -source=ship.go -destination=mocks/ship.go -package=mocks
+
 // Sink is the durable ledger (ClickHouse). Append must tolerate entries sent
-// twice (the ledger deduplicates by seq).
+// twice (the ledger deduplicates by seq). When the ledger refuses the data
+// itself, so that sending the same entries again would fail again, the error
+// says so: an error in its chain has a Refused method answering true (as
+// chledger.ErrInvalid has). Any other error is taken for an outage.
 type Sink interface {
 	Append(ctx context.Context, entries []ledger.Entry) error
+}
+
+// refused reports whether err, from Sink.Append, refuses the data itself.
+func refused(err error) bool {
+	var r interface{ Refused() bool }
+	return errors.As(err, &r) && r.Refused()
 }
 
 // Shipper moves entries from the outbox to the ledger in batches. A crash
 // between the insert and the shipped mark re-sends one batch, which the
 // ledger deduplicates; while the ledger is down the outbox grows and nothing
-// is lost. Run ships only while it holds the "shipper" lease, so one process
-// of a deployment ships at a time (two would only waste inserts). Safe for
+// is lost.
+//
+// An entry the ledger refuses (see Sink) is found by splitting the
+// refused batch, set aside in the dead-letter store with the reason, logged
+// once, and the entries after it are shipped: the shipped mark passes only
+// entries that are in the ledger or in the store, and setting an entry aside
+// twice (after a crash before the mark) stores it once. An entry the outbox
+// can't decode is set aside the same way.
+//
+// Run ships only while it holds the "shipper" lease, so one process of a
+// deployment ships at a time (two would only waste inserts). Safe for
 // concurrent use.
 type Shipper struct {
-	out     Outbox
-	lease   Lease
-	holder  string
-	sink    Sink
-	batch   int64
-	log     *slog.Logger
-	backlog atomic.Int64
+	out      Outbox
+	lease    Lease
+	holder   string
+	sink     Sink
+	batch    int64
+	now      func() time.Time // the dead letters' clock
+	log      *slog.Logger
+	backlog  atomic.Int64
+	dead     atomic.Int64 // pending dead letters, as of the last round
+	deadSeen atomic.Int64 // dead letters this shipper set aside
 }
 
-// NewShipper returns a shipper sending up to batch entries per insert;
-// lease may be nil (always ship).
+// NewShipper returns a shipper of out's entries to sink, up to batch entries
+// per insert; lease may be nil (always ship).
 func NewShipper(out Outbox, lease Lease, sink Sink, batch int64, log *slog.Logger) *Shipper {
 	host, _ := os.Hostname()
-	return &Shipper{out: out, lease: lease, sink: sink, batch: batch, log: log,
+	return &Shipper{out: out, lease: lease, sink: sink, batch: batch, now: time.Now, log: log,
 		holder: fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano())}
 }
 
 // Backlog returns the number of entries waiting, as of the last round.
 func (s *Shipper) Backlog() int64 { return s.backlog.Load() }
 
+// DeadLetterCount returns the number of pending dead letters, as of the last
+// round (a gauge).
+func (s *Shipper) DeadLetterCount() int64 { return s.dead.Load() }
+
+// DeadLettered returns how many entries this shipper set aside (a counter).
+func (s *Shipper) DeadLettered() int64 { return s.deadSeen.Load() }
+
 // ShipOnce ships what is waiting now, batch by batch; it returns how many
-// entries it shipped.
+// entries it shipped to the ledger (not counting those set aside).
 func (s *Shipper) ShipOnce(ctx context.Context) (int, error) {
 	done, err := s.out.Shipped(ctx)
 	if err != nil {
 		return 0, err
 	}
+	dead, err := s.out.DeadLetterCount(ctx)
+	if err != nil {
+		return 0, err
+	}
+	s.dead.Store(dead)
 	n := 0
 	for {
 		head, err := s.out.Seq(ctx)
@@ -72,24 +129,155 @@ func (s *Shipper) ShipOnce(ctx context.Context) (int, error) {
 		}
 		s.backlog.Store(int64(head - min(done, head)))
 		es, err := s.out.Entries(ctx, done, s.batch)
-		if err != nil {
+		var broken *histogram.BrokenEntryError
+		if err != nil && !errors.As(err, &broken) {
 			return n, err
 		}
-		if len(es) == 0 {
+		if len(es) == 0 && broken == nil {
 			if done < head {
 				return n, fmt.Errorf("outbox lost entries %d..%d: they are in neither the log nor the ledger; run `loyalty reconcile`", done+1, head)
 			}
 			return n, nil
 		}
-		if err := s.sink.Append(ctx, es); err != nil {
+		refused := 0
+		err = s.appendSplitting(ctx, es, func(e ledger.Entry, why error) error {
+			refused++
+			return s.setAside(ctx, histogram.DeadLetter{Seq: e.Seq, Reason: why.Error(), At: s.now().UTC(), Entry: &e})
+		})
+		if err != nil {
 			return n, fmt.Errorf("ship %d entries from seq %d: %w", len(es), es[0].Seq, err)
 		}
-		done = es[len(es)-1].Seq
+		n += len(es) - refused
+		if len(es) > 0 {
+			done = es[len(es)-1].Seq
+		}
+		if broken != nil {
+			d := broken.DeadLetter("the change log entry can't be decoded: "+broken.Err.Error(), s.now().UTC())
+			if err := s.setAside(ctx, d); err != nil {
+				return n, err
+			}
+			done = broken.Seq
+		}
 		if err := s.out.MarkShipped(ctx, done); err != nil {
 			return n, err
 		}
-		n += len(es)
 	}
+}
+
+// appendSplitting appends es to the ledger. When the ledger refuses the
+// batch's data it appends each half in turn, down to single entries, which
+// it hands to onRefused: one bad entry among n costs about 2*log2(n)
+// inserts. Any other error stops it and is returned; the entries before may
+// be in the ledger already (sending them again is harmless).
+func (s *Shipper) appendSplitting(ctx context.Context, es []ledger.Entry, onRefused func(ledger.Entry, error) error) error {
+	if len(es) == 0 {
+		return nil
+	}
+	err := s.sink.Append(ctx, es)
+	if err == nil || !refused(err) {
+		return err
+	}
+	if len(es) == 1 {
+		return onRefused(es[0], err)
+	}
+	mid := len(es) / 2
+	if err := s.appendSplitting(ctx, es[:mid], onRefused); err != nil {
+		return err
+	}
+	return s.appendSplitting(ctx, es[mid:], onRefused)
+}
+
+// setAside stores d in the dead-letter store; the first time, it counts it
+// and logs it (once per dead letter, also across crashes).
+func (s *Shipper) setAside(ctx context.Context, d histogram.DeadLetter) error {
+	stored, err := s.out.PutDeadLetter(ctx, d)
+	if err != nil {
+		return fmt.Errorf("set aside entry %d the ledger refused: %w", d.Seq, err)
+	}
+	if stored {
+		s.deadSeen.Add(1)
+		s.dead.Add(1)
+		id, customer := d.ChangeID, d.CustomerID
+		if d.Entry != nil {
+			id, customer = d.Entry.ID, d.Entry.CustomerID
+		}
+		s.log.Error("the ledger refused a change: set aside as a dead letter, later changes go on shipping; "+
+			"fix the cause and run `loyalty deadletters retry`, or `loyalty deadletters drop SEQ --reason TEXT`",
+			"seq", d.Seq, "change_id", id, "customer", customer, "reason", d.Reason)
+	}
+	return nil
+}
+
+// RetryResult is what RetryDeadLetters did.
+type RetryResult struct {
+	Shipped []uint64               // now in the ledger, removed from the store
+	Failed  []histogram.DeadLetter // still refused (Reason says why now), kept in the store
+	Missing []uint64               // asked for, but no such dead letter is pending
+}
+
+// RetryDeadLetters sends the pending dead letters seqs (all of them when seqs
+// is empty) to the ledger again, in one insert when it takes them all. A dead
+// letter leaves the store only once its entry is in the ledger; one the
+// ledger still refuses, or that can't be decoded, stays. An outage stops it
+// with an error (what it removed before is in the ledger).
+func (s *Shipper) RetryDeadLetters(ctx context.Context, seqs []uint64) (RetryResult, error) {
+	var res RetryResult
+	all, err := s.out.DeadLetters(ctx)
+	if err != nil {
+		return res, err
+	}
+	want := make(map[uint64]bool, len(seqs))
+	for _, q := range seqs {
+		want[q] = true
+	}
+	var es []ledger.Entry
+	letters := map[uint64]histogram.DeadLetter{}
+	for _, d := range all {
+		if len(seqs) > 0 && !want[d.Seq] {
+			continue
+		}
+		delete(want, d.Seq)
+		if d.Entry == nil {
+			d.Reason = "the change log entry can't be decoded: " + d.DecodeErr + "; it can only be dropped"
+			res.Failed = append(res.Failed, d)
+			continue
+		}
+		letters[d.Seq] = d
+		es = append(es, *d.Entry)
+	}
+	for q := range want {
+		res.Missing = append(res.Missing, q)
+	}
+	slices.Sort(res.Missing)
+	refused := map[uint64]error{}
+	if err := s.appendSplitting(ctx, es, func(e ledger.Entry, why error) error { refused[e.Seq] = why; return nil }); err != nil {
+		return res, fmt.Errorf("retry %d dead letters: %w", len(es), err)
+	}
+	for _, e := range es {
+		if why, ok := refused[e.Seq]; ok {
+			d := letters[e.Seq]
+			d.Reason = why.Error()
+			res.Failed = append(res.Failed, d)
+			continue
+		}
+		if err := s.out.RemoveDeadLetter(ctx, e.Seq); err != nil {
+			return res, fmt.Errorf("retry: dead letter %d is in the ledger but still in the store: %w", e.Seq, err)
+		}
+		res.Shipped = append(res.Shipped, e.Seq)
+	}
+	slices.SortFunc(res.Failed, func(a, b histogram.DeadLetter) int { return cmp.Compare(a.Seq, b.Seq) })
+	return res, nil
+}
+
+// DropDeadLetter gives up on the pending dead letter seq: its change will
+// never be in the ledger. The reason is required and kept with it. The
+// change's points stay in the Redis balance until `loyalty rebuild` makes
+// Redis agree with the ledger again (reconcile shows the customer).
+func (s *Shipper) DropDeadLetter(ctx context.Context, seq uint64, reason string) error {
+	if strings.TrimSpace(reason) == "" {
+		return fmt.Errorf("drop dead letter %d: a reason is required: say why its change can never be stored", seq)
+	}
+	return s.out.DropDeadLetter(ctx, seq, reason, s.now().UTC())
 }
 
 // Run ships continuously until ctx ends, retrying with backoff while the
