@@ -177,7 +177,7 @@ func (r *ingestRun) file(ctx context.Context, path string, prog *progress) error
 		var re *posfile.RecordError
 		switch {
 		case errors.As(err, &re):
-			if err := r.reject(re.File, re.Line, "", re.Reason); err != nil {
+			if err := r.reject(re.File, re.Line, re.OrderID, re.Reason); err != nil {
 				return err
 			}
 			continue

@@ -34,8 +34,11 @@ func FuzzReader(f *testing.F) {
 			return
 		}
 		lines := bytes.Count(data, []byte("\n")) + 1
-		// Each row gives at most a reject and the end of an invoice.
+		// Each row gives at most a reject and an invoice.
 		limit := 2*lines + 2
+		orders := map[string]int{}   // id -> line of the order
+		rejected := map[string]int{} // order id -> line of a reject naming it
+		lastOrder := 0
 		for calls := 0; ; calls++ {
 			if calls > limit {
 				t.Fatalf("Next did not end after %d calls on %d lines", calls, lines)
@@ -47,10 +50,20 @@ func FuzzReader(f *testing.F) {
 				if r.Rows() > int64(lines) {
 					t.Fatalf("Rows() = %d for %d lines", r.Rows(), lines)
 				}
+				// An invoice is imported whole or not at all: no order
+				// id is both returned and rejected.
+				for id, l := range rejected {
+					if ol, ok := orders[id]; ok && r.Format() == FormatLines {
+						t.Fatalf("order %s returned at line %d and rejected at line %d", id, ol, l)
+					}
+				}
 				return
 			case errors.As(err, &re):
 				if re.Reason == "" || re.Line < 1 || re.Line > lines || re.Line != line {
 					t.Fatalf("bad reject %#v (line %d) on %d lines", re, line, lines)
+				}
+				if re.OrderID != "" {
+					rejected[re.OrderID] = line
 				}
 			case err != nil:
 				t.Fatalf("Next = %v, want an order, a reject or io.EOF", err)
@@ -61,6 +74,18 @@ func FuzzReader(f *testing.F) {
 				if err := o.Validate(time.Now()); err != nil {
 					t.Fatalf("order %s is invalid: %v", o.ID, err)
 				}
+				if r.Format() == FormatLines {
+					// One order per invoice, in the order of their first
+					// lines.
+					if l, ok := orders[o.ID]; ok {
+						t.Fatalf("invoice %s returned twice, at lines %d and %d", o.ID, l, line)
+					}
+					if line <= lastOrder {
+						t.Fatalf("order %s at line %d after an order at line %d", o.ID, line, lastOrder)
+					}
+					lastOrder = line
+				}
+				orders[o.ID] = line
 			}
 		}
 	})

@@ -5,8 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/xyz/loyalty/ingest"
 )
@@ -28,158 +32,302 @@ const (
 var linesNames = map[string]string{
 	"orderId": "InvoiceNo", "customerId": "CustomerID", "storeId": "store id (Options.StoreID)",
 	"itemIds": "StockCode", "purchasedAt": "InvoiceDate", "channel": "channel (Options.Channel)",
+	"paymentDetails": "total (Quantity × UnitPrice)", "paymentDetails.amount": "total (Quantity × UnitPrice)",
+	"amount": "total (Quantity × UnitPrice)", "currency": "currency (Options.Currency)",
 }
 
-// result is an order or a reject waiting to be returned by Next.
-type result struct {
-	o    ingest.Order
-	line int
-	err  *RecordError
-}
-
-// span is where a finished invoice was in the file.
-type span struct{ first, last int }
-
-// invoice is the group of lines being read.
+// invoice is one InvoiceNo of the file: its rows so far, summed.
 type invoice struct {
-	active        bool
-	id            string
-	first, last   int
-	lines         int
-	cancel        bool // C...: a cancellation
-	adjust        bool // A...: a bad-debt adjustment
-	customer      uint64
-	customerLine  int // first good line; 0 before it
-	conflict      string
-	badLine, bad  int // first rejected line and how many
-	brokenLine    int // an unreadable line next to the invoice
-	date          time.Time
-	items         []byte // the stock codes, back to back
-	itemEnds      []int
-	total         sum
-	customerShown string
+	id           string
+	first, last  int    // lines of its first and last row
+	badLine      int    // its first rejected row; 0 if none
+	blocked      int    // an unreadable line that may belong to it; 0 if none
+	customerLine int    // its first good row; 0 before it
+	conflictLine int    // its first good row with another CustomerID; 0 if none
+	customer     uint64 // CustomerID of the first good row; 0 blank
+	conflictWith uint64 // CustomerID at conflictLine
+	date         int64  // InvoiceDate of the first good row, Unix seconds
+	total        sum
+	head, tail   int32 // its item rows in linesState.rows; 0 none
+	lines, bad   int32 // rows, rejected rows
+	cancel       bool  // C...: a cancellation
+	adjust       bool  // A...: a bad-debt adjustment
 }
 
+// itemRow is one kept StockCode: it ends at end in linesState.stock (and
+// starts where the row before it ends); next is the invoice's next row.
+type itemRow struct {
+	end  uint32
+	next int32
+}
+
+// rowReject is a rejected row, held until the end of the file.
+type rowReject struct {
+	line   int
+	inv    int32  // index in linesState.invs; -1 while unknown
+	unread int32  // wrong column count: its entry in linesState.unread until group
+	field0 string // wrong column count: the first column, which may or may not be an InvoiceNo
+	reason string
+}
+
+// unreadable is a row (lines first..last) whose invoice cannot be known; it
+// holds back the invoices it may belong to.
+type unreadable struct {
+	first, last int
+	prev, next  int32 // invoices of the readable rows just before and after; -1 none
+}
+
+// linesState is the grouping of a lines file: every invoice of the file,
+// held until its end.
 type linesState struct {
-	cur      invoice
-	seen     map[string]span
-	broken   int // an unreadable line not yet followed by a good one
-	queue    []result
-	head     int
-	eof      bool
-	lastDate string
-	lastTime time.Time
+	invs       []invoice        // in the order of their first row
+	index      map[string]int32 // InvoiceNo -> position in invs
+	stock      []byte           // the StockCodes of the item rows, back to back
+	rows       []itemRow        // item rows; rows[0] is a sentinel
+	rejects    []rowReject      // in line order
+	unread     []unreadable     // in line order
+	waitNext   int              // unread[waitNext:] wait for the next readable row
+	lastInv    int32            // invoice of the last readable row; -1 none
+	held       int64            // bytes held, estimated
+	maxHeld    int64
+	grouped    bool
+	emitInv    int // next invoice to return
+	emitRej    int // next reject to return
+	items, buf []byte
+	lastDate   string
+	lastTime   time.Time
 }
 
-func (s *linesState) init() { s.seen = make(map[string]span) }
+// Estimated bytes held per invoice (besides its InvoiceNo), per item row
+// (besides its StockCode) and per rejected row (besides its reason): the
+// structs, a map entry, and room for the growth of slices and the map. The
+// benchmark BenchmarkGroupMemory checks them against the heap.
+const (
+	heldPerInvoice = int64(unsafe.Sizeof(invoice{}))*5/4 + 64
+	heldPerRow     = int64(unsafe.Sizeof(itemRow{})) * 5 / 4
+	heldPerReject  = int64(unsafe.Sizeof(rowReject{})) * 5 / 4
+)
 
-func (s *linesState) push(res result) { s.queue = append(s.queue, res) }
+// DefaultMaxGroupBytes is the default of Options.MaxGroupBytes: 512 MiB,
+// enough for a file of about 20 million item rows.
+const DefaultMaxGroupBytes = 512 << 20
 
+// ErrTooLarge means a lines file holds more invoices than Options.MaxGroupBytes
+// allows to group; nothing of the file has been returned. Errors wrap it with
+// the file, the line and what to do.
+var ErrTooLarge = errors.New("too large to group by invoice")
+
+func (s *linesState) init(maxHeld int64) {
+	s.index = make(map[string]int32)
+	s.rows = []itemRow{{}}
+	s.lastInv = -1
+	s.maxHeld = maxHeld
+}
+
+// nextLines reads the whole file at the first call, then returns its
+// invoices (as orders or rejects) in the order of their first row, with the
+// rejected rows in line order among them.
 func (r *Reader) nextLines() (ingest.Order, int, error) {
 	s := &r.lines
-	for {
-		if s.head < len(s.queue) {
-			res := s.queue[s.head]
-			s.queue[s.head] = result{}
-			s.head++
-			if s.head == len(s.queue) {
-				s.queue, s.head = s.queue[:0], 0
-			}
-			if res.err != nil {
-				return ingest.Order{}, res.line, res.err
-			}
-			return res.o, res.line, nil
+	if !s.grouped {
+		if err := r.readLines(); err != nil {
+			return ingest.Order{}, 0, err
 		}
-		if s.eof {
+		r.group()
+		s.grouped = true
+	}
+	for {
+		var rej *rowReject
+		if s.emitRej < len(s.rejects) {
+			rej = &s.rejects[s.emitRej]
+		}
+		switch {
+		case rej != nil && (s.emitInv == len(s.invs) || rej.line <= s.invs[s.emitInv].first):
+			s.emitRej++
+			id := ""
+			if rej.inv >= 0 {
+				id = s.invs[rej.inv].id
+			}
+			return ingest.Order{}, rej.line, r.rejectOrder(rej.line, id, "%s", rej.reason)
+		case s.emitInv < len(s.invs):
+			inv := &s.invs[s.emitInv]
+			s.emitInv++
+			o, err := r.closeInvoice(inv)
+			*inv = invoice{id: inv.id, first: inv.first}
+			if s.emitInv == len(s.invs) {
+				s.stock, s.rows, s.index = nil, nil, nil
+			}
+			return o, inv.first, err
+		default:
 			return ingest.Order{}, 0, io.EOF
 		}
+	}
+}
+
+// readLines reads every row of the file.
+func (r *Reader) readLines() error {
+	s := &r.lines
+	for {
 		rec, err := r.csv.Read()
+		var line int
 		switch {
 		case err == io.EOF:
-			s.eof = true
-			r.closeInvoice()
-			continue
+			return nil
 		case err != nil:
 			var pe *csv.ParseError
 			if !errors.As(err, &pe) {
-				return ingest.Order{}, 0, err
+				return err
 			}
 			r.rows++
-			r.brokenLine(pe.StartLine, parseErrorReason(pe))
-			continue
+			line = pe.StartLine
+			r.brokenRow(rec, pe)
+		default:
+			r.rows++
+			line, _ = r.csv.FieldPos(0)
+			r.lineRow(rec, line)
 		}
-		r.rows++
-		line, _ := r.csv.FieldPos(0)
-		r.lineRow(rec, line)
+		if s.held > s.maxHeld {
+			return fmt.Errorf("%s: %w: by line %d its %d invoices hold about %d MiB, over the limit of %d MiB (Options.MaxGroupBytes); "+
+				"split it into smaller files, each with all the lines of its invoices (a day's export per store), or raise the limit",
+				r.file, ErrTooLarge, line, len(s.invs), s.held>>20, s.maxHeld>>20)
+		}
 	}
 }
 
-// brokenLine rejects a line whose invoice is unknown. The invoices on both
-// sides of it are rejected too, since it may belong to either.
-func (r *Reader) brokenLine(line int, reason string) {
+// invoiceOf returns the invoice of a readable InvoiceNo, adding it at its
+// first row.
+func (r *Reader) invoiceOf(id string, line int) int32 {
 	s := &r.lines
-	s.push(result{line: line, err: r.reject(line, "%s", reason)})
-	if s.cur.active && s.cur.brokenLine == 0 {
-		s.cur.brokenLine = line
+	if i, ok := s.index[id]; ok {
+		return i
 	}
-	s.broken = line
+	if len(s.invs) == math.MaxInt32 {
+		s.held = math.MaxInt64 // stops the read: too large
+		return -1
+	}
+	id = strings.Clone(id)
+	i := int32(len(s.invs))
+	s.invs = append(s.invs, invoice{id: id, first: line, cancel: id[0] == 'C', adjust: id[0] == 'A'})
+	s.index[id] = i
+	s.held += heldPerInvoice + int64(len(id))
+	return i
+}
+
+// readable notes that a row of invoice i was read: it is the neighbour of
+// the unreadable rows around it.
+func (s *linesState) readable(i int32) {
+	for ; s.waitNext < len(s.unread); s.waitNext++ {
+		s.unread[s.waitNext].next = i
+	}
+	s.lastInv = i
+}
+
+// addReject holds a rejected row; inv is its invoice, or -1.
+func (s *linesState) addReject(line int, inv int32, field0, reason string) {
+	s.rejects = append(s.rejects, rowReject{line: line, inv: inv, unread: -1, field0: field0, reason: reason})
+	s.held += heldPerReject + int64(len(field0)+len(reason))
+	if inv >= 0 {
+		s.markBad(inv, line)
+	}
+}
+
+func (s *linesState) markBad(i int32, line int) {
+	inv := &s.invs[i]
+	if inv.badLine == 0 || line < inv.badLine {
+		inv.badLine = line
+	}
+	inv.bad++
+}
+
+// addUnreadable holds back the invoices that rows first..last may belong to.
+func (s *linesState) addUnreadable(first, last int) {
+	s.unread = append(s.unread, unreadable{first: first, last: last, prev: s.lastInv, next: -1})
+	s.held += int64(unsafe.Sizeof(unreadable{}))
+}
+
+// invoiceNo returns the InvoiceNo of a row and whether it can be read: not
+// empty, UTF-8 text without control characters.
+func invoiceNo(rec []string) (string, string) {
+	if len(rec) == 0 || rec[0] == "" {
+		return "", "empty InvoiceNo"
+	}
+	if reason := textProblem(rec[0], "InvoiceNo"); reason != "" {
+		return "", reason
+	}
+	return rec[0], ""
+}
+
+// unreadableReason is the reject reason of a row whose invoice is unknown.
+func unreadableReason(why string) string {
+	return why + "; the row's invoice cannot be known, so the invoices it may belong to are not imported either: fix the row and load the file again"
+}
+
+// brokenRow handles a row with broken quoting. Its fields before the broken
+// one are read (rec), so its InvoiceNo is known unless the InvoiceNo itself
+// is broken. A quoted field that runs on swallows the lines after it: they
+// are unreadable, whatever invoice they had.
+func (r *Reader) brokenRow(rec []string, pe *csv.ParseError) {
+	s := &r.lines
+	reason := parseErrorReason(pe)
+	id, why := "", "broken InvoiceNo"
+	if len(rec) > 0 {
+		id, why = invoiceNo(rec)
+	}
+	if id == "" {
+		s.addReject(pe.StartLine, -1, "", unreadableReason(reason+" ("+why+")"))
+		s.addUnreadable(pe.StartLine, pe.Line)
+		return
+	}
+	i := r.invoiceOf(id, pe.StartLine)
+	if i < 0 {
+		return
+	}
+	s.readable(i)
+	inv := &s.invs[i]
+	inv.last = max(inv.last, pe.StartLine)
+	inv.lines++
+	s.addReject(pe.StartLine, i, "", reason)
+	if pe.Line > pe.StartLine {
+		s.addUnreadable(pe.StartLine+1, pe.Line)
+	}
 }
 
 func (r *Reader) lineRow(rec []string, line int) {
 	s := &r.lines
-	key := rec[0]
+	id, why := invoiceNo(rec)
 	switch {
-	case key == "":
-		r.brokenLine(line, "empty InvoiceNo")
+	case id == "":
+		s.addReject(line, -1, "", unreadableReason(why))
+		s.addUnreadable(line, line)
 		return
-	case validUTF8(rec[:1]) == 0:
-		r.brokenLine(line, "invalid UTF-8 in InvoiceNo; save the file as UTF-8")
-		return
-	case len(rec) != numLineCols && (!s.cur.active || key != s.cur.id):
-		// The first column may not be an InvoiceNo at all.
-		r.brokenLine(line, wrongColumns(len(rec)))
+	case len(rec) != numLineCols:
+		// A missing or extra column may have moved the InvoiceNo: the first
+		// column names the row's invoice only if it is an invoice of the
+		// file (decided in group). Until then the row is unreadable.
+		s.addReject(line, -1, strings.Clone(id), wrongColumns(len(rec)))
+		s.rejects[len(s.rejects)-1].unread = int32(len(s.unread))
+		s.addUnreadable(line, line)
 		return
 	}
-	broken := s.broken
-	s.broken = 0
-	if !s.cur.active || key != s.cur.id {
-		r.closeInvoice()
-		if sp, ok := s.seen[key]; ok {
-			s.push(result{line: line, err: r.reject(line,
-				"invoice %s already ended at line %d (it started at line %d); keep all lines of an invoice together",
-				key, sp.last, sp.first)})
-			return
-		}
-		r.openInvoice(key, line, broken)
+	i := r.invoiceOf(id, line)
+	if i < 0 {
+		return
 	}
-	inv := &s.cur
-	inv.lines++
+	s.readable(i)
+	inv := &s.invs[i]
 	inv.last = line
 	if reason := r.addLine(inv, rec, line); reason != "" {
-		s.push(result{line: line, err: r.reject(line, "%s", reason)})
-		if inv.bad == 0 {
-			inv.badLine = line
-		}
-		inv.bad++
+		s.addReject(line, i, "", reason)
 	}
+	inv.lines++
 }
 
-func (r *Reader) openInvoice(id string, line, broken int) {
-	inv := &r.lines.cur
-	*inv = invoice{
-		active: true, id: strings.Clone(id), first: line, brokenLine: broken,
-		cancel: id[0] == 'C', adjust: id[0] == 'A',
-		items: inv.items[:0], itemEnds: inv.itemEnds[:0],
-	}
-}
-
-// addLine checks one line and adds it to inv; it returns a reject reason.
+// addLine checks one row of 8 columns and adds it to inv; it returns a
+// reject reason.
 func (r *Reader) addLine(inv *invoice, rec []string, line int) string {
-	if len(rec) != numLineCols {
-		return wrongColumns(len(rec))
-	}
-	if i := validUTF8(rec); i >= 0 {
-		return "invalid UTF-8 in " + linesHeader[i] + "; save the file as UTF-8"
+	s := &r.lines
+	if reason := textProblems(rec, linesHeader); reason != "" {
+		return reason
 	}
 	if rec[colStock] == "" {
 		return "empty StockCode"
@@ -207,20 +355,28 @@ func (r *Reader) addLine(inv *invoice, rec []string, line int) string {
 	}
 	switch {
 	case inv.customerLine == 0:
-		inv.customer, inv.customerLine, inv.customerShown = c, line, rec[colCustomer]
-		inv.date = t
-	case c != inv.customer && inv.conflict == "":
-		inv.conflict = fmt.Sprintf("lines disagree on CustomerID (%s at line %d, %s at line %d)",
-			quoteCut(inv.customerShown), inv.customerLine, quoteCut(rec[colCustomer]), line)
+		inv.customer, inv.customerLine, inv.date = c, line, t.Unix()
+	case c != inv.customer && inv.conflictLine == 0:
+		inv.conflictLine, inv.conflictWith = line, c
 	}
-	if len(inv.itemEnds) < ingest.MaxItems {
+	if len(s.stock)+len(rec[colStock]) > math.MaxUint32 {
+		s.held = math.MaxInt64 // stops the read: too large
+	} else if inv.bad == 0 && inv.lines < ingest.MaxItems {
 		for _, b := range []byte(rec[colStock]) {
 			if b == ' ' {
 				b = '_'
 			}
-			inv.items = append(inv.items, b)
+			s.stock = append(s.stock, b)
 		}
-		inv.itemEnds = append(inv.itemEnds, len(inv.items))
+		s.rows = append(s.rows, itemRow{end: uint32(len(s.stock))})
+		n := int32(len(s.rows) - 1)
+		if inv.tail != 0 {
+			s.rows[inv.tail].next = n
+		} else {
+			inv.head = n
+		}
+		inv.tail = n
+		s.held += heldPerRow + int64(len(rec[colStock]))
 	}
 	inv.total.add(q, p)
 	return ""
@@ -230,7 +386,7 @@ func wrongColumns(n int) string {
 	return fmt.Sprintf("wrong column count: %d, want %d (%s)", n, numLineCols, strings.Join(linesHeader, ","))
 }
 
-// lineDate parses an InvoiceDate; lines of an invoice mostly repeat it.
+// lineDate parses an InvoiceDate; rows of an invoice mostly repeat it.
 func (r *Reader) lineDate(s string) (time.Time, bool) {
 	if s == r.lines.lastDate && s != "" {
 		return r.lines.lastTime, true
@@ -246,44 +402,80 @@ func (r *Reader) lineDate(s string) (time.Time, bool) {
 	return t, true
 }
 
-// closeInvoice turns the current invoice into an order or a reject.
-func (r *Reader) closeInvoice() {
+// group runs at the end of the file: it gives the rows of wrong column count
+// their invoice when their first column is one, and holds back the
+// invoices that unreadable rows may belong to.
+func (r *Reader) group() {
 	s := &r.lines
-	inv := &s.cur
-	if !inv.active {
-		return
+	for k := range s.rejects {
+		rej := &s.rejects[k]
+		if rej.field0 == "" {
+			continue
+		}
+		if i, ok := s.index[rej.field0]; ok {
+			rej.inv = i
+			s.markBad(i, rej.line)
+			s.unread[rej.unread].first = -1
+		} else {
+			rej.reason = unreadableReason(rej.reason + " and " + quoteCut(rej.field0) + " is no InvoiceNo of the file")
+		}
+		rej.field0 = ""
 	}
-	inv.active = false
-	s.seen[inv.id] = span{inv.first, inv.last}
-	reject := func(format string, a ...any) {
-		s.push(result{line: inv.first, err: r.reject(inv.first, "invoice %s not imported: %s", inv.id, fmt.Sprintf(format, a...))})
+	kept := s.unread[:0]
+	for _, u := range s.unread {
+		if u.first >= 0 {
+			kept = append(kept, u)
+		}
+	}
+	s.unread = kept
+	block := func(i int32, line int) {
+		if i >= 0 && s.invs[i].blocked == 0 {
+			s.invs[i].blocked = line
+		}
+	}
+	for _, u := range s.unread {
+		block(u.prev, u.first)
+		block(u.next, u.first)
+	}
+	// An invoice with rows both before and after an unreadable row. The
+	// unreadable rows are in line order and do not overlap.
+	for i := range s.invs {
+		inv := &s.invs[i]
+		k := sort.Search(len(s.unread), func(k int) bool { return s.unread[k].last >= inv.first })
+		if k < len(s.unread) && s.unread[k].first <= inv.last {
+			block(int32(i), s.unread[k].first)
+		}
+	}
+}
+
+// closeInvoice turns an invoice into an order or a reject.
+func (r *Reader) closeInvoice(inv *invoice) (ingest.Order, error) {
+	s := &r.lines
+	reject := func(format string, a ...any) (ingest.Order, error) {
+		return ingest.Order{}, r.rejectOrder(inv.first, inv.id, "invoice %s not imported: %s", inv.id, fmt.Sprintf(format, a...))
 	}
 	switch {
 	case inv.bad == 1:
-		reject("its line %d was rejected; fix it and load the file again", inv.badLine)
-		return
+		return reject("its line %d was rejected; fix it and load the file again", inv.badLine)
 	case inv.bad > 1:
-		reject("%d of its lines were rejected (the first at line %d); fix them and load the file again", inv.bad, inv.badLine)
-		return
-	case inv.brokenLine != 0:
-		reject("the unreadable line %d next to it may belong to it; fix that line and load the file again", inv.brokenLine)
-		return
-	case inv.conflict != "":
-		reject("its %s; an invoice belongs to one customer", inv.conflict)
-		return
+		return reject("%d of its lines were rejected (the first at line %d); fix them and load the file again", inv.bad, inv.badLine)
+	case inv.blocked != 0 && inv.first < inv.blocked && inv.blocked < inv.last:
+		return reject("the unreadable line %d, among its lines, may belong to it; fix that line and load the file again", inv.blocked)
+	case inv.blocked != 0:
+		return reject("the unreadable line %d next to it may belong to it; fix that line and load the file again", inv.blocked)
+	case inv.conflictLine != 0:
+		return reject("its lines disagree on CustomerID (%s at line %d, %s at line %d); an invoice belongs to one customer",
+			customerText(inv.customer), inv.customerLine, customerText(inv.conflictWith), inv.conflictLine)
 	case inv.lines > ingest.MaxItems:
-		reject("it has %d lines; an order holds at most %d items", inv.lines, ingest.MaxItems)
-		return
+		return reject("it has %d lines; an order holds at most %d items", inv.lines, ingest.MaxItems)
 	case !inv.adjust && inv.cancel && inv.total.sign() > 0:
-		reject("a cancellation (C...) must have a negative total, not %s", inv.total.decimal())
-		return
+		return reject("a cancellation (C...) must have a negative total, not %s", inv.total.decimal())
 	case !inv.adjust && !inv.cancel && inv.total.sign() < 0:
-		reject("negative total %s; a cancellation's InvoiceNo starts with C", inv.total.decimal())
-		return
+		return reject("negative total %s; a cancellation's InvoiceNo starts with C", inv.total.decimal())
 	}
 	o := ingest.Order{
 		ID: inv.id, CustomerID: inv.customer, Channel: r.opts.Channel, Amount: inv.total.decimal(),
-		Currency: r.opts.Currency, PurchasedAt: inv.date,
+		Currency: r.opts.Currency, PurchasedAt: time.Unix(inv.date, 0).UTC(),
 	}
 	if o.Channel == ingest.ChannelStore {
 		o.StoreID = r.opts.StoreID
@@ -291,18 +483,30 @@ func (r *Reader) closeInvoice() {
 	if inv.adjust {
 		o.CustomerID = 0
 	}
-	if len(inv.itemEnds) > 0 {
-		all := string(inv.items)
-		o.ItemIDs = make([]string, len(inv.itemEnds))
+	if inv.head != 0 {
+		s.items = s.items[:0]
+		var ends []int
+		for n := inv.head; n != 0; n = s.rows[n].next {
+			s.items = append(s.items, s.stock[s.rows[n-1].end:s.rows[n].end]...)
+			ends = append(ends, len(s.items))
+		}
+		all := string(s.items)
+		o.ItemIDs = make([]string, len(ends))
 		start := 0
-		for i, end := range inv.itemEnds {
-			o.ItemIDs[i] = all[start:end]
+		for k, end := range ends {
+			o.ItemIDs[k] = all[start:end]
 			start = end
 		}
 	}
 	if reason := r.validate(&o, linesNames); reason != "" {
-		reject("%s", reason)
-		return
+		return reject("%s", reason)
 	}
-	s.push(result{o: o, line: inv.first})
+	return o, nil
+}
+
+func customerText(c uint64) string {
+	if c == 0 {
+		return "blank"
+	}
+	return strconv.FormatUint(c, 10)
 }

@@ -88,7 +88,11 @@ func (r *Reader) nextOrderCSV() (ingest.Order, int, error) {
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
 			r.rows++
-			return ingest.Order{}, pe.StartLine, r.reject(pe.StartLine, "%s", parseErrorReason(pe))
+			id := ""
+			if len(rec) > 0 && textProblem(rec[0], "") == "" {
+				id = rec[0]
+			}
+			return ingest.Order{}, pe.StartLine, r.rejectOrder(pe.StartLine, id, "%s", parseErrorReason(pe))
 		}
 		return ingest.Order{}, 0, err
 	}
@@ -97,8 +101,12 @@ func (r *Reader) nextOrderCSV() (ingest.Order, int, error) {
 	if len(rec) != len(ordersHeader) {
 		return ingest.Order{}, line, r.reject(line, "wrong column count: %d, want %d (%s)", len(rec), len(ordersHeader), strings.Join(ordersHeader, ","))
 	}
-	if i := validUTF8(rec); i >= 0 {
-		return ingest.Order{}, line, r.reject(line, "invalid UTF-8 in %s; save the file as UTF-8", ordersHeader[i])
+	id := rec[0]
+	if textProblem(id, "") != "" {
+		id = ""
+	}
+	if reason := textProblems(rec, ordersHeader); reason != "" {
+		return ingest.Order{}, line, r.rejectOrder(line, id, "%s", reason)
 	}
 	f := orderFields{
 		id: rec[0], customer: rec[1], channel: rec[2], store: rec[3],
@@ -109,7 +117,7 @@ func (r *Reader) nextOrderCSV() (ingest.Order, int, error) {
 	}
 	o, reason := r.buildOrder(&f, &csvNames)
 	if reason != "" {
-		return ingest.Order{}, line, r.reject(line, "%s", reason)
+		return ingest.Order{}, line, r.rejectOrder(line, id, "%s", reason)
 	}
 	return o, line, nil
 }
@@ -134,6 +142,9 @@ type jsonPayment struct {
 	Amount   json.RawMessage `json:"amount"`
 	Currency string          `json:"currency"`
 }
+
+// jsonTextNames name the JSON fields textProblems checks.
+var jsonTextNames = []string{"orderId", "channel", "storeId", "purchasedAt", "paymentDetails.currency"}
 
 const jsonFields = "orderId, customerId, channel, storeId, paymentDetails {amount, currency}, itemIds, purchasedAt"
 
@@ -163,20 +174,22 @@ func (r *Reader) nextOrderJSON() (ingest.Order, int, error) {
 			continue
 		}
 		r.rows++
-		o, reason := r.jsonOrder(b)
+		o, id, reason := r.jsonOrder(b)
 		if reason != "" {
-			return ingest.Order{}, line, r.reject(line, "%s", reason)
+			return ingest.Order{}, line, r.rejectOrder(line, id, "%s", reason)
 		}
 		return o, line, nil
 	}
 }
 
-func (r *Reader) jsonOrder(b []byte) (ingest.Order, string) {
+// jsonOrder decodes one line; it returns the order, or its id (when it can
+// be read) and a reject reason.
+func (r *Reader) jsonOrder(b []byte) (ingest.Order, string, string) {
 	if !utf8.Valid(b) {
-		return ingest.Order{}, "invalid UTF-8; save the file as UTF-8"
+		return ingest.Order{}, "", "invalid UTF-8; save the file as UTF-8"
 	}
 	if b[0] != '{' {
-		return ingest.Order{}, "want one JSON object per line"
+		return ingest.Order{}, "", "want one JSON object per line"
 	}
 	r.json.src.Reset(b)
 	dec := json.NewDecoder(&r.json.src)
@@ -184,24 +197,32 @@ func (r *Reader) jsonOrder(b []byte) (ingest.Order, string) {
 	dec.DisallowUnknownFields()
 	var j jsonOrder
 	if err := dec.Decode(&j); err != nil {
-		return ingest.Order{}, jsonReason(err)
+		return ingest.Order{}, "", jsonReason(err)
+	}
+	id := j.OrderID
+	if textProblem(id, "") != "" {
+		id = ""
 	}
 	if dec.More() {
-		return ingest.Order{}, "more than one JSON value on the line; one order per line"
+		return ingest.Order{}, id, "more than one JSON value on the line; one order per line"
 	}
 	f := orderFields{id: j.OrderID, channel: j.Channel, store: j.StoreID, purchasedAt: j.PurchasedAt, items: j.ItemIDs}
 	var ok bool
 	if f.customer, ok = jsonScalar(j.CustomerID); !ok {
-		return ingest.Order{}, "customerId must be a number or a string"
+		return ingest.Order{}, id, "customerId must be a number or a string"
 	}
 	if j.PaymentDetails == nil {
-		return ingest.Order{}, "missing paymentDetails: want {\"amount\": \"12.50\", \"currency\": \"GBP\"}"
+		return ingest.Order{}, id, "missing paymentDetails: want {\"amount\": \"12.50\", \"currency\": \"GBP\"}"
 	}
 	if f.amount, ok = jsonScalar(j.PaymentDetails.Amount); !ok {
-		return ingest.Order{}, "paymentDetails.amount must be a number or a string such as \"12.50\""
+		return ingest.Order{}, id, "paymentDetails.amount must be a number or a string such as \"12.50\""
 	}
 	f.currency = j.PaymentDetails.Currency
-	return r.buildOrder(&f, &jsonNames)
+	if reason := textProblems([]string{f.id, f.channel, f.store, f.purchasedAt, f.currency}, jsonTextNames); reason != "" {
+		return ingest.Order{}, id, reason
+	}
+	o, reason := r.buildOrder(&f, &jsonNames)
+	return o, id, reason
 }
 
 // jsonScalar returns the text of a JSON number or string; null or absent is

@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/xyz/loyalty/ingest"
@@ -40,14 +41,20 @@ type Options struct {
 	// Currency of the lines format's prices; "" means GBP. The orders format
 	// carries its own currency on every row.
 	Currency string
+	// MaxGroupBytes bounds the memory the lines format holds to group a file
+	// by invoice (see "Memory" in the package documentation); 0 means
+	// DefaultMaxGroupBytes. A file that needs more gives an error wrapping
+	// ErrTooLarge before any of its orders is returned.
+	MaxGroupBytes int64
 }
 
 // RecordError is a bad row or a bad order: it belongs in the rejects file,
 // and reading goes on with the next call to Next.
 type RecordError struct {
-	File   string // as given to NewReader
-	Line   int    // 1-based line of the row (of an order's first row)
-	Reason string // short, says what to fix
+	File    string // as given to NewReader
+	Line    int    // 1-based line of the row (of an order's first row)
+	OrderID string // the order id (InvoiceNo) of the row, when it can be read; else ""
+	Reason  string // short, says what to fix
 }
 
 func (e *RecordError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Reason) }
@@ -165,7 +172,9 @@ func NewReader(r io.Reader, file string, opts Options) (*Reader, error) {
 		return nil, notFormat("the file is empty; want a header line")
 	case bytes.HasPrefix(head, gzipMagic):
 		return nil, notFormat("gzip-compressed data; open it with posfile.Open")
-	case bytes.IndexByte(head, 0) >= 0:
+	case bytes.HasPrefix(head, []byte{0xff, 0xfe}) || bytes.HasPrefix(head, []byte{0xfe, 0xff}):
+		return nil, notFormat("UTF-16 text; save the file as UTF-8")
+	case !textStart(head):
 		return nil, notFormat("binary data, not text")
 	}
 	if start[0] == '{' {
@@ -217,7 +226,10 @@ func NewReader(r io.Reader, file string, opts Options) (*Reader, error) {
 		return nil, fmt.Errorf("%s: the lines format has no store column: give a store id (Options.StoreID)", file)
 	}
 	if rd.fmt == FormatLines {
-		rd.lines.init()
+		if opts.MaxGroupBytes <= 0 {
+			opts.MaxGroupBytes = DefaultMaxGroupBytes
+		}
+		rd.lines.init(opts.MaxGroupBytes)
 	}
 	return rd, nil
 }
@@ -273,6 +285,11 @@ func (r *Reader) reject(line int, format string, a ...any) *RecordError {
 	return &RecordError{File: r.file, Line: line, Reason: fmt.Sprintf(format, a...)}
 }
 
+// rejectOrder is reject for a row or an order whose id is known.
+func (r *Reader) rejectOrder(line int, id string, format string, a ...any) *RecordError {
+	return &RecordError{File: r.file, Line: line, OrderID: id, Reason: fmt.Sprintf(format, a...)}
+}
+
 // parseErrorReason describes broken CSV quoting.
 func parseErrorReason(pe *csv.ParseError) string {
 	var what string
@@ -290,15 +307,57 @@ func parseErrorReason(pe *csv.ParseError) string {
 	return fmt.Sprintf("broken quoting (column %d): %s", pe.Column, what)
 }
 
-// validUTF8 returns the index of the first field that is not valid UTF-8,
-// or -1.
-func validUTF8(rec []string) int {
-	for i, f := range rec {
-		if !utf8.ValidString(f) {
-			return i
+// textStart reports whether the start of a file (its first line, as far as
+// head holds it) is text: UTF-8 without a NUL or other control byte but tab
+// and line ends. Control bytes further on are rejects of the rows that hold
+// them.
+func textStart(head []byte) bool {
+	if i := bytes.IndexByte(head, '\n'); i >= 0 {
+		head = head[:i]
+	} else if len(head) > utf8.UTFMax {
+		// The first line goes on beyond head, which may end inside a rune.
+		head = head[:len(head)-utf8.UTFMax]
+	}
+	for _, b := range head {
+		if b < 0x20 && b != '\t' && b != '\r' || b == 0x7f {
+			return false
 		}
 	}
-	return -1
+	return utf8.Valid(head)
+}
+
+// textProblem says what is wrong with a field that is not text: invalid
+// UTF-8 or a control character (a NUL, or any other but tab and line ends,
+// which a quoted field may hold). It returns "" for good text.
+func textProblem(f, name string) string {
+	for i := 0; i < len(f); i++ {
+		b := f[i]
+		switch {
+		case b >= 0x20 && b < 0x7f, b == '\t', b == '\n', b == '\r':
+			continue
+		case b < 0x80:
+			return fmt.Sprintf("control character %#02x in %s; remove it (a NUL or control byte is not text)", b, name)
+		}
+		r, size := utf8.DecodeRuneInString(f[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			return "invalid UTF-8 in " + name + "; save the file as UTF-8"
+		case unicode.IsControl(r):
+			return fmt.Sprintf("control character %U in %s; remove it (a control character is not text)", r, name)
+		}
+		i += size - 1
+	}
+	return ""
+}
+
+// textProblems is textProblem for a row; names are its columns.
+func textProblems(rec, names []string) string {
+	for i, f := range rec {
+		if reason := textProblem(f, names[i]); reason != "" {
+			return reason
+		}
+	}
+	return ""
 }
 
 // validate runs ingest's checks and names the failing field in the file's

@@ -50,7 +50,7 @@ func readAll(t testing.TB, in io.Reader, file string, opts Options) string {
 			if re.Line != line {
 				t.Errorf("%s: Next returned line %d with reject %v", file, line, re)
 			}
-			fmt.Fprintf(&b, "reject %v\n", re)
+			fmt.Fprintf(&b, "reject order=%s %v\n", re.OrderID, re)
 		case err != nil:
 			fmt.Fprintf(&b, "fatal: %v\n", err)
 			return b.String()

@@ -12,6 +12,7 @@ import (
 	"github.com/shopspring/decimal"
 	"github.com/xyz/loyalty/ingest"
 	"github.com/xyz/loyalty/internal/testenv"
+	"github.com/xyz/loyalty/points"
 )
 
 // dataDir returns the directory of the real online-retail exports, one file
@@ -70,8 +71,10 @@ func countIndependently(t *testing.T, path string) tally {
 	return c
 }
 
-// readFile reads a file with the Reader and counts what it returned.
-func readFile(t *testing.T, path string) (got tally, rejects []*RecordError) {
+// readFile reads a file with the Reader and counts what it returned. With
+// balances not nil, it also applies the orders' points to them, as the
+// store does: the points rule, and never below zero.
+func readFile(t *testing.T, path string, balances map[uint64]int64) (got tally, rejects []*RecordError) {
 	t.Helper()
 	f, err := Open(path)
 	if err != nil {
@@ -104,6 +107,9 @@ func readFile(t *testing.T, path string) (got tally, rejects []*RecordError) {
 		}
 		got.maxItems = max(got.maxItems, len(o.ItemIDs))
 		got.total = got.total.Add(o.Amount)
+		if balances != nil && o.CustomerID != 0 {
+			balances[o.CustomerID] = max(0, balances[o.CustomerID]+points.ForGBP(o.Amount))
+		}
 	}
 }
 
@@ -113,7 +119,7 @@ func TestRealFile(t *testing.T) {
 		t.Fatalf("the real data is missing: %v", err)
 	}
 	want := countIndependently(t, path)
-	got, rejects := readFile(t, path)
+	got, rejects := readFile(t, path, nil)
 	t.Logf("%s: %d rows, %d invoices (%d cancellations, %d anonymous, %d over %d lines)",
 		path, want.rows, want.invoices, want.cancellations, want.anonymous, want.tooBig, ingest.MaxItems)
 	// No invoice of the real data is over ingest.MaxItems any more: the
@@ -147,34 +153,34 @@ func TestRealFile(t *testing.T) {
 	}
 }
 
-// TestRealData reads the whole export and checks the figures in its README
-// and the oddities the package documentation describes.
+// TestRealData reads the whole export (all 305 files, each invoice one order
+// wherever its lines are in its file): no row is rejected, the figures of
+// its README hold, and every customer's points from the orders read equal
+// testenv.ExpectRetail's independent computation.
 func TestRealData(t *testing.T) {
 	paths, err := filepath.Glob(filepath.Join(dataDir(t), "*.csv"))
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("the real data is missing from %s: %v", dataDir(t), err)
 	}
+	if len(paths) != 305 {
+		t.Fatalf("%d files in %s, want the 305 days of the export", len(paths), dataDir(t))
+	}
 	var all, want tally
-	reasons := map[string]int{}
+	balances := map[uint64]int64{}
 	for _, p := range paths {
 		w := countIndependently(t, p)
 		want.rows += w.rows
 		want.invoices += w.invoices
+		want.anonymous += w.anonymous
 		want.tooBig += w.tooBig
 		want.maxItems = max(want.maxItems, w.maxItems)
-		got, rejects := readFile(t, p)
+		got, rejects := readFile(t, p, balances)
 		all.rows += got.rows
 		all.invoices += got.invoices
+		all.anonymous += got.anonymous
 		all.maxItems = max(all.maxItems, got.maxItems)
 		for _, re := range rejects {
-			switch {
-			case strings.Contains(re.Reason, "already ended at line"):
-				reasons["comes back"]++
-			case strings.Contains(re.Reason, "an order holds at most"):
-				reasons["too many lines"]++
-			default:
-				t.Errorf("unexpected reject %v", re)
-			}
+			t.Errorf("reject %v (order %q)", re, re.OrderID)
 		}
 	}
 	// The figures of the export's README, counted without the Reader: 541,909
@@ -187,14 +193,43 @@ func TestRealData(t *testing.T) {
 	if all.rows != want.rows {
 		t.Errorf("%d rows, want %d", all.rows, want.rows)
 	}
-	// Every invoice is an order, the largest whole; one (542806 on
-	// 2011-02-01) has 35 lines after a cancellation, rejected, but its first
-	// 4 lines are an order.
-	if all.invoices != want.invoices-want.tooBig || reasons["too many lines"] != want.tooBig || reasons["comes back"] != 35 {
-		t.Errorf("%d orders, rejects %v; want %d orders, %d too many lines, 35 lines that come back",
-			all.invoices, reasons, want.invoices-want.tooBig, want.tooBig)
+	// Every invoice is one order, the largest whole, 542806 of 2011-02-01
+	// (interleaved with a cancellation) too.
+	if all.invoices != want.invoices || all.maxItems != want.maxItems {
+		t.Errorf("%d orders, the largest of %d items; want %d, %d", all.invoices, all.maxItems, want.invoices, want.maxItems)
 	}
-	if all.maxItems != want.maxItems {
-		t.Errorf("largest order has %d items, want %d", all.maxItems, want.maxItems)
+	exp := testenv.ExpectRetail(t, paths)
+	if exp.Rows != all.rows || exp.Invoices != all.invoices || exp.Anonymous != all.anonymous || exp.Orders != all.invoices-all.anonymous {
+		t.Errorf("read %d rows, %d orders (%d anonymous); ExpectRetail counts %d rows, %d invoices, %d orders, %d anonymous",
+			all.rows, all.invoices, all.anonymous, exp.Rows, exp.Invoices, exp.Orders, exp.Anonymous)
 	}
+	for c, b := range balances {
+		if b == 0 {
+			delete(balances, c)
+		}
+	}
+	bad := 0
+	for c, w := range exp.Balances {
+		if g := balances[c]; g != w {
+			if bad++; bad <= 5 {
+				t.Errorf("customer %d: %d points, want %d", c, g, w)
+			}
+		}
+	}
+	for c, g := range balances {
+		if _, ok := exp.Balances[c]; !ok {
+			if bad++; bad <= 5 {
+				t.Errorf("customer %d: %d points, want none", c, g)
+			}
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d customers differ", bad, len(exp.Balances))
+	}
+	// Invoice 542806 is customer 12836's: 85 points when its 39 lines are
+	// one order (its first 4 lines alone gave 5).
+	if exp.Balances[12836] == 0 || balances[12836] != exp.Balances[12836] {
+		t.Errorf("customer 12836: %d points, want %d", balances[12836], exp.Balances[12836])
+	}
+	t.Logf("%d files, %d rows, %d invoices (%d anonymous), %d customers with points", len(paths), all.rows, all.invoices, all.anonymous, len(exp.Balances))
 }
