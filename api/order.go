@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -73,7 +74,9 @@ func (id *customerID) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-var amountPattern = regexp.MustCompile(`^-?[0-9]{1,12}(\.[0-9]{1,8})?$`)
+// amountPattern is the syntax of an amount; ingest.Order.Validate checks its
+// value (decimal places, range).
+var amountPattern = regexp.MustCompile(`^-?[0-9]{1,20}(\.[0-9]{1,20})?$`)
 
 // postOrder applies a purchase or refund from a channel.
 func (s *Server) postOrder(c *gin.Context) {
@@ -90,13 +93,20 @@ func (s *Server) postOrder(c *gin.Context) {
 	}
 	o, issues := req.order(id)
 	if len(issues) > 0 {
-		s.metrics.orders.WithLabelValues("invalid").Inc()
-		s.problem(c, problemInvalid, "The order has invalid fields: "+issues[0].Field+" "+issues[0].Reason+".", issues)
+		// Also report the fields that parsed but are invalid, in one answer
+		// (on this process's clock: the writer validates again on its own
+		// before applying anything).
+		issues = mergeIssues(issues, o.Validate(time.Now()))
+		s.invalidOrder(c, issues)
 		return
 	}
 	out, err := s.deps.Writer.ApplyOrder(c.Request.Context(), o, principalOf(c).Subject)
 	if err == nil {
 		err = out.Err
+	}
+	if issues := mergeIssues(nil, err); len(issues) > 0 {
+		s.invalidOrder(c, issues)
+		return
 	}
 	if err != nil {
 		var fe *ingest.FieldError
@@ -130,6 +140,52 @@ func (s *Server) postOrder(c *gin.Context) {
 	})
 }
 
+// invalidOrder answers 422 naming every invalid field; nothing was applied.
+func (s *Server) invalidOrder(c *gin.Context, issues []FieldIssue) {
+	s.metrics.orders.WithLabelValues("invalid").Inc()
+	detail := "The order has an invalid field: "
+	if len(issues) > 1 {
+		detail = fmt.Sprintf("The order has %d invalid fields: ", len(issues))
+	}
+	for i, fi := range issues {
+		if i > 0 {
+			detail += "; "
+		}
+		detail += fi.Field + " " + fi.Reason
+	}
+	s.problem(c, problemInvalid, detail+".", issues)
+}
+
+// mergeIssues adds the field errors in err (ingest.FieldErrors from
+// ingest.Order.Validate, or one *ingest.FieldError) to issues, skipping the
+// fields issues already names and the fields inside them: a field that did
+// not parse is zero in the order, and Validate would only repeat that it is
+// missing.
+func mergeIssues(issues []FieldIssue, err error) []FieldIssue {
+	var (
+		fes ingest.FieldErrors
+		fe  *ingest.FieldError
+	)
+	switch {
+	case errors.As(err, &fes):
+	case errors.As(err, &fe):
+		fes = ingest.FieldErrors{fe}
+	default:
+		return issues
+	}
+	named := map[string]bool{}
+	for _, fi := range issues {
+		named[fi.Field] = true
+	}
+	for _, fe := range fes {
+		parent, _, _ := strings.Cut(fe.Field, ".")
+		if !named[fe.Field] && !named[parent] {
+			issues = append(issues, FieldIssue{fe.Field, fe.Reason})
+		}
+	}
+	return issues
+}
+
 // order checks the fields the API parses (presence, number and time
 // formats) and builds the order; ingest validates the rest.
 func (r *orderRequest) order(id string) (ingest.Order, []FieldIssue) {
@@ -153,12 +209,10 @@ func (r *orderRequest) order(id string) (ingest.Order, []FieldIssue) {
 		case p.Amount == nil:
 			bad("paymentDetails.amount", "is required: a decimal string such as \"12.50\" (negative for a refund)")
 		case !amountPattern.MatchString(*p.Amount):
-			bad("paymentDetails.amount", "must be a decimal string such as \"12.50\" or \"-3.999\" (up to 12 digits, 8 decimals)")
+			bad("paymentDetails.amount", fmt.Sprintf("must be a decimal string such as \"12.50\" or \"-3.999\" (at most %d decimal places, at most %s in absolute value)",
+				ingest.MaxAmountScale, ingest.MaxAmount))
 		default:
 			o.Amount = decimal.RequireFromString(*p.Amount)
-		}
-		if p.Currency == "" {
-			bad("paymentDetails.currency", "is required: GBP or EUR")
 		}
 		o.Currency = p.Currency
 	}
