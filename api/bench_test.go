@@ -43,7 +43,7 @@ func benchServer(b *testing.B) (http.Handler, []string, []uint64) {
 		b.Fatal(err)
 	}
 	cfg := testConfig()
-	srv, err := api.New(cfg, api.Deps{Ranker: ranker.Local{B: st.Board()}, Writer: ingest.NewWriter(st, nil, newRule(b), ingest.Config{})},
+	srv, err := api.New(cfg, api.Deps{Ranker: ranker.Local{B: st.Board()}, Writer: ingest.NewWriter(st, nil, newRule(b))},
 		slog.New(slog.DiscardHandler))
 	if err != nil {
 		b.Fatal(err)

@@ -75,7 +75,7 @@ func newRedisEnv(t testing.TB, tweak ...func(*api.Config)) *env {
 	hcfg.Prefix = "api"
 	hcfg.DedupeParts = 64
 	idx := histogram.New(rdb, hcfg)
-	if err := idx.Check(testenv.Context(t)); err != nil {
+	if _, err := idx.Check(testenv.Context(t)); err != nil {
 		t.Fatal(err)
 	}
 	rep := ranker.NewReplica(idx, idx, ranker.DefaultReplicaConfig(), quiet)
@@ -89,7 +89,7 @@ func newRedisEnv(t testing.TB, tweak ...func(*api.Config)) *env {
 		}
 	}
 	rule := newRule(t)
-	w := ingest.NewWriter(idx, nil, rule, ingest.Config{})
+	w := ingest.NewWriter(idx, nil, rule)
 	e := &env{redis: srv, idx: idx, rep: rep, rank: rep, rule: rule, write: w}
 	e.build(t, api.Deps{
 		Ranker: rep, Writer: w,
@@ -108,7 +108,7 @@ func newEmbeddedEnv(t testing.TB, tweak ...func(*api.Config)) *env {
 	}
 	t.Cleanup(func() { st.Close() })
 	rule := newRule(t)
-	w := ingest.NewWriter(st, nil, rule, ingest.Config{})
+	w := ingest.NewWriter(st, nil, rule)
 	rk := ranker.Local{B: st.Board()}
 	e := &env{store: st, rank: rk, rule: rule, write: w}
 	e.build(t, api.Deps{Ranker: rk, Writer: w, IndexSize: func() float64 { return float64(st.Board().Len()) }}, tweak...)

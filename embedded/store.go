@@ -134,6 +134,11 @@ func (s *Store) Apply(_ context.Context, changes []ledger.Change) ([]ledger.Outc
 		if !ok {
 			old = s.board.Balance(c.CustomerID)
 		}
+		if c.Cause == ledger.CauseManual && old+c.Points < 0 {
+			out[i] = ledger.Outcome{Entry: ledger.Entry{Change: c, Balance: old},
+				Err: fmt.Errorf("change %s: %w: the balance is %d, the deduction %d", c.ID, ledger.ErrInsufficient, old, -c.Points)}
+			continue
+		}
 		n := max(old+c.Points, 0)
 		if n > histogram.MaxPoints {
 			out[i] = ledger.Outcome{Entry: ledger.Entry{Change: c}, Err: fmt.Errorf("balance would exceed %d points", histogram.MaxPoints)}

@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -31,28 +32,55 @@ type Config struct {
 	LogKeep int64
 	// BatchSize is the most changes one script call applies.
 	BatchSize int
+	// MaxAhead is how far a change's time may be ahead of the index's clock;
+	// later changes are refused. The exactly-once rule relies on it: a change
+	// timed T was applied no earlier than T - MaxAhead. It must be at least
+	// the ahead-limit of validation plus the clock skew tolerated between the
+	// API's and Redis's clocks.
+	MaxAhead time.Duration
+	// MinReplicasAck is how many replicas must confirm a write (WAIT) before
+	// it is acknowledged; 0 acknowledges once the primary has it.
+	MinReplicasAck int
+	// WaitTimeout bounds that WAIT; on timeout the write is not acknowledged
+	// (ErrNotConfirmed) and a retry is a replay.
+	WaitTimeout time.Duration
+	// AssumeNoEviction acknowledges that Redis's maxmemory-policy is
+	// noeviction where CONFIG GET is not allowed (some managed services);
+	// Check then warns instead of failing.
+	AssumeNoEviction bool
 }
 
 // DefaultConfig returns the production defaults.
 func DefaultConfig() Config {
-	return Config{Prefix: "loyalty", DedupeDays: 1, DedupeParts: 1 << 20, LogKeep: 100_000, BatchSize: 256}
+	return Config{Prefix: "loyalty", DedupeDays: 1, DedupeParts: 1 << 20, LogKeep: 100_000, BatchSize: 256,
+		MaxAhead: 25 * time.Hour, WaitTimeout: 100 * time.Millisecond}
 }
 
 // Index is the Redis score-histogram index. Safe for concurrent use.
 type Index struct {
-	rdb  redis.UniversalClient
-	cfg  Config
-	keys []string
-	p    string
+	rdb redis.UniversalClient
+	cfg Config
+	p   string
+
+	mu    sync.Mutex
+	gen   string       // the generation last seen
+	clock int64        // the index's clock last seen (unix seconds)
+	hot   map[int]bool // score buckets above hotBuckets a write needed
 }
 
 // New returns the index over rdb (the primary: the index writes).
 func New(rdb redis.UniversalClient, cfg Config) *Index {
+	d := DefaultConfig()
 	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 256
+		cfg.BatchSize = d.BatchSize
 	}
-	p := "{" + cfg.Prefix + "}"
-	return &Index{rdb: rdb, cfg: cfg, keys: []string{p}, p: p}
+	if cfg.MaxAhead <= 0 {
+		cfg.MaxAhead = d.MaxAhead
+	}
+	if cfg.WaitTimeout <= 0 {
+		cfg.WaitTimeout = d.WaitTimeout
+	}
+	return &Index{rdb: rdb, cfg: cfg, p: "{" + cfg.Prefix + "}", gen: "1", hot: map[int]bool{}}
 }
 
 func unavailable(op string, err error) error {
@@ -62,18 +90,50 @@ func unavailable(op string, err error) error {
 	return fmt.Errorf("%s: %w: %v", op, ErrUnavailable, err)
 }
 
-// Check verifies the server's encoding limits the memory figures rely on:
-// balance hashes hold up to 128 customers and must stay listpacks.
-func (x *Index) Check(ctx context.Context) error {
-	v, err := x.rdb.ConfigGet(ctx, "hash-max-listpack-entries").Result()
+// ErrEvicting means Redis may evict keys under memory pressure: remembered
+// order ids (which expire) and balances could vanish silently, and replays
+// would count again. The index refuses to run on it.
+var ErrEvicting = errors.New("redis may evict keys")
+
+// Check verifies the server settings the index relies on: maxmemory-policy
+// noeviction (a full Redis must refuse writes, never drop keys), and
+// hash-max-listpack-entries of at least 128 (balance hashes hold up to 128
+// customers and must stay listpacks for the memory figures). Where CONFIG
+// GET is not allowed, Config.AssumeNoEviction acknowledges the policy: Check
+// then returns a warning (non-nil warn) instead of an error.
+func (x *Index) Check(ctx context.Context) (warn, err error) {
+	v, err := x.rdb.ConfigGet(ctx, "maxmemory-policy").Result()
+	if err == nil {
+		var w map[string]string
+		if w, err = x.rdb.ConfigGet(ctx, "hash-max-listpack-entries").Result(); err == nil {
+			v["hash-max-listpack-entries"] = w["hash-max-listpack-entries"]
+		}
+	}
 	if err != nil {
-		return unavailable("check redis config", err)
+		var rerr redis.Error
+		if !errors.As(err, &rerr) {
+			return nil, unavailable("check redis config", err)
+		}
+		if !x.cfg.AssumeNoEviction {
+			return nil, fmt.Errorf("%w: CONFIG GET is not allowed (%v), so maxmemory-policy can't be checked: make sure it is noeviction and set redis.assume_noeviction (LOYALTY_REDIS_ASSUME_NOEVICTION=true)", ErrEvicting, err)
+		}
+		return fmt.Errorf("redis maxmemory-policy and hash-max-listpack-entries not checked (CONFIG GET: %v); redis.assume_noeviction says the policy is noeviction", err), nil
 	}
-	if n, _ := strconv.Atoi(v["hash-max-listpack-entries"]); n < 128 {
-		return fmt.Errorf("redis hash-max-listpack-entries is %d: set it to at least 128 (balances are kept 128 per hash)", n)
+	if p := v["maxmemory-policy"]; p != "noeviction" {
+		return nil, fmt.Errorf("%w: redis maxmemory-policy is %q: set it to noeviction (redis.conf `maxmemory-policy noeviction`, or CONFIG SET maxmemory-policy noeviction); a full Redis then refuses writes, which are retried, instead of dropping remembered order ids and balances", ErrEvicting, p)
 	}
-	return nil
+	if n, _ := strconv.Atoi(v["hash-max-listpack-entries"]); n < balancesPerHash {
+		return nil, fmt.Errorf("redis hash-max-listpack-entries is %d: set it to at least %d (balances are kept %d per hash)", n, balancesPerHash, balancesPerHash)
+	}
+	return nil, nil
 }
+
+// balancesPerHash is how many customers' balances share one hash:
+// customer id >> balanceShift.
+const (
+	balanceShift    = 7
+	balancesPerHash = 1 << balanceShift
+)
 
 // Ping checks the connection.
 func (x *Index) Ping(ctx context.Context) error {
@@ -87,46 +147,111 @@ func (x *Index) part(id string) uint32 {
 	return h.Sum32() % uint32(x.cfg.DedupeParts)
 }
 
-// Apply applies changes in order, atomically each, idempotently by change id
-// (within DedupeDays; see ingest for older ids). The outcome i belongs to
-// changes[i]. An error means nothing after it is known to have applied.
+// Apply applies changes in order, atomically each, idempotently by change
+// id. Outcome i belongs to changes[i]; fewer outcomes than changes means
+// the last one has NeedLedger set and the rest were not attempted (see
+// ledger.Outcome). An error means nothing after it is known to have applied.
+// Safe to retry: a change applied before is answered as a replay.
 func (x *Index) Apply(ctx context.Context, changes []ledger.Change) ([]ledger.Outcome, error) {
 	out := make([]ledger.Outcome, 0, len(changes))
 	for start := 0; start < len(changes); start += x.cfg.BatchSize {
 		batch := changes[start:min(len(changes), start+x.cfg.BatchSize)]
-		args := make([]any, 0, 1+8*len(batch))
-		args = append(args, x.cfg.DedupeDays)
+		gen, day, hot := x.view()
+		last := day + (int64(x.cfg.MaxAhead/time.Second)+daySeconds-1)/daySeconds
+		g := x.p + ":g" + gen
+		keys := append([]string{x.p + ":seq", x.p + ":log", x.p + ":shipped", x.p + ":clock"}, x.histKeys(gen, hot)...)
+		args := make([]any, 0, 2+10*len(batch))
+		args = append(args, x.cfg.DedupeDays, int64(x.cfg.MaxAhead/time.Second))
 		for i := range batch {
 			c := &batch[i]
 			js, err := json.Marshal(c)
 			if err != nil {
 				return out, fmt.Errorf("encode change %s: %w", c.ID, err)
 			}
-			args = append(args, c.ID, c.Digest, c.CustomerID, c.CustomerID>>7, c.Points,
-				c.OccurredAt.Unix()/86400, x.part(c.ID), js)
+			bk := strconv.FormatUint(c.CustomerID>>balanceShift, 10)
+			part := strconv.FormatUint(uint64(x.part(c.ID)), 10)
+			keys = append(keys, g+":b:"+bk)
+			// The days the script searches (see lua/apply.lua), with one
+			// more on each side for a day turning since the clock was seen.
+			for d := day - int64(x.cfg.DedupeDays) - 1; d <= last+1; d++ {
+				keys = append(keys, x.p+":o:"+strconv.FormatInt(d, 10)+":"+part)
+			}
+			t, mode, mark := c.OccurredAt.Unix(), "f", int64(-1)
+			if !c.TimeBoundsApplication() {
+				t = 0
+			}
+			if c.Cause == ledger.CauseManual {
+				mode = "s"
+			}
+			if c.Checked {
+				mark = int64(c.CheckedMark)
+			}
+			args = append(args, c.ID, c.Digest, c.CustomerID, bk, c.Points, t, mode, part, mark, js)
 		}
-		res, err := applyScript.Run(ctx, x.rdb, x.keys, args...).StringSlice()
+		res, err := x.run(ctx, applyScript, keys, true, args...)
 		if err != nil {
-			return out, unavailable("apply changes", err)
+			return out, x.writeErr("apply changes", err)
 		}
-		for i, r := range res {
-			o, err := parseOutcome(batch[i], r)
+		if len(res) == 0 {
+			return out, fmt.Errorf("apply changes: empty reply")
+		}
+		f := strings.Fields(replyString(res, 0))
+		if len(f) != 3 || f[0] != "H" {
+			return out, fmt.Errorf("apply changes: unexpected reply header %q", replyString(res, 0))
+		}
+		x.learn(f[1], f[2])
+		for i, r := range res[1:] {
+			o, err := parseOutcome(batch[i], fmt.Sprint(r))
 			if err != nil {
 				return out, err
 			}
 			out = append(out, o)
+			if o.NeedLedger {
+				return out, nil
+			}
+		}
+		if len(res)-1 != len(batch) {
+			return out, fmt.Errorf("apply changes: %d outcomes for %d changes", len(res)-1, len(batch))
 		}
 	}
 	return out, nil
 }
 
+// writeErr classifies a failed write: not confirmed by replicas, or Redis
+// unreachable or refusing (out of memory, read-only replica).
+func (x *Index) writeErr(op string, err error) error {
+	if errors.Is(err, ErrNotConfirmed) {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return unavailable(op, err)
+}
+
 func parseOutcome(c ledger.Change, r string) (ledger.Outcome, error) {
 	o := ledger.Outcome{Entry: ledger.Entry{Change: c}}
-	if strings.HasPrefix(r, "E ") {
-		o.Err = errors.New(r[2:])
+	f := strings.Fields(r)
+	if len(f) == 0 {
+		return o, fmt.Errorf("apply change %s: empty reply", c.ID)
+	}
+	switch f[0] {
+	case "E":
+		o.Err = errors.New(strings.TrimPrefix(r, "E "))
+		return o, nil
+	case "I":
+		bal, err := strconv.ParseInt(f[len(f)-1], 10, 64)
+		if err != nil || len(f) != 2 {
+			return o, fmt.Errorf("apply change %s: unexpected reply %q", c.ID, r)
+		}
+		o.Balance = bal
+		o.Err = fmt.Errorf("change %s: %w: the balance is %d, the deduction %d", c.ID, ledger.ErrInsufficient, bal, -c.Points)
+		return o, nil
+	case "L":
+		mark, err := strconv.ParseUint(f[len(f)-1], 10, 64)
+		if err != nil || len(f) != 2 {
+			return o, fmt.Errorf("apply change %s: unexpected reply %q", c.ID, r)
+		}
+		o.NeedLedger, o.Mark = true, mark
 		return o, nil
 	}
-	f := strings.Fields(r)
 	if len(f) != 5 {
 		return o, fmt.Errorf("apply change %s: unexpected reply %q", c.ID, r)
 	}
@@ -139,10 +264,13 @@ func parseOutcome(c ledger.Change, r string) (ledger.Outcome, error) {
 	}
 	o.Seq, o.Delta, o.Balance, o.RecordedAt = seq, delta, bal, time.Unix(ts, 0).UTC()
 	switch f[0] {
+	case "N":
 	case "R":
 		o.Replayed = true
 	case "C":
 		o.Err = fmt.Errorf("change %s: %w", c.ID, ledger.ErrConflict)
+	default:
+		return o, fmt.Errorf("apply change %s: unexpected reply %q", c.ID, r)
 	}
 	return o, nil
 }
@@ -153,7 +281,7 @@ func (x *Index) Balance(ctx context.Context, id uint64) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	v, err := x.rdb.HGet(ctx, x.balKey(gen, id>>7), strconv.FormatUint(id, 10)).Int64()
+	v, err := x.rdb.HGet(ctx, x.balKey(gen, id>>balanceShift), strconv.FormatUint(id, 10)).Int64()
 	if errors.Is(err, redis.Nil) {
 		return 0, nil
 	}
@@ -180,11 +308,17 @@ func (x *Index) Rank(ctx context.Context, points int64) (above, total int64, err
 	if points < 0 || points > MaxPoints {
 		return 0, 0, fmt.Errorf("rank: points %d out of range", points)
 	}
-	v, err := rankScript.Run(ctx, x.rdb, x.keys, points).Slice()
+	gen, _, _ := x.view()
+	g := x.p + ":g" + gen
+	v, err := x.run(ctx, rankScript, []string{g + ":h1", g + ":n", g + ":h2:" + strconv.FormatInt(points/BucketWidth+1, 10)}, false, points)
 	if err != nil {
 		return 0, 0, unavailable("rank", err)
 	}
-	atMost, total := v[0].(int64), v[1].(int64)
+	atMost, e1 := strconv.ParseInt(replyString(v, 1), 10, 64)
+	total, e2 := strconv.ParseInt(replyString(v, 2), 10, 64)
+	if err := errors.Join(e1, e2); err != nil {
+		return 0, 0, fmt.Errorf("rank: reply %v: %w", v, err)
+	}
 	return total - atMost, total, nil
 }
 

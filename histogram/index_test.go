@@ -31,7 +31,7 @@ func newIndex(t *testing.T) (*histogram.Index, *redis.Client) {
 	cfg.Prefix = t.Name()
 	cfg.DedupeParts = 64
 	x := histogram.New(rdb, cfg)
-	if err := x.Check(testenv.Context(t)); err != nil {
+	if _, err := x.Check(testenv.Context(t)); err != nil {
 		t.Fatal(err)
 	}
 	return x, rdb

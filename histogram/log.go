@@ -190,7 +190,7 @@ func (x *Index) Scan(ctx context.Context, gen uint64, fn func(id uint64, points 
 // Lease takes or renews the named lease for holder for ttl and reports
 // whether holder has it: one ledger shipper per deployment.
 func (x *Index) Lease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
-	n, err := leaseScript.Run(ctx, x.rdb, x.keys, name, holder, ttl.Milliseconds()).Int()
+	n, err := leaseScript.Run(ctx, x.rdb, []string{x.p + ":lease:" + name}, holder, ttl.Milliseconds()).Int()
 	if err != nil {
 		return false, unavailable("lease "+name, err)
 	}

@@ -46,12 +46,13 @@ func (x *Index) Rebuild(ctx context.Context, upTo uint64, load func(put func(id 
 		return 0, fmt.Errorf("rebuild generation %d: %w", gen, err)
 	}
 	args := []any{g, "add"}
+	var keys []string
 	flush := func() error {
 		if len(args) == 2 {
 			return nil
 		}
-		err := setScript.Run(ctx, x.rdb, x.keys, args...).Err()
-		args = args[:2]
+		_, err := x.run(ctx, setScript, append(keys, x.histKeys(g, nil)...), false, args...)
+		args, keys = args[:2], keys[:0]
 		return unavailable("catch up", err)
 	}
 	last := upTo
@@ -60,17 +61,22 @@ func (x *Index) Rebuild(ctx context.Context, upTo uint64, load func(put func(id 
 		if err != nil {
 			return 0, err
 		}
-		if len(entries) < 1000 {
-			n, err := switchScript.Run(ctx, x.rdb, x.keys, g, last, upTo).Int64()
+		if len(entries) < logCatchUp {
+			ks := append([]string{x.p + ":seq", x.p + ":shipped", x.p + ":log"}, x.histKeys(g, nil)...)
+			for _, e := range entries {
+				ks = append(ks, x.balKey(gen, e.CustomerID>>balanceShift))
+			}
+			v, err := x.run(ctx, switchScript, ks, false, g, last, upTo, logCatchUp)
 			if err != nil {
 				return 0, unavailable("switch generation", err)
 			}
-			if n == 0 {
+			if replyString(v, 1) == "0" {
 				break
 			}
 		}
 		for _, e := range entries {
-			args = append(args, e.CustomerID, e.CustomerID>>7, e.Delta)
+			args = append(args, e.CustomerID, e.CustomerID>>balanceShift, e.Delta)
+			keys = append(keys, x.balKey(gen, e.CustomerID>>balanceShift))
 			last = e.Seq
 		}
 		if err := flush(); err != nil {
@@ -108,11 +114,16 @@ func (x *Index) dropGeneration(ctx context.Context, gen uint64) error {
 func (x *Index) Remember(ctx context.Context, entries []ledger.Entry) error {
 	args := make([]any, 0, 1+4*len(entries))
 	args = append(args, x.cfg.DedupeDays)
+	keys := []string{x.p + ":clock"}
 	for _, e := range entries {
 		rec := fmt.Sprintf("%s %d %d %d %d", e.Digest, e.Seq, e.Delta, e.Balance, e.RecordedAt.Unix())
-		args = append(args, e.ID, x.part(e.ID), e.RecordedAt.Unix()/86400, rec)
+		day := e.RecordedAt.Unix() / daySeconds
+		part := x.part(e.ID)
+		args = append(args, e.ID, part, day, rec)
+		keys = append(keys, x.p+":o:"+strconv.FormatInt(day, 10)+":"+strconv.FormatUint(uint64(part), 10))
 	}
-	return unavailable("remember change ids", rememberScript.Run(ctx, x.rdb, x.keys, args...).Err())
+	_, err := x.run(ctx, rememberScript, keys, false, args...)
+	return unavailable("remember change ids", err)
 }
 
 // bulkLoad writes the balances load puts into generation gen, which nobody

@@ -38,7 +38,9 @@ func NewCoalescer(idx Index, batch, parallel int, timeout time.Duration) *Coales
 	return &Coalescer{idx: idx, max: batch, parallel: max(parallel, 1), timeout: timeout}
 }
 
-// Apply queues changes and returns their outcomes once applied. If ctx ends
+// Apply queues changes and returns their outcomes once applied: for a prefix
+// of them when the index stops at a change that needs the ledger (see
+// Index). If ctx ends
 // first the outcome is unknown (the changes may still apply): retrying is
 // safe, as with any Apply.
 func (c *Coalescer) Apply(ctx context.Context, changes []ledger.Change) ([]ledger.Outcome, error) {
@@ -85,14 +87,26 @@ func (c *Coalescer) run() {
 		out, err := c.idx.Apply(ctx, all)
 		cancel()
 		at := 0
+		var again []*applyReq
 		for _, r := range batch {
-			if err != nil {
+			switch {
+			case err != nil:
 				r.err = err
-			} else {
-				r.out = out[at : at+len(r.changes)]
+			case at >= len(out) && len(r.changes) > 0:
+				// The index stopped before this request (a change before it
+				// needs the ledger): it goes again, first in the queue.
+				again = append(again, r)
+				continue
+			default:
+				r.out = out[at:min(at+len(r.changes), len(out))]
 			}
 			at += len(r.changes)
 			close(r.done)
+		}
+		if len(again) > 0 {
+			c.mu.Lock()
+			c.pending = append(again, c.pending...)
+			c.mu.Unlock()
 		}
 	}
 }

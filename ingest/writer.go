@@ -10,9 +10,11 @@ import (
 	"github.com/xyz/loyalty/points"
 )
 
-// Index applies changes atomically and exactly once by change id, within
-// the ids it remembers: the Redis index (histogram.Index) or the embedded
-// store.
+// Index applies changes atomically and exactly once by change id: the Redis
+// index (histogram.Index) or the embedded store. It answers outcomes for a
+// prefix of the changes: when it no longer remembers whether it applied a
+// change id, that outcome has NeedLedger set and the changes after it are
+// not attempted (see ledger.Outcome).
 type Index interface {
 	Apply(ctx context.Context, changes []ledger.Change) ([]ledger.Outcome, error)
 }
@@ -27,13 +29,9 @@ type History interface {
 // the affected changes was applied and a retry is safe.
 var ErrUnavailable = errors.New("store unavailable")
 
-// Config configures the Writer.
-type Config struct {
-	// DedupeDays is how many days the index remembers a change id after
-	// applying it. Changes that happened earlier than that are first looked up
-	// in the ledger. 0: the index remembers every id (the embedded store).
-	DedupeDays int
-}
+// maxLedgerRounds bounds the ledger lookups of one Apply: more means the
+// ledger is behind the index's memory (the shipper is stuck).
+const maxLedgerRounds = 3
 
 // Writer is the one write path for orders and manual points: validation, the
 // points rule, exactly-once application to the index (which also queues the
@@ -42,13 +40,13 @@ type Writer struct {
 	idx  Index
 	hist History
 	rule *points.Rule
-	cfg  Config
 	now  func() time.Time
 }
 
-// NewWriter returns a writer. hist may be nil when cfg.DedupeDays is 0.
-func NewWriter(idx Index, hist History, rule *points.Rule, cfg Config) *Writer {
-	return &Writer{idx: idx, hist: hist, rule: rule, cfg: cfg, now: time.Now}
+// NewWriter returns a writer. hist may be nil for an index that remembers
+// every change id (the embedded store).
+func NewWriter(idx Index, hist History, rule *points.Rule) *Writer {
+	return &Writer{idx: idx, hist: hist, rule: rule, now: time.Now}
 }
 
 // Rule returns the points rule in use.
@@ -74,53 +72,64 @@ func (w *Writer) ApplyOrder(ctx context.Context, o Order, actor string) (ledger.
 }
 
 // Apply applies sealed changes in order; outcome i belongs to changes[i].
-// Changes whose time is before the index's memory are checked against the
-// ledger first: found there, they are replays (or conflicts) and not applied.
+// The index decides each change id; where it no longer remembers one, the
+// ledger is searched, and the change is applied only if the ledger does not
+// hold it either (found there, it is a replay or a conflict).
 func (w *Writer) Apply(ctx context.Context, changes []ledger.Change) ([]ledger.Outcome, error) {
 	out := make([]ledger.Outcome, len(changes))
-	var old []string
-	if w.cfg.DedupeDays > 0 {
-		// The index remembers the ids applied on each of the last DedupeDays
-		// days and today, on Redis's clock, and looks from the day a change
-		// happened. A change from before that is checked in the ledger; the
-		// horizon is a day later than strictly needed, so a clock a day behind
-		// Redis's still decides safely.
-		horizon := w.now().UTC().Truncate(24 * time.Hour).Add(-time.Duration(w.cfg.DedupeDays-1) * 24 * time.Hour)
-		for _, c := range changes {
-			if c.OccurredAt.Before(horizon) {
-				old = append(old, c.ID)
-			}
-		}
+	cur := append([]ledger.Change(nil), changes...)
+	todo := make([]int, len(changes))
+	for i := range todo {
+		todo[i] = i
 	}
-	known := map[string]ledger.Entry{}
-	if len(old) > 0 {
+	for round := 0; len(todo) > 0; round++ {
+		batch := make([]ledger.Change, len(todo))
+		for j, i := range todo {
+			batch[j] = cur[i]
+		}
+		res, err := w.idx.Apply(ctx, batch)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		if len(res) > len(batch) || (len(res) < len(batch) && (len(res) == 0 || !res[len(res)-1].NeedLedger)) {
+			return nil, fmt.Errorf("index answered %d outcomes for %d changes", len(res), len(batch))
+		}
+		for j, o := range res {
+			out[todo[j]] = o
+		}
+		if len(res) == 0 || !res[len(res)-1].NeedLedger {
+			return out, nil
+		}
 		if w.hist == nil {
-			return nil, fmt.Errorf("%w: no ledger to check changes older than %d days", ErrUnavailable, w.cfg.DedupeDays)
+			return nil, fmt.Errorf("%w: change %s is older than the index remembers, and there is no ledger to look it up in", ErrUnavailable, batch[len(res)-1].ID)
 		}
-		var err error
-		if known, err = w.hist.Lookup(ctx, old); err != nil {
-			return nil, fmt.Errorf("%w: check %d old changes in the ledger: %v", ErrUnavailable, len(old), err)
+		if round == maxLedgerRounds {
+			return nil, fmt.Errorf("%w: the ledger is behind the index's memory of change ids (is the shipper running?): change %s can't be decided yet", ErrUnavailable, batch[len(res)-1].ID)
 		}
-	}
-	todo := make([]ledger.Change, 0, len(changes))
-	at := make([]int, 0, len(changes))
-	for i, c := range changes {
-		if e, ok := known[c.ID]; ok {
-			out[i] = ledger.Outcome{Entry: e, Replayed: true}
-			if e.Digest != c.Digest {
-				out[i] = ledger.Outcome{Entry: e, Err: fmt.Errorf("change %s: %w", c.ID, ledger.ErrConflict)}
+		// Search the ledger for every change from the one the index could not
+		// decide on, in one lookup.
+		rest := todo[len(res)-1:]
+		mark := res[len(res)-1].Mark
+		ids := make([]string, len(rest))
+		for j, i := range rest {
+			ids[j] = cur[i].ID
+		}
+		known, err := w.hist.Lookup(ctx, ids)
+		if err != nil {
+			return nil, fmt.Errorf("%w: look up %d changes in the ledger: %w", ErrUnavailable, len(ids), err)
+		}
+		todo = make([]int, 0, len(rest))
+		for _, i := range rest {
+			if e, ok := known[cur[i].ID]; ok {
+				out[i] = ledger.Outcome{Entry: e, Replayed: true}
+				if e.Digest != cur[i].Digest {
+					out[i] = ledger.Outcome{Entry: e, Err: fmt.Errorf("change %s: %w", cur[i].ID, ledger.ErrConflict)}
+				}
+				continue
 			}
-			continue
+			cur[i].Checked, cur[i].CheckedMark = true, mark
+			todo = append(todo, i)
 		}
-		todo = append(todo, c)
-		at = append(at, i)
-	}
-	res, err := w.idx.Apply(ctx, todo)
-	for j, o := range res {
-		out[at[j]] = o
-	}
-	if err != nil {
-		return out[:0], fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	return out, nil
 }

@@ -2,19 +2,34 @@ package ingest
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/xyz/loyalty/ledger"
 )
 
-type fakeIndex struct{ got []string }
+// fakeIndex forgets the ids in forgot: it answers NeedLedger (mark 42) for
+// them unless they come checked, like histogram.Index past its window.
+type fakeIndex struct {
+	forgot  map[string]bool
+	always  bool // ask for the ledger even when checked (a ledger that never catches up)
+	got     []string
+	checked map[string]uint64
+}
 
 func (f *fakeIndex) Apply(_ context.Context, cs []ledger.Change) ([]ledger.Outcome, error) {
-	out := make([]ledger.Outcome, len(cs))
-	for i, c := range cs {
+	var out []ledger.Outcome
+	for _, c := range cs {
+		if f.forgot[c.ID] && (!c.Checked || f.always) {
+			return append(out, ledger.Outcome{NeedLedger: true, Mark: 42}), nil
+		}
+		if c.Checked {
+			f.checked[c.ID] = c.CheckedMark
+		}
 		f.got = append(f.got, c.ID)
-		out[i] = ledger.Outcome{Entry: ledger.Entry{Change: c, Seq: uint64(len(f.got))}}
+		out = append(out, ledger.Outcome{Entry: ledger.Entry{Change: c, Seq: uint64(len(f.got))}})
 	}
 	return out, nil
 }
@@ -29,35 +44,54 @@ func (f *fakeHistory) Lookup(_ context.Context, ids []string) (map[string]ledger
 	return f.has, nil
 }
 
-// TestWriterHorizon: changes from before the index's memory are looked up in
-// the ledger; found ones are replays or conflicts and never reach the index.
-func TestWriterHorizon(t *testing.T) {
-	now := time.Date(2026, 11, 27, 0, 30, 0, 0, time.UTC)
-	mk := func(id string, at time.Time, pts int64) ledger.Change {
-		c := ledger.Change{ID: id, CustomerID: 1, Points: pts, Cause: ledger.CauseOrder, OccurredAt: at}
-		c.Seal()
-		return c
-	}
-	old := mk("old", now.Add(-2*time.Hour), 5) // yesterday
-	known := mk("known", now.Add(-48*time.Hour), 5)
-	conflict := mk("conflict", now.Add(-48*time.Hour), 5)
-	other := mk("conflict", now.Add(-48*time.Hour), 7)
-	today := mk("today", now.Add(-10*time.Minute), 5)
-	idx := &fakeIndex{}
+func mk(id string, pts int64) ledger.Change {
+	c := ledger.Change{ID: id, CustomerID: 1, Points: pts, Cause: ledger.CauseOrder, OccurredAt: time.Date(2010, 12, 1, 8, 0, 0, 0, time.UTC)}
+	c.Seal()
+	return c
+}
+
+// TestWriterAsksTheLedger: where the index no longer remembers an id, the
+// ledger is searched for it and every change after it; found ones are
+// replays or conflicts and never reach the index, the others go back
+// checked at the index's mark, in their order.
+func TestWriterAsksTheLedger(t *testing.T) {
+	recent, old, known, conflict, other := mk("recent", 5), mk("old", 5), mk("known", 5), mk("conflict", 5), mk("conflict", 7)
+	idx := &fakeIndex{forgot: map[string]bool{"old": true, "known": true, "conflict": true}, checked: map[string]uint64{}}
 	hist := &fakeHistory{has: map[string]ledger.Entry{"known": {Change: known, Seq: 9}, "conflict": {Change: other, Seq: 10}}}
-	w := NewWriter(idx, hist, nil, Config{DedupeDays: 1})
-	w.now = func() time.Time { return now }
-	out, err := w.Apply(context.Background(), []ledger.Change{old, known, conflict, today})
+	w := NewWriter(idx, hist, nil)
+	later := mk("later", 3)
+	out, err := w.Apply(context.Background(), []ledger.Change{recent, old, known, conflict, later})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := hist.asked; len(got) != 3 || got[0] != "old" || got[1] != "known" || got[2] != "conflict" {
-		t.Fatalf("ledger asked about %v, want old, known, conflict (not today's)", got)
+	if want := []string{"old", "known", "conflict", "later"}; !slices.Equal(hist.asked, want) {
+		t.Fatalf("ledger asked about %v, want %v", hist.asked, want)
 	}
-	if len(idx.got) != 2 || idx.got[0] != "old" || idx.got[1] != "today" {
-		t.Fatalf("index got %v, want old and today", idx.got)
+	if want := []string{"recent", "old", "later"}; !slices.Equal(idx.got, want) {
+		t.Fatalf("index applied %v, want %v", idx.got, want)
 	}
-	if !out[1].Replayed || out[1].Seq != 9 || out[2].Err == nil || out[0].Replayed || out[3].Replayed {
+	if idx.checked["old"] != 42 {
+		t.Fatalf("old applied with mark %d, want the index's 42", idx.checked["old"])
+	}
+	if out[0].Seq != 1 || out[1].Seq != 2 || out[1].Replayed || !out[2].Replayed || out[2].Seq != 9 ||
+		!errors.Is(out[3].Err, ledger.ErrConflict) || out[4].Seq != 3 {
 		t.Fatalf("outcomes %+v", out)
+	}
+}
+
+// TestWriterLedgerBehind: an index that still can't decide after the
+// ledger was searched (the shipper is behind) makes the write unavailable,
+// after a bounded number of lookups; without a ledger it is unavailable at
+// once.
+func TestWriterLedgerBehind(t *testing.T) {
+	idx := &fakeIndex{forgot: map[string]bool{"old": true}, always: true, checked: map[string]uint64{}}
+	hist := &fakeHistory{}
+	_, err := NewWriter(idx, hist, nil).Apply(context.Background(), []ledger.Change{mk("old", 1)})
+	if !errors.Is(err, ErrUnavailable) || len(hist.asked) != maxLedgerRounds {
+		t.Fatalf("err %v after %d lookups, want ErrUnavailable after %d", err, len(hist.asked), maxLedgerRounds)
+	}
+	_, err = NewWriter(idx, nil, nil).Apply(context.Background(), []ledger.Change{mk("old", 1)})
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("without a ledger: err %v, want ErrUnavailable", err)
 	}
 }

@@ -25,6 +25,15 @@ const (
 	CauseManual Cause = "manual" // points inserted by staff (POST /loyalty/{userId})
 )
 
+// ErrInsufficient means a strict deduction (a manual one) asked for more
+// points than the balance holds: nothing is applied.
+var ErrInsufficient = errors.New("insufficient points")
+
+// ErrNotConfirmed means a change was applied on the index's primary but not
+// confirmed by enough replicas in time, so it is not acknowledged: a failover
+// could still lose it. Sending it again is safe (a replay).
+var ErrNotConfirmed = errors.New("change not confirmed by enough replicas")
+
 // ErrConflict means a change id was seen before with different content: the
 // change is refused and nothing is applied.
 var ErrConflict = errors.New("change id already used with different content")
@@ -47,6 +56,14 @@ type Change struct {
 	Actor      string          `json:"actor,omitempty"`    // who asked (token subject, file name)
 	OccurredAt time.Time       `json:"occurred_at"`        // time of purchase (or of the request)
 	Digest     string          `json:"digest"`             // content hash, see Seal
+
+	// Checked says the ledger was searched for ID and did not hold it, at a
+	// time when every entry up to seq CheckedMark had been shipped to it. An
+	// index that no longer remembers whether it applied ID may then apply
+	// the change (see Outcome.NeedLedger). Not content: not sealed, not
+	// stored.
+	Checked     bool   `json:"-"`
+	CheckedMark uint64 `json:"-"`
 }
 
 // Seal sets Digest from the change's content: everything but Actor (which
@@ -69,6 +86,15 @@ func (c *Change) Seal() {
 	c.Digest = hex.EncodeToString(sum[:8])
 }
 
+// TimeBoundsApplication reports whether the change's OccurredAt bounds when
+// it can first have been applied: true for orders and refunds (an index
+// refuses a change dated too far ahead of its clock, so a change timed T was
+// applied no earlier than T minus that margin); false for manual changes,
+// whose time is that of the request (a retry comes later).
+func (c *Change) TimeBoundsApplication() bool {
+	return c.Cause == CauseOrder || c.Cause == CauseRefund
+}
+
 // Entry is one row of the ledger: an applied change.
 type Entry struct {
 	Change
@@ -82,5 +108,13 @@ type Entry struct {
 type Outcome struct {
 	Entry          // the entry (for a replay: the original entry's Seq, Delta, Balance)
 	Replayed bool  // the change id was applied before with the same content; nothing changed
-	Err      error // ErrConflict (wrapped), or nil
+	Err      error // ErrConflict, ErrInsufficient (wrapped), another refusal, or nil
+
+	// NeedLedger: the index no longer remembers whether it applied this
+	// change id (it was possibly applied before the index's memory window),
+	// so nothing was applied: look the id up in the ledger, and if it is not
+	// there, send the change again with Checked set and CheckedMark = Mark.
+	// An index answers nothing for the changes after this one in the call.
+	NeedLedger bool
+	Mark       uint64 // the shipped mark to use with NeedLedger
 }

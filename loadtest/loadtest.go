@@ -172,7 +172,7 @@ func Run(ctx context.Context, rdb *redis.Client, cfg Config, log *slog.Logger) (
 	r := &b.rep0
 	r.Config, r.GoMaxProc, r.Ratios = cfg, runtime.GOMAXPROCS(0), map[string]float64{}
 	r.Redis = redisVersion(ctx, rdb)
-	if err := b.idx.Check(ctx); err != nil {
+	if _, err := b.idx.Check(ctx); err != nil {
 		return nil, err
 	}
 	if !cfg.SkipSeed {
@@ -225,7 +225,7 @@ func newBench(rdb *redis.Client, cfg Config, log *slog.Logger) (*bench, error) {
 	}
 	return &bench{
 		cfg: cfg, rdb: rdb, idx: idx, log: log, zkey: cfg.Prefix + ":zset",
-		writer: ingest.NewWriter(ingest.NewCoalescer(idx, 256, 4, 10*time.Second), nil, rule, ingest.Config{DedupeDays: hc.DedupeDays}),
+		writer: ingest.NewWriter(ingest.NewCoalescer(idx, 256, 4, 10*time.Second), nil, rule),
 		nonce:  strconv.FormatInt(time.Now().UnixNano(), 36),
 	}, nil
 }

@@ -71,7 +71,7 @@ func openStores(ctx context.Context, c *Config, log *slog.Logger, needLedger boo
 			return nil, err
 		}
 		s.closers = append(s.closers, s.emb.Close)
-		s.writer = ingest.NewWriter(s.emb, nil, rule, ingest.Config{})
+		s.writer = ingest.NewWriter(s.emb, nil, rule)
 		return s, nil
 	}
 	if c.ClickHouse.Addr == "" {
@@ -87,9 +87,11 @@ func openStores(ctx context.Context, c *Config, log *slog.Logger, needLedger boo
 		s.closers = append(s.closers, ro.Close)
 		s.reads = histogram.New(ro, c.histogramConfig())
 	}
-	if err := s.index.Check(ctx); err != nil {
+	if warn, err := s.index.Check(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("redis %s: %w", c.Redis.Addr, err)
+	} else if warn != nil {
+		log.Warn("redis settings not checked", "err", warn)
 	}
 	s.ledger = &lazyLedger{cfg: c.chConfig()}
 	s.closers = append(s.closers, s.ledger.Close)
@@ -102,7 +104,7 @@ func openStores(ctx context.Context, c *Config, log *slog.Logger, needLedger boo
 	}
 	// Concurrent requests share script calls: one EVALSHA for all the
 	// orders that arrive while the previous call runs.
-	s.writer = ingest.NewWriter(ingest.NewCoalescer(s.index, 256, 4, 5*time.Second), s.ledger, rule, ingest.Config{DedupeDays: c.Points.DedupeDays})
+	s.writer = ingest.NewWriter(ingest.NewCoalescer(s.index, 256, 4, 5*time.Second), s.ledger, rule)
 	s.shipper = ingest.NewShipper(s.index, s.index, s.ledger, 10_000, log)
 	return s, nil
 }

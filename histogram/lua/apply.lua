@@ -1,0 +1,132 @@
+-- apply.lua applies a batch of changes, in order, exactly once by change id.
+-- ARGV[5]: the dedupe window in days; ARGV[6]: how far ahead of the index's
+-- clock a change's time may be, in seconds; then 10 values per change:
+--   id, digest, customer, balance hash, points,
+--   time (unix seconds of the purchase; 0 when the content carries no time
+--   that bounds when the change was first applied),
+--   mode ('f': the balance is floored at zero; 's': strict, refused when the
+--   balance is short), dedupe part, checked mark (-1: the ledger was not
+--   searched; else the shipped mark it was searched at), change JSON.
+-- It answers a header 'H <generation> <clock>' and then, per change:
+--   'N seq delta balance unix' applied, 'R ...' a replay (the original's
+--   values), 'C ...' the same id with other content, 'I balance' strict and
+--   short, 'E reason' refused, or 'L shipped': the index may have forgotten
+--   the id: nothing after it was attempted; search the ledger, then send it
+--   again checked at 'shipped'.
+--
+-- The rule (clocks may disagree; none of it trusts the sender's clock): a
+-- change is refused if its time T is more than `ahead` past the index's
+-- clock. An applied id is remembered in the hash of its memory day, the day
+-- of the later of T and the index's clock when applied, and the hash lives
+-- until the window's days after that day have passed. Every day from the
+-- window's first to the latest a memory day can be now is searched. An id
+-- not found whose T is on or after the window's first day was never
+-- applied (its memory day would be searched); one timed earlier, or with no
+-- time, may have been forgotten: the ledger decides.
+local win, ahead = tonumber(ARGV[5]), tonumber(ARGV[6])
+local now, real = clock()
+local today = math.floor(now / DAY)
+local first = today - win
+local forget = first * DAY
+local last = math.floor((now + ahead) / DAY)
+local seqk, logk, shipk, clockk = P .. ':seq', P .. ':log', P .. ':shipped', P .. ':clock'
+has(seqk); has(logk); has(shipk)
+local seq0 = tonumber(redis.call('GET', seqk) or '0')
+local seq = seq0
+local h = newhist()
+local bals = {}
+local ids = {}
+local writes = {}
+local out = {'H ' .. GEN .. ' ' .. now}
+local covered = {}
+
+-- covers reports whether the ledger held every change the index forgot when
+-- the shipped mark was s: the first change after s is still remembered.
+local function covers(s)
+  if covered[s] == nil then
+    local ok = true
+    if s < seq0 then
+      local e = redis.call('XRANGE', logk, '(' .. s .. '-0', '+', 'COUNT', 1)
+      ok = false
+      if #e == 1 and e[1][1] == (s + 1) .. '-0' then
+        local f = e[1][2]
+        for j = 1, #f, 2 do
+          if f[j] == 't' then ok = tonumber(f[j + 1]) >= forget end
+        end
+      end
+    end
+    covered[s] = ok
+  end
+  return covered[s]
+end
+
+for i = 7, #ARGV, 10 do
+  local id, dig, cust, hk = ARGV[i], ARGV[i + 1], ARGV[i + 2], G .. ':b:' .. ARGV[i + 3]
+  local pts, t, mode, part = tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]), ARGV[i + 6], ARGV[i + 7]
+  local mark = tonumber(ARGV[i + 8])
+  local found = ids[id]
+  if not found then
+    for d = last, first, -1 do
+      local k = P .. ':o:' .. d .. ':' .. part
+      if has(k) then
+        found = redis.call('HGET', k, id)
+        if found then break end
+      end
+    end
+  end
+  if found then
+    local sp = string.find(found, ' ', 1, true)
+    if string.sub(found, 1, sp - 1) == dig then
+      out[#out + 1] = 'R ' .. string.sub(found, sp + 1)
+    else
+      out[#out + 1] = 'C ' .. string.sub(found, sp + 1)
+    end
+  elseif t > now + ahead then
+    out[#out + 1] = 'E the time of purchase is more than ' .. ahead .. ' seconds ahead of the index clock'
+  elseif (t == 0 or t < forget) and (mark < 0 or not covers(mark)) then
+    out[#out + 1] = 'L ' .. (redis.call('GET', shipk) or '0')
+    break
+  else
+    local key = hk .. ' ' .. cust
+    local b = bals[key]
+    if not b then
+      b = {hk, cust, balance(hk, cust)}
+      bals[key] = b
+    end
+    local old = b[3]
+    local new = old + pts
+    if mode == 's' and new < 0 then
+      out[#out + 1] = 'I ' .. old
+    elseif new > MAXP then
+      out[#out + 1] = 'E the balance would exceed ' .. MAXP .. ' points'
+    else
+      if new < 0 then new = 0 end
+      b[3] = new
+      h.move(old, new)
+      seq = seq + 1
+      local rec = seq .. ' ' .. (new - old) .. ' ' .. new .. ' ' .. now
+      local md = math.floor(math.max(now, t) / DAY)
+      local ok = P .. ':o:' .. md .. ':' .. part
+      has(ok)
+      ids[id] = dig .. ' ' .. rec
+      writes[#writes + 1] = {ok, id, dig .. ' ' .. rec, seq, cust, ARGV[i + 3], new, new - old, ARGV[i + 9], (md + win + 1) * DAY - real}
+      out[#out + 1] = 'N ' .. rec
+    end
+  end
+end
+if #missing > 0 then return retry() end
+if #writes == 0 then return out end
+h.write()
+setbals(bals)
+local expiring = {}
+for _, w in ipairs(writes) do
+  redis.call('HSET', w[1], w[2], w[3])
+  if not expiring[w[1]] then
+    redis.call('EXPIRE', w[1], w[10])
+    expiring[w[1]] = true
+  end
+  redis.call('XADD', logk, w[4] .. '-0', 'u', w[5], 'k', w[6], 'b', w[7], 'd', w[8], 't', now, 'c', w[9])
+end
+redis.call('SET', seqk, seq)
+if now == real then redis.call('SET', clockk, now) end
+return out

@@ -1,0 +1,113 @@
+-- prelude.lua is the start of every index script (scripts.go joins it to
+-- each). KEYS[1] is always "{P}:gen"; every key a script touches must be in
+-- KEYS. A script first plans (reads only), then writes: when the plan needs a
+-- key the caller did not pass, it writes nothing and answers
+-- {'RETRY', generation, clock, key...}; the caller passes those keys too and
+-- calls again.
+-- ARGV[1..4] are the constants the Go side owns: bucket width, number of
+-- buckets, the largest balance, seconds in a day.
+local W, NB, MAXP, DAY = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local P = string.sub(KEYS[1], 1, -5)
+local GEN = redis.call('GET', KEYS[1]) or '1'
+local G = P .. ':g' .. GEN
+local declared = {}
+for i = 1, #KEYS do declared[KEYS[i]] = true end
+local missing = {}
+local missed = {}
+
+-- has reports whether key k was passed; if not, it is noted for the retry.
+local function has(k)
+  if declared[k] then return true end
+  if not missed[k] then
+    missed[k] = true
+    missing[#missing + 1] = k
+  end
+  return false
+end
+
+-- clock returns the index's clock: Redis's TIME, never behind the largest
+-- time an earlier call saw ({P}:clock), so days never go backwards after a
+-- failover to a server whose clock is behind. The second value is TIME.
+local function clock()
+  local real = tonumber(redis.call('TIME')[1])
+  local now = real
+  if has(P .. ':clock') then
+    local c = tonumber(redis.call('GET', P .. ':clock') or '0')
+    if c > now then now = c end
+  end
+  return now, real
+end
+
+local function retry()
+  local r = {'RETRY', GEN, tostring(clock())}
+  for _, k in ipairs(missing) do r[#r + 1] = k end
+  return r
+end
+
+-- balance returns customer cust's balance in hash key hk (0 if undeclared:
+-- the call will be retried anyway).
+local function balance(hk, cust)
+  if not has(hk) then return 0 end
+  return tonumber(redis.call('HGET', hk, cust) or '0')
+end
+
+-- A histogram batch collects the net Fenwick updates of many moves and
+-- writes each touched tree with one BITFIELD.
+local function path(t, i, n, d)
+  while i <= n do
+    t[i] = (t[i] or 0) + d
+    i = i + bit.band(i, -i)
+  end
+end
+
+local function newhist()
+  local h = {l1 = {}, l2 = {}, n = 0}
+  -- add adds d customers at score s (s >= 1).
+  function h.add(s, d)
+    local b = math.floor(s / W) + 1
+    path(h.l1, b, NB, d)
+    local t = h.l2[b]
+    if not t then
+      has(G .. ':h2:' .. b)
+      t = {}
+      h.l2[b] = t
+    end
+    path(t, (s % W) + 1, W, d)
+  end
+  -- move moves one customer from score a to score c (0: not ranked).
+  function h.move(a, c)
+    if a == c then return end
+    if a > 0 then h.add(a, -1) else h.n = h.n + 1 end
+    if c > 0 then h.add(c, 1) else h.n = h.n - 1 end
+  end
+  local function flush(key, t)
+    local args
+    for i, d in pairs(t) do
+      if d ~= 0 then
+        if not args then args = {'BITFIELD', key} end
+        args[#args + 1] = 'INCRBY'; args[#args + 1] = 'i32'; args[#args + 1] = '#' .. (i - 1); args[#args + 1] = d
+      end
+    end
+    if args then redis.call(unpack(args)) end
+  end
+  -- write writes the collected updates (call only when nothing is missing).
+  function h.write()
+    flush(G .. ':h1', h.l1)
+    for b, t in pairs(h.l2) do flush(G .. ':h2:' .. b, t) end
+    if h.n ~= 0 then redis.call('INCRBY', G .. ':n', h.n) end
+  end
+  has(G .. ':h1')
+  has(G .. ':n')
+  return h
+end
+
+-- setbals writes final balances: bals maps "hk cust" to {hk, cust, points}.
+local function setbals(bals)
+  for _, v in pairs(bals) do
+    if v[3] > 0 then
+      redis.call('HSET', v[1], v[2], v[3])
+    else
+      redis.call('HDEL', v[1], v[2])
+    end
+  end
+end

@@ -1,0 +1,25 @@
+-- set.lua sets balances in generation ARGV[5] (a rebuild's new generation):
+-- ARGV[6] is 'set' (absolute balances) or 'add' (deltas, floored at zero,
+-- for catching up with the log), then customer, balance hash, value triples.
+G = P .. ':g' .. ARGV[5]
+local add = ARGV[6] == 'add'
+local h = newhist()
+local bals = {}
+for i = 7, #ARGV, 3 do
+  local hk = G .. ':b:' .. ARGV[i + 1]
+  local key = hk .. ' ' .. ARGV[i]
+  local b = bals[key]
+  if not b then
+    b = {hk, ARGV[i], balance(hk, ARGV[i])}
+    bals[key] = b
+  end
+  local v = tonumber(ARGV[i + 2])
+  if add then v = math.max(b[3] + v, 0) end
+  if v > MAXP then return redis.error_reply('balance of customer ' .. ARGV[i] .. ' would exceed ' .. MAXP) end
+  h.move(b[3], v)
+  b[3] = v
+end
+if #missing > 0 then return retry() end
+h.write()
+setbals(bals)
+return {'OK'}

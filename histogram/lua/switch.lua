@@ -1,0 +1,38 @@
+-- switch.lua makes generation ARGV[5] current once it has caught up with the
+-- log (adding each entry's delta): ARGV[6] is the last seq applied to it,
+-- ARGV[7] the ledger's last seq (the seq counter and the shipped mark never
+-- go below it: the ledger holds everything up to it), ARGV[8] the most log
+-- entries it applies itself. It answers {'OK', 0} when it switched, or
+-- {'OK', seq} with the first log entry it still lacks.
+G = P .. ':g' .. ARGV[5]
+local last, upto, most = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local seqk, shipk, logk = P .. ':seq', P .. ':shipped', P .. ':log'
+has(seqk); has(shipk); has(logk)
+local entries = redis.call('XRANGE', logk, '(' .. last .. '-0', '+', 'COUNT', most + 1)
+if #entries > most then return {'OK', tostring(last + 1)} end
+local h = newhist()
+local bals = {}
+for _, e in ipairs(entries) do
+  local f = e[2]
+  local cust, bk, d
+  for j = 1, #f, 2 do
+    if f[j] == 'u' then cust = f[j + 1] elseif f[j] == 'k' then bk = f[j + 1] elseif f[j] == 'd' then d = tonumber(f[j + 1]) end
+  end
+  local hk = G .. ':b:' .. bk
+  local key = hk .. ' ' .. cust
+  local b = bals[key]
+  if not b then
+    b = {hk, cust, balance(hk, cust)}
+    bals[key] = b
+  end
+  local v = math.max(b[3] + d, 0)
+  h.move(b[3], v)
+  b[3] = v
+end
+if #missing > 0 then return retry() end
+h.write()
+setbals(bals)
+if upto > tonumber(redis.call('GET', seqk) or '0') then redis.call('SET', seqk, upto) end
+if upto > tonumber(redis.call('GET', shipk) or '0') then redis.call('SET', shipk, upto) end
+redis.call('SET', KEYS[1], ARGV[5])
+return {'OK', '0'}
