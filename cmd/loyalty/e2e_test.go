@@ -3,10 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -19,7 +17,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/shopspring/decimal"
 	"github.com/xyz/loyalty/internal/oracle"
 	"github.com/xyz/loyalty/internal/testenv"
 )
@@ -113,10 +110,8 @@ func retailFiles(t *testing.T) []string {
 }
 
 // expectRetail computes the balances the rules give for the retail files,
-// independently of the ingest code: invoices grouped by consecutive
-// InvoiceNo, amount = exact sum of quantity x price, A... invoices and blank
-// customers earn nothing, a cancellation with a positive total or a sale
-// with a negative total is rejected, points round half up, never below 0.
+// independently of the ingest code (testenv.ExpectRetail: each invoice one
+// order wherever its lines are in its file).
 func expectRetail(t *testing.T, files []string) map[uint64]int64 {
 	bal, _ := expectRetailOrders(t, files)
 	return bal
@@ -125,62 +120,8 @@ func expectRetail(t *testing.T, files []string) map[uint64]int64 {
 // expectRetailOrders is expectRetail that also counts the orders that apply.
 func expectRetailOrders(t *testing.T, files []string) (map[uint64]int64, int) {
 	t.Helper()
-	bal := map[uint64]int64{}
-	orders := 0
-	seen := map[string]bool{}
-	apply := func(inv string, cust string, amount decimal.Decimal, custs map[string]bool) {
-		if inv == "" || seen[inv] || strings.HasPrefix(inv, "A") || cust == "" || len(custs) > 1 {
-			seen[inv] = true
-			return
-		}
-		seen[inv] = true
-		if strings.HasPrefix(inv, "C") == amount.IsPositive() && !amount.IsZero() {
-			return
-		}
-		f, _ := strconv.ParseFloat(cust, 64)
-		id := uint64(f)
-		orders++
-		p := amount.Abs().Div(decimal.NewFromInt(10)).Round(0).IntPart()
-		if amount.IsNegative() {
-			p = -p
-		}
-		bal[id] = max(0, bal[id]+p)
-	}
-	for _, path := range files {
-		f, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := csv.NewReader(f)
-		r.Read()
-		var inv, cust string
-		var amount decimal.Decimal
-		custs := map[string]bool{}
-		for {
-			rec, err := r.Read()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatalf("%s: %v", path, err)
-			}
-			if rec[0] != inv {
-				apply(inv, cust, amount, custs)
-				inv, cust, amount, custs = rec[0], rec[6], decimal.Zero, map[string]bool{}
-			}
-			custs[rec[6]] = true
-			q := decimal.RequireFromString(rec[3])
-			amount = amount.Add(q.Mul(decimal.RequireFromString(rec[5])))
-		}
-		apply(inv, cust, amount, custs)
-		f.Close()
-	}
-	for id, p := range bal {
-		if p == 0 {
-			delete(bal, id)
-		}
-	}
-	return bal, orders
+	r := testenv.ExpectRetail(t, files)
+	return r.Balances, r.Orders
 }
 
 func compareBalances(t *testing.T, got, want map[uint64]int64) {

@@ -3,12 +3,91 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/xyz/loyalty/internal/testenv"
 )
+
+// runEmbedded runs the binary in work with the embedded store in work/data
+// and returns its standard output and exit code.
+func runEmbedded(t *testing.T, work string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = work
+	cmd.Env = append(os.Environ(), "LOYALTY_DATA_DIR="+filepath.Join(work, "data"), "LOYALTY_REDIS_ADDR=", "LOYALTY_LOG_LEVEL=warn")
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	if errOut.Len() > 0 {
+		t.Logf("%s: stderr:\n%s", args[0], errOut.String())
+	}
+	return out.String(), cmd.ProcessState.ExitCode()
+}
+
+// TestIngestEmbeddedRetail ingests the whole real export (305 files) on the
+// embedded store, the way a newcomer would: no row is rejected, every
+// balance equals testenv.ExpectRetail's independent computation (each
+// invoice one order wherever its lines are in its file), and a second run
+// applies nothing.
+func TestIngestEmbeddedRetail(t *testing.T) {
+	files := retailFiles(t)
+	if len(files) != 305 {
+		t.Fatalf("%d retail files, want 305", len(files))
+	}
+	want := testenv.ExpectRetail(t, files)
+	work := t.TempDir()
+	rejects := filepath.Join(work, "rejects.csv")
+	args := append([]string{"ingest", "--format", "lines", "--store-id", "LDN-1", "--rejects", rejects}, files...)
+	balances := func() map[uint64]int64 {
+		t.Helper()
+		out, code := runEmbedded(t, work, "balances")
+		if code != 0 {
+			t.Fatalf("balances: exit %d\n%s", code, out)
+		}
+		got := map[uint64]int64{}
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
+			id, p, _ := strings.Cut(l, ",")
+			c, err1 := strconv.ParseUint(id, 10, 64)
+			n, err2 := strconv.ParseInt(p, 10, 64)
+			if err1 != nil || err2 != nil {
+				t.Fatalf("balances: bad line %q", l)
+			}
+			got[c] = n
+		}
+		return got
+	}
+
+	out, code := runEmbedded(t, work, args...)
+	t.Logf("first run (exit %d):\n%s", code, out)
+	summary := fmt.Sprintf("rows %d, orders applied %d, skipped (anonymous) %d, rejected 0, duplicates 0\n", want.Rows, want.Orders, want.Anonymous)
+	if code != 0 || !strings.Contains(out, summary) {
+		t.Fatalf("first run: exit %d, want 0 and the summary %q", code, summary)
+	}
+	if _, err := os.Stat(rejects); !errors.Is(err, fs.ErrNotExist) {
+		data, _ := os.ReadFile(rejects)
+		t.Fatalf("a rejects file was written (%v):\n%.2000s", err, data)
+	}
+	compareBalances(t, balances(), want.Balances)
+
+	out, code = runEmbedded(t, work, args...)
+	t.Logf("second run (exit %d):\n%s", code, out)
+	summary = fmt.Sprintf("orders applied 0, skipped (anonymous) %d, rejected 0, duplicates %d\n", want.Anonymous, want.Orders)
+	if code != 0 || !strings.Contains(out, summary) || !strings.Contains(out, "points awarded 0, deducted 0,") {
+		t.Fatalf("second run: exit %d, want 0 and the summary %q with no points", code, summary)
+	}
+	compareBalances(t, balances(), want.Balances)
+}
 
 // TestIngestEmbeddedRejects ingests a small file on the embedded store: good
 // rows apply, the bad row (and the invoice it stops: two lines) goes to the
@@ -33,19 +112,7 @@ func TestIngestEmbeddedRejects(t *testing.T) {
 			t.Cleanup(func() { os.Chmod(in, 0o755) })
 			want = filepath.Join(work, "day.csv.rejects.csv")
 		}
-		run := func(args ...string) (string, int) {
-			cmd := exec.Command(bin, args...)
-			cmd.Dir = work
-			cmd.Env = append(os.Environ(), "LOYALTY_DATA_DIR="+filepath.Join(work, "data"), "LOYALTY_REDIS_ADDR=", "LOYALTY_LOG_LEVEL=warn")
-			var out bytes.Buffer
-			cmd.Stdout = &out
-			err := cmd.Run()
-			var ee *exec.ExitError
-			if err != nil && !errors.As(err, &ee) {
-				t.Fatal(err)
-			}
-			return out.String(), cmd.ProcessState.ExitCode()
-		}
+		run := func(args ...string) (string, int) { return runEmbedded(t, work, args...) }
 		out, code := run("ingest", "--format", "lines", "--store-id", "LDN-1", src)
 		if code != exitRejected || !strings.Contains(out, "orders applied 2,") || !strings.Contains(out, "rejected 2,") {
 			t.Fatalf("read-only=%v: exit %d\n%s", readOnly, code, out)
@@ -54,7 +121,7 @@ func TestIngestEmbeddedRejects(t *testing.T) {
 		if err != nil {
 			t.Fatalf("read-only=%v: rejects file: %v", readOnly, err)
 		}
-		if !strings.Contains(string(rej), "day.csv,4,") || !strings.Contains(string(rej), "Quantity") {
+		if !strings.Contains(string(rej), "day.csv,4,536366,") || !strings.Contains(string(rej), "Quantity") {
 			t.Fatalf("rejects file:\n%s", rej)
 		}
 		bal, code := run("balances")
