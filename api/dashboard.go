@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/xyz/loyalty/ranker"
@@ -26,8 +27,24 @@ type dashboardResponse struct {
 	Top         []rankView `json:"top"`
 	Above       []rankView `json:"above"`
 	Below       []rankView `json:"below"`
-	AsOf        uint64     `json:"asOf"`
+	AsOf        asOf       `json:"asOf"`
+	// Stale is true when the latest change could not be confirmed in time
+	// (the Redis primary is down or failing over): the dashboard is what this
+	// process had applied as of AsOf, and may miss later changes.
+	Stale bool `json:"stale"`
 }
+
+// asOf names the last change a dashboard includes.
+type asOf struct {
+	Seq uint64 `json:"seq"`
+	// At is when the serving process applied that change (RFC 3339, UTC);
+	// absent before any change.
+	At *time.Time `json:"at,omitempty"`
+}
+
+// staleHeader says "true" on a dashboard answered from memory without
+// confirming the latest change (see dashboardResponse.Stale), else "false".
+const staleHeader = "Loyalty-Stale"
 
 // userID reads and checks the {userId} path parameter; on failure it has
 // answered 400.
@@ -80,6 +97,7 @@ func (s *Server) getDashboard(c *gin.Context) {
 		return
 	}
 	c.Header("Cache-Control", "private, no-store")
+	c.Header(staleHeader, strconv.FormatBool(d.Stale))
 	c.JSON(http.StatusOK, s.view(d))
 }
 
@@ -102,7 +120,11 @@ func (s *Server) view(d ranker.Dashboard) dashboardResponse {
 	}
 	r := dashboardResponse{
 		Me: line(d.Me), Ranked: d.Ranked, TiedWith: tied, TotalRanked: d.Total,
-		Top: lines(d.Top), Above: lines(d.Above), Below: lines(d.Below), AsOf: d.Seq,
+		Top: lines(d.Top), Above: lines(d.Above), Below: lines(d.Below), AsOf: asOf{Seq: d.Seq}, Stale: d.Stale,
+	}
+	if !d.At.IsZero() {
+		at := d.At.UTC().Truncate(time.Millisecond)
+		r.AsOf.At = &at
 	}
 	r.Me.You = true
 	return r

@@ -12,6 +12,7 @@ import (
 	"github.com/xyz/loyalty/api"
 	"github.com/xyz/loyalty/ledger"
 	"github.com/xyz/loyalty/ranker"
+	"go.uber.org/mock/gomock"
 )
 
 // seed puts n customers (ids 1..n, some left at 0) with random balances,
@@ -58,7 +59,13 @@ type dashJSON struct {
 	Top         []rankJSON `json:"top"`
 	Above       []rankJSON `json:"above"`
 	Below       []rankJSON `json:"below"`
-	AsOf        uint64     `json:"asOf"`
+	AsOf        asOfJSON   `json:"asOf"`
+	Stale       bool       `json:"stale"`
+}
+
+type asOfJSON struct {
+	Seq uint64     `json:"seq"`
+	At  *time.Time `json:"at"`
 }
 
 // expect maps the ranker's answer to what the API must show.
@@ -78,7 +85,7 @@ func expect(names *api.ProxyNamer, d ranker.Dashboard) dashJSON {
 		tied--
 	}
 	return dashJSON{Me: line(d.Me), Ranked: d.Ranked, TiedWith: tied, TotalRanked: d.Total,
-		Top: lines(d.Top), Above: lines(d.Above), Below: lines(d.Below), AsOf: d.Seq}
+		Top: lines(d.Top), Above: lines(d.Above), Below: lines(d.Below), AsOf: asOfJSON{Seq: d.Seq}, Stale: d.Stale}
 }
 
 // TestDashboardMatchesRanker reads random customers' dashboards over HTTP
@@ -109,6 +116,10 @@ func TestDashboardMatchesRanker(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if got.AsOf.At == nil || !got.AsOf.At.Equal(d.At.Truncate(time.Millisecond)) {
+			t.Fatalf("%s: asOf.at %v, want %v", path, got.AsOf.At, d.At)
+		}
+		got.AsOf.At = nil
 		if w := expect(e.names, d); !reflect.DeepEqual(got, w) {
 			t.Fatalf("seed %d: %s:\n got %+v\nwant %+v", s, path, got, w)
 		}
@@ -119,7 +130,7 @@ func TestDashboardMatchesRanker(t *testing.T) {
 		_ = json.Unmarshal(res.Body, &raw)
 		for k := range raw {
 			switch k {
-			case "me", "ranked", "tiedWith", "totalRanked", "top", "above", "below", "asOf":
+			case "me", "ranked", "tiedWith", "totalRanked", "top", "above", "below", "asOf", "stale":
 			default:
 				t.Fatalf("unexpected key %q in a dashboard", k)
 			}
@@ -240,4 +251,42 @@ func TestManualPoints(t *testing.T) {
 	if seq, _ := e.idx.Seq(t.Context()); seq != 2 {
 		t.Fatalf("index seq %d, want 2: a refused request applied something", seq)
 	}
+}
+
+// TestDashboardStale checks how a dashboard answered without confirming the
+// latest change is marked: stale in the body, the Loyalty-Stale header, and
+// asOf with the seq and time of the last change applied; a fresh one says
+// false in both.
+func TestDashboardStale(t *testing.T) {
+	e, rk, _ := newMockEnv(t)
+	at := time.Date(2026, 12, 1, 23, 59, 58, 123_000_000, time.UTC)
+	d := ranker.Dashboard{Me: ranker.Entry{CustomerID: 42, Rank: 1, Points: 7}, Ranked: true, Tied: 1, Total: 1,
+		Top: []ranker.Entry{{CustomerID: 42, Rank: 1, Points: 7}}, Seq: 19, At: at}
+	me := e.token(t, "42", "customer")
+	for _, stale := range []bool{true, false} {
+		d.Stale = stale
+		rk.EXPECT().Dashboard(gomock.Any(), uint64(42), 10, 2).Return(d, nil)
+		res := e.get(t, "/loyalty/42", me)
+		want(t, res, 200)
+		var got dashJSON
+		if err := json.Unmarshal(res.Body, &got); err != nil {
+			t.Fatal(err)
+		}
+		if h := res.Header.Get("Loyalty-Stale"); h != strconv.FormatBool(stale) {
+			t.Errorf("stale %v: Loyalty-Stale %q", stale, h)
+		}
+		if got.Stale != stale || got.AsOf.Seq != 19 || got.AsOf.At == nil || !got.AsOf.At.Equal(at) {
+			t.Errorf("stale %v: body stale %v asOf %d %v, want seq 19 at %v", stale, got.Stale, got.AsOf.Seq, got.AsOf.At, at)
+		}
+	}
+}
+
+// TestReadyzFollowsRanker: /readyz is the ranker's Ready alone (the replica
+// stays ready through a primary outage while its board is young enough).
+func TestReadyzFollowsRanker(t *testing.T) {
+	e, rk, _ := newMockEnv(t)
+	rk.EXPECT().Ready().Return(true)
+	want(t, e.get(t, "/readyz", ""), 200)
+	rk.EXPECT().Ready().Return(false)
+	want(t, e.get(t, "/readyz", ""), 503)
 }

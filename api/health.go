@@ -48,7 +48,9 @@ func (s *Server) healthz(c *gin.Context) {
 }
 
 // readyz answers 200 once the ranker can serve dashboards. It depends on
-// nothing else: dashboards keep answering while the ledger is down.
+// nothing else: dashboards keep answering while the ledger is down, and
+// while the Redis primary is (marked stale, as long as the board is younger
+// than the ranker's staleness limit).
 func (s *Server) readyz(c *gin.Context) {
 	r := checkResult{Name: "ranker", Status: "up"}
 	if !s.deps.Ranker.Ready() {

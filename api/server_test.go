@@ -25,7 +25,7 @@ func TestEmbeddedSmoke(t *testing.T) {
 	_ = json.Unmarshal(r.Body, &d)
 	// 8: 43 points (425 GBP), 9: 12 (manual), 7: 12 (123.45 GBP): ties break by id.
 	if d.Me.Points != 12 || d.Me.Rank != 2 || d.TiedWith != 1 || d.TotalRanked != 3 || len(d.Top) != 3 ||
-		!d.Top[1].You || d.Top[0].Points != 43 || len(d.Above) != 1 || len(d.Below) != 1 || d.Below[0].Points != 12 || d.AsOf != 3 {
+		!d.Top[1].You || d.Top[0].Points != 43 || len(d.Above) != 1 || len(d.Below) != 1 || d.Below[0].Points != 12 || d.AsOf.Seq != 3 {
 		t.Fatalf("dashboard %+v", d)
 	}
 	want(t, e.get(t, "/loyalty/8", me), 403)
@@ -92,16 +92,19 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
-// TestRedisDown: with Redis gone, dashboards and writes answer 503, health
-// says so, and readiness (the loaded replica) does not depend on it.
+// TestRedisDown: with Redis gone, dashboards are answered from the loaded
+// replica marked stale, writes answer 503, health says so, and readiness
+// (the loaded replica) does not depend on it.
 func TestRedisDown(t *testing.T) {
 	e := newRedisEnv(t, func(c *api.Config) { c.RequestTimeout = 500 * time.Millisecond })
 	me := e.token(t, "5", "customer")
 	want(t, e.get(t, "/loyalty/5", me), 200)
 	want(t, e.get(t, "/healthz", ""), 200)
 	e.redis.Stop()
+	if r := e.get(t, "/loyalty/5", me); r.Status != 200 || r.Header.Get("Loyalty-Stale") != "true" {
+		t.Fatalf("dashboard with Redis gone: %d %v %s; want 200 marked stale", r.Status, r.Header, r.Body)
+	}
 	for _, r := range []*response{
-		e.get(t, "/loyalty/5", me),
 		e.post(t, "/order/d-1", e.token(t, "app", "channel"), orderBody("5", "10", "GBP")),
 		e.post(t, "/loyalty/5", e.token(t, "agent", "staff"), `{"loyalty-points":5,"reason":"r","idempotencyKey":"k"}`),
 	} {

@@ -3,6 +3,7 @@ package ranker
 import (
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/xyz/loyalty/histogram"
 )
@@ -24,6 +25,12 @@ type Dashboard struct {
 	Above  []Entry // up to K entries just above Me, in board order (Above[len-1] is next to Me)
 	Below  []Entry // up to K entries just below Me, in board order (Below[0] is next to Me)
 	Seq    uint64  // the last change applied to the snapshot
+	// At is when this process applied change Seq (zero before any change).
+	At time.Time
+	// Stale means the latest change could not be confirmed in time (the
+	// Redis primary is unreachable or the change log stalled): the snapshot
+	// is what was applied as of Seq, and may miss later changes.
+	Stale bool
 }
 
 // Board is an in-memory leaderboard: each customer's balance, the score
@@ -38,6 +45,7 @@ type Board struct {
 	scores []int32 // distinct scores on the board, ascending
 	hist   *histogram.Counts
 	seq    uint64
+	at     time.Time // when seq was applied
 }
 
 // NewBoard returns an empty board.
@@ -52,16 +60,16 @@ func (b *Board) Set(id uint64, points int64, seq uint64) {
 	b.mu.Lock()
 	b.set(id, points)
 	if seq > b.seq {
-		b.seq = seq
+		b.seq, b.at = seq, time.Now()
 	}
 	b.mu.Unlock()
 }
 
-// SetSeq records that the board reflects every change up to seq.
-func (b *Board) SetSeq(seq uint64) {
+// SetSeq records that the board reflects every change up to seq, as of at.
+func (b *Board) SetSeq(seq uint64, at time.Time) {
 	b.mu.Lock()
-	if seq > b.seq {
-		b.seq = seq
+	if seq > b.seq || b.at.IsZero() {
+		b.seq, b.at = max(seq, b.seq), at
 	}
 	b.mu.Unlock()
 }
@@ -140,7 +148,7 @@ func (b *Board) Dashboard(id uint64, n, k int) Dashboard {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	p := b.bal.get(id)
-	d := Dashboard{Total: b.hist.Total(), Seq: b.seq, Ranked: p > 0}
+	d := Dashboard{Total: b.hist.Total(), Seq: b.seq, At: b.at, Ranked: p > 0}
 	d.Me = Entry{CustomerID: id, Points: int64(p), Rank: 1 + b.hist.Above(int64(p))}
 	if p > 0 {
 		d.Tied = int64(b.groups[p].n)

@@ -34,15 +34,24 @@ type Head interface {
 // ReplicaConfig configures a Replica.
 type ReplicaConfig struct {
 	// MaxWait is how long a dashboard waits for the replica to reach the
-	// latest change before giving up with ErrNotReady.
+	// latest change before answering from what it has, marked stale.
 	MaxWait time.Duration
 	// Poll is how long one blocking read of the change log waits.
 	Poll time.Duration
+	// HeadTimeout is how long a dashboard waits for the latest seq from the
+	// primary before answering from what the replica has applied, marked
+	// stale (the primary is down, stopped or failing over).
+	HeadTimeout time.Duration
+	// MaxStaleness is how long the board may go without hearing from Redis
+	// (a read of the change log) and still report Ready.
+	MaxStaleness time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
 }
 
 // DefaultReplicaConfig returns the defaults.
 func DefaultReplicaConfig() ReplicaConfig {
-	return ReplicaConfig{MaxWait: 2 * time.Second, Poll: time.Second}
+	return ReplicaConfig{MaxWait: 2 * time.Second, Poll: time.Second, HeadTimeout: 50 * time.Millisecond, MaxStaleness: 5 * time.Minute}
 }
 
 // Replica keeps an in-memory Board in step with the Redis index: a snapshot
@@ -50,13 +59,18 @@ func DefaultReplicaConfig() ReplicaConfig {
 // learns the latest seq from the primary (one GET shared by all dashboards
 // asked meanwhile), waits until the board has applied it, then answers from
 // memory: a customer always sees their own last purchase, and every answer is
-// one consistent snapshot. Safe for concurrent use.
+// one consistent snapshot. When the primary does not answer within
+// HeadTimeout, or the board cannot catch up within MaxWait, the dashboard is
+// answered from what the board has applied and marked Stale; the next
+// dashboard asks the primary again, so read-your-own-writes resumes by itself
+// when it is back. Safe for concurrent use.
 type Replica struct {
 	src   Source
 	gate  *gate
 	cfg   ReplicaConfig
 	log   *slog.Logger
 	board atomic.Pointer[Board]
+	gen   uint64 // of the board; read and written by Run only
 	// contact is the unix nano time of the last successful read of the log.
 	contact atomic.Int64
 
@@ -67,13 +81,41 @@ type Replica struct {
 // NewReplica returns a replica reading src (a Redis replica or the primary)
 // and asking head (the primary) for the latest seq.
 func NewReplica(src Source, head Head, cfg ReplicaConfig, log *slog.Logger) *Replica {
-	return &Replica{src: src, gate: &gate{head: head}, cfg: cfg, log: log, changed: make(chan struct{})}
+	d := DefaultReplicaConfig()
+	if cfg.MaxWait <= 0 {
+		cfg.MaxWait = d.MaxWait
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = d.Poll
+	}
+	if cfg.HeadTimeout <= 0 {
+		cfg.HeadTimeout = d.HeadTimeout
+	}
+	if cfg.MaxStaleness <= 0 {
+		cfg.MaxStaleness = d.MaxStaleness
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Replica{src: src, gate: &gate{head: head, now: cfg.Now, slow: cfg.HeadTimeout}, cfg: cfg, log: log, changed: make(chan struct{})}
 }
 
 // Ready reports whether the replica has loaded a snapshot and heard from
-// Redis within the last few seconds (it reads the log at least every Poll).
+// Redis (read the change log) within MaxStaleness: a primary outage alone
+// does not make it unready, its dashboards are answered stale.
 func (r *Replica) Ready() bool {
-	return r.board.Load() != nil && time.Since(time.Unix(0, r.contact.Load())) < 3*r.cfg.Poll+2*time.Second
+	return r.board.Load() != nil && r.age() < r.cfg.MaxStaleness
+}
+
+// age is how long ago the replica last read the change log.
+func (r *Replica) age() time.Duration {
+	return r.cfg.Now().Sub(time.Unix(0, r.contact.Load()))
+}
+
+// following reports whether the change-log reads are keeping up: one
+// blocking read returns at least every Poll.
+func (r *Replica) following() bool {
+	return r.age() < 2*r.cfg.Poll+r.cfg.HeadTimeout
 }
 
 // Board returns the current board (nil before the first snapshot).
@@ -94,14 +136,16 @@ func (r *Replica) waitChan() <-chan struct{} {
 
 // Run loads a snapshot and follows the change log until ctx ends. It
 // reloads when the index switches generation (a rebuild) or the log no
-// longer holds what the replica lacks. Errors reaching Redis are retried.
+// longer holds what the replica lacks. Errors reaching Redis are retried,
+// from where the board is: an outage of Redis does not reload the board, and
+// dashboards are answered from it meanwhile.
 func (r *Replica) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		err := r.follow(ctx)
 		if ctx.Err() != nil {
 			break
 		}
-		r.log.Warn("ranker replica: resynchronising", "err", err)
+		r.log.Warn("ranker replica: change log read failed, retrying", "err", err)
 		select {
 		case <-time.After(500 * time.Millisecond):
 		case <-ctx.Done():
@@ -112,7 +156,16 @@ func (r *Replica) Run(ctx context.Context) error {
 
 var errResync = errors.New("resync needed")
 
+// follow resumes following from the loaded board, or loads one first (at
+// start, or when resuming needs a resync).
 func (r *Replica) follow(ctx context.Context) error {
+	if b := r.board.Load(); b != nil {
+		err := r.tail(ctx, b, r.gen)
+		if !errors.Is(err, errResync) {
+			return err
+		}
+		r.log.Warn("ranker replica: reloading the board", "reason", err)
+	}
 	gen, err := r.src.Generation(ctx)
 	if err != nil {
 		return err
@@ -132,16 +185,22 @@ func (r *Replica) follow(ctx context.Context) error {
 	if first, err := r.src.FirstLogSeq(ctx); err != nil || (first > seq+1) {
 		return errors.Join(err, fmt.Errorf("%w: the change log starts at %d, after the snapshot's %d", errResync, first, seq))
 	}
-	b.SetSeq(seq)
+	b.SetSeq(seq, r.cfg.Now())
 	if err := r.catchUp(ctx, b, 0); err != nil {
 		return err
 	}
+	r.gen = gen
 	r.board.Store(b)
 	r.advanced()
 	// Loading leaves a heap of garbage (scan replies, grown tables) as large
 	// as the board; hand it back now rather than at some later GC.
 	debug.FreeOSMemory()
 	r.log.Info("ranker replica: snapshot loaded", "customers", b.Len(), "seq", b.Seq(), "generation", gen, "took", time.Since(start).Round(time.Millisecond))
+	return r.tail(ctx, b, gen)
+}
+
+// tail follows the change log into b until an error or ctx ends.
+func (r *Replica) tail(ctx context.Context, b *Board, gen uint64) error {
 	for ctx.Err() == nil {
 		if err := r.catchUp(ctx, b, r.cfg.Poll); err != nil {
 			return err
@@ -166,14 +225,15 @@ func (r *Replica) catchUp(ctx context.Context, b *Board, block time.Duration) er
 		if err != nil {
 			return err
 		}
-		r.contact.Store(time.Now().UnixNano())
+		now := r.cfg.Now()
+		r.contact.Store(now.UnixNano())
 		if len(es) > 0 && es[0].Seq != after+1 {
 			return fmt.Errorf("%w: the change log jumps from %d to %d", errResync, after, es[0].Seq)
 		}
 		b.mu.Lock()
 		for _, e := range es {
 			b.set(e.CustomerID, e.Balance)
-			b.seq = e.Seq
+			b.seq, b.at = e.Seq, now
 		}
 		b.mu.Unlock()
 		if len(es) > 0 && r.board.Load() == b {
@@ -186,42 +246,66 @@ func (r *Replica) catchUp(ctx context.Context, b *Board, block time.Duration) er
 }
 
 // Dashboard answers with a snapshot that includes every change written
-// before the call.
+// before the call; or, when that cannot be confirmed in time, with what the
+// board has applied, marked Stale. ErrNotReady before the first snapshot.
 func (r *Replica) Dashboard(ctx context.Context, id uint64, n, k int) (Dashboard, error) {
 	b := r.board.Load()
 	if b == nil {
 		return Dashboard{}, ErrNotReady
 	}
-	target, err := r.gate.latest(ctx)
+	hctx, cancel := context.WithTimeout(ctx, r.cfg.HeadTimeout)
+	target, err := r.gate.latest(hctx)
+	cancel()
 	if err != nil {
-		return Dashboard{}, err
+		if ctx.Err() != nil {
+			return Dashboard{}, ctx.Err()
+		}
+		return r.stale(id, n, k), nil
 	}
-	if b.Seq() < target {
-		ctx, cancel := context.WithTimeout(ctx, r.cfg.MaxWait)
-		defer cancel()
-		for {
-			ch := r.waitChan()
-			if b = r.board.Load(); b.Seq() >= target {
-				break
+	if b.Seq() >= target {
+		return b.Dashboard(id, n, k), nil
+	}
+	if !r.following() {
+		return r.stale(id, n, k), nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, r.cfg.MaxWait)
+	defer cancel()
+	for {
+		ch := r.waitChan()
+		if b = r.board.Load(); b.Seq() >= target {
+			return b.Dashboard(id, n, k), nil
+		}
+		select {
+		case <-ch:
+		case <-wctx.Done():
+			if ctx.Err() != nil {
+				return Dashboard{}, ctx.Err()
 			}
-			select {
-			case <-ch:
-			case <-ctx.Done():
-				return Dashboard{}, fmt.Errorf("%w: replica at seq %d, index at %d", ErrNotReady, b.Seq(), target)
-			}
+			return r.stale(id, n, k), nil
 		}
 	}
-	return b.Dashboard(id, n, k), nil
+}
+
+// stale answers from what the board has applied, marked so.
+func (r *Replica) stale(id uint64, n, k int) Dashboard {
+	d := r.board.Load().Dashboard(id, n, k)
+	d.Stale = true
+	return d
 }
 
 // gate coalesces "what is the latest seq?" questions: every caller waits for
 // a GET that started after it asked, and one GET answers all who asked
-// before it started.
+// before it started. While a GET has been running longer than slow (the
+// primary is stopped or unreachable), callers are told so at once instead of
+// queueing behind it.
 type gate struct {
 	head     Head
+	now      func() time.Time
+	slow     time.Duration
 	mu       sync.Mutex
 	waiting  []chan seqResult
 	inflight bool
+	started  time.Time // of the GET in flight
 }
 
 type seqResult struct {
@@ -229,9 +313,16 @@ type seqResult struct {
 	err error
 }
 
+// errHeadSlow means the GET in flight has not answered within the budget.
+var errHeadSlow = errors.New("the primary is not answering")
+
 func (g *gate) latest(ctx context.Context) (uint64, error) {
 	ch := make(chan seqResult, 1)
 	g.mu.Lock()
+	if g.inflight && g.now().Sub(g.started) > g.slow {
+		g.mu.Unlock()
+		return 0, errHeadSlow
+	}
 	g.waiting = append(g.waiting, ch)
 	if !g.inflight {
 		g.inflight = true
@@ -256,6 +347,7 @@ func (g *gate) fetch() {
 			g.mu.Unlock()
 			return
 		}
+		g.started = g.now()
 		g.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		seq, err := g.head.Seq(ctx)

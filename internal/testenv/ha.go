@@ -50,6 +50,7 @@ func redisArgs(port int, dir string) []string {
 		"--save", "", "--appendonly", "yes", "--appendfsync", "always",
 		"--daemonize", "no", "--protected-mode", "no",
 		"--maxmemory-policy", "noeviction", "--hash-max-listpack-entries", "128",
+		"--repl-diskless-sync-delay", "0",
 	}
 }
 

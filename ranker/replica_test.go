@@ -1,0 +1,159 @@
+package ranker_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/xyz/loyalty/histogram"
+	"github.com/xyz/loyalty/internal/testenv"
+	"github.com/xyz/loyalty/ledger"
+	"github.com/xyz/loyalty/ranker"
+)
+
+// clock is a test clock: the real time plus an offset the test moves
+// forward, so "five minutes later" takes no time.
+type clock struct{ off atomic.Int64 }
+
+func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
+func (c *clock) advance(d time.Duration) { c.off.Add(int64(d)) }
+
+// haRig is a Redis primary with one replica, the index on each, and a
+// ranker replica following the Redis replica and asking the primary for the
+// latest seq.
+type haRig struct {
+	primary, replica *testenv.Server
+	write            *histogram.Index
+	rep              *ranker.Replica
+	clock            *clock
+	next             int
+}
+
+func newHARig(t *testing.T) *haRig {
+	t.Helper()
+	p := testenv.Redis(t)
+	r := testenv.RedisReplica(t, p)
+	open := func(addr string) *histogram.Index {
+		rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond,
+			ReadTimeout: time.Second, WriteTimeout: time.Second})
+		t.Cleanup(func() { rdb.Close() })
+		cfg := histogram.DefaultConfig()
+		cfg.Prefix, cfg.DedupeParts = "ha", 64
+		return histogram.New(rdb, cfg)
+	}
+	g := &haRig{primary: p, replica: r, write: open(p.Addr), clock: &clock{}}
+	cfg := ranker.DefaultReplicaConfig()
+	cfg.Poll = 100 * time.Millisecond
+	cfg.Now = g.clock.now
+	g.rep = ranker.NewReplica(open(r.Addr), g.write, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { g.rep.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	for end := time.Now().Add(10 * time.Second); !g.rep.Ready(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatal("replica not ready after 10s")
+		}
+	}
+	return g
+}
+
+// add applies one change of pts points to customer id on the primary.
+func (g *haRig) add(t *testing.T, id uint64, pts int64) ledger.Outcome {
+	t.Helper()
+	g.next++
+	c := ledger.Change{ID: fmt.Sprintf("ha-%d", g.next), CustomerID: id, Points: pts, Cause: ledger.CauseOrder,
+		OccurredAt: time.Now().UTC().Truncate(time.Second)}
+	c.Seal()
+	out, err := g.write.Apply(t.Context(), []ledger.Change{c})
+	if err != nil || out[0].Err != nil {
+		t.Fatalf("apply %s: %v %v", c.ID, err, out)
+	}
+	return out[0]
+}
+
+func (g *haRig) dashboard(t *testing.T, id uint64) ranker.Dashboard {
+	t.Helper()
+	d, err := g.rep.Dashboard(t.Context(), id, 3, 1)
+	if err != nil {
+		t.Fatalf("dashboard of %d: %v", id, err)
+	}
+	return d
+}
+
+// TestReplicaPrimaryStopped: with the primary stopped (SIGSTOP), dashboards
+// are answered from the board, marked stale, with the seq of the last change
+// applied, and the replica stays ready; once the primary continues, the next
+// dashboard after a write is fresh and shows it (read-your-own-writes
+// resumes by itself).
+func TestReplicaPrimaryStopped(t *testing.T) {
+	g := newHARig(t)
+	g.add(t, 1, 50)
+	last := g.add(t, 2, 70)
+	d := g.dashboard(t, 2)
+	if d.Stale || d.Me.Points != 70 || d.Seq != last.Seq || d.At.IsZero() {
+		t.Fatalf("fresh dashboard: stale %v points %d seq %d at %v; want 70 points at seq %d", d.Stale, d.Me.Points, d.Seq, d.At, last.Seq)
+	}
+	g.primary.Pause(t)
+	for i := 0; i < 20; i++ {
+		d := g.dashboard(t, 2)
+		if !d.Stale || d.Me.Points != 70 || d.Me.Rank != 1 || d.Seq != last.Seq {
+			t.Fatalf("dashboard %d with the primary stopped: stale %v points %d rank %d seq %d; want stale, 70 points, rank 1, seq %d",
+				i, d.Stale, d.Me.Points, d.Me.Rank, d.Seq, last.Seq)
+		}
+	}
+	if !g.rep.Ready() {
+		t.Fatal("not ready with the primary stopped and the board just read from the replica")
+	}
+	g.primary.Resume(t)
+	now := g.add(t, 1, 30)
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		// The GET that hung on the stopped primary may still be answering
+		// dashboards as stale for a moment; the first fresh one must show the
+		// write.
+		d := g.dashboard(t, 1)
+		if !d.Stale {
+			if d.Me.Points != 80 || d.Seq < now.Seq {
+				t.Fatalf("fresh dashboard after the primary came back: %d points at seq %d; want 80 at seq >= %d", d.Me.Points, d.Seq, now.Seq)
+			}
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatal("dashboards still stale 10s after the primary came back")
+		}
+	}
+}
+
+// TestReplicaRedisGone: with every Redis server killed, dashboards are still
+// answered stale from the board; /readyz's Ready stays true until the board
+// has gone MaxStaleness without reading the change log.
+func TestReplicaRedisGone(t *testing.T) {
+	g := newHARig(t)
+	last := g.add(t, 9, 12)
+	for end := time.Now().Add(10 * time.Second); g.dashboard(t, 9).Me.Points != 12; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatal("the write never reached the board")
+		}
+	}
+	g.primary.Stop()
+	g.replica.Stop()
+	d := g.dashboard(t, 9)
+	if !d.Stale || d.Me.Points != 12 || d.Seq != last.Seq {
+		t.Fatalf("dashboard with Redis gone: stale %v points %d seq %d; want stale, 12 points, seq %d", d.Stale, d.Me.Points, d.Seq, last.Seq)
+	}
+	if !g.rep.Ready() {
+		t.Fatal("not ready right after Redis went away")
+	}
+	g.clock.advance(ranker.DefaultReplicaConfig().MaxStaleness + time.Second)
+	if g.rep.Ready() {
+		t.Fatal("still ready with a board older than MaxStaleness")
+	}
+	if d := g.dashboard(t, 9); !d.Stale || d.Me.Points != 12 {
+		t.Fatalf("dashboard past MaxStaleness: stale %v points %d; want stale, 12", d.Stale, d.Me.Points)
+	}
+}
