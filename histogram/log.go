@@ -2,7 +2,6 @@ package histogram
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -69,7 +68,8 @@ func (x *Index) ReadLog(ctx context.Context, after uint64, count int64, block ti
 }
 
 // Entries returns up to count full ledger entries after seq, for shipping to
-// the ledger.
+// the ledger. At an entry that can't be decoded it stops: it returns the
+// entries before it and a *BrokenEntryError.
 func (x *Index) Entries(ctx context.Context, after uint64, count int64) ([]ledger.Entry, error) {
 	msgs, err := x.rdb.XRangeN(ctx, x.logKey(), "("+streamID(after), "+", count).Result()
 	if err != nil {
@@ -77,23 +77,10 @@ func (x *Index) Entries(ctx context.Context, after uint64, count int64) ([]ledge
 	}
 	out := make([]ledger.Entry, 0, len(msgs))
 	for _, m := range msgs {
-		var e ledger.Entry
-		c, _ := m.Values["c"].(string)
-		if err := json.Unmarshal([]byte(c), &e.Change); err != nil {
-			return nil, fmt.Errorf("change log entry %s: %w", m.ID, err)
+		e, err := decodeEntry(m.ID, m.Values)
+		if err != nil {
+			return out, &BrokenEntryError{Seq: seqOf(m.ID), Fields: fieldStrings(m.Values), Err: err}
 		}
-		d, _ := m.Values["d"].(string)
-		b, _ := m.Values["b"].(string)
-		t, _ := m.Values["t"].(string)
-		var e1, e2, e3 error
-		var ts int64
-		e.Delta, e1 = strconv.ParseInt(d, 10, 64)
-		e.Balance, e2 = strconv.ParseInt(b, 10, 64)
-		ts, e3 = strconv.ParseInt(t, 10, 64)
-		if err := errors.Join(e1, e2, e3); err != nil {
-			return nil, fmt.Errorf("change log entry %s: %w", m.ID, err)
-		}
-		e.Seq, e.RecordedAt = seqOf(m.ID), time.Unix(ts, 0).UTC()
 		out = append(out, e)
 	}
 	return out, nil
