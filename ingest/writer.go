@@ -49,6 +49,13 @@ func NewWriter(idx Index, hist History, rule *points.Rule) *Writer {
 	return &Writer{idx: idx, hist: hist, rule: rule, now: time.Now}
 }
 
+// WithClock makes the writer read the time from now (validation's bound on
+// a purchase's time) and returns it. For tests of skewed clocks.
+func (w *Writer) WithClock(now func() time.Time) *Writer {
+	w.now = now
+	return w
+}
+
 // Rule returns the points rule in use.
 func (w *Writer) Rule() *points.Rule { return w.rule }
 

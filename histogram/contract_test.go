@@ -1,0 +1,52 @@
+package histogram_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/xyz/loyalty/chledger"
+	"github.com/xyz/loyalty/histogram"
+	"github.com/xyz/loyalty/ingest"
+	"github.com/xyz/loyalty/internal/testenv"
+	"github.com/xyz/loyalty/internal/writecontract"
+	"github.com/xyz/loyalty/points"
+)
+
+// TestWriteContract holds the Redis index, with the ClickHouse ledger
+// behind it for the ids it no longer remembers, to the write path's
+// exactly-once contract; wired as serve wires it (a Coalescer in front).
+func TestWriteContract(t *testing.T) {
+	rs, cs := testenv.Redis(t), testenv.ClickHouse(t)
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr, PoolSize: 16})
+	t.Cleanup(func() { rdb.Close() })
+	rule, err := points.New(points.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	writecontract.Run(t, func(t *testing.T) writecontract.Harness {
+		ctx := testenv.Context(t)
+		name := strings.NewReplacer("/", "_", "-", "_").Replace(t.Name())
+		cfg := histogram.DefaultConfig()
+		cfg.Prefix, cfg.DedupeParts = name, 64
+		x := histogram.New(rdb, cfg)
+		lc := chledger.DefaultConfig()
+		lc.Addr, lc.Database = cs.Addr, name
+		led, err := chledger.Open(ctx, lc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { led.Close() })
+		shipper := ingest.NewShipper(x, nil, led, 10_000, quiet)
+		coal := ingest.NewCoalescer(x, cfg.BatchSize, 4, 10*time.Second)
+		return writecontract.Harness{
+			Writer:       func(now func() time.Time) *ingest.Writer { return ingest.NewWriter(coal, led, rule).WithClock(now) },
+			Balance:      x.Balance,
+			Settle:       func(ctx context.Context) error { _, err := shipper.ShipOnce(ctx); return err },
+			AdvanceClock: x.SetClockAhead,
+			MaxPoints:    histogram.MaxPoints,
+		}
+	})
+}
