@@ -39,7 +39,9 @@ func serveCmd() *cobra.Command {
 				deps.Ranker = ranker.Local{B: s.emb.Board()}
 				deps.IndexSize = func() float64 { return float64(s.emb.Board().Len()) }
 			} else {
-				rep := ranker.NewReplica(s.reads, s.index, ranker.DefaultReplicaConfig(), e.log)
+				rcfg := ranker.DefaultReplicaConfig()
+				rcfg.HeadTimeout, rcfg.MaxStaleness = e.cfg.Ranking.HeadTimeout, e.cfg.Ranking.MaxStaleness
+				rep := ranker.NewReplica(s.reads, s.index, rcfg, e.log)
 				wg.Add(2)
 				go func() { defer wg.Done(); rep.Run(bg) }()
 				go func() { defer wg.Done(); s.shipper.Run(bg) }()

@@ -47,6 +47,9 @@ func (c *Config) histogramConfig() histogram.Config {
 	h.Prefix = c.Redis.Prefix
 	h.DedupeDays = c.Points.DedupeDays
 	h.DedupeParts = c.Redis.DedupeParts
+	h.MinReplicasAck = c.Redis.MinReplicasAck
+	h.WaitTimeout = c.Redis.WaitTimeout
+	h.AssumeNoEviction = c.Redis.AssumeNoEviction
 	return h
 }
 
@@ -54,6 +57,39 @@ func (c *Config) chConfig() chledger.Config {
 	ch := chledger.DefaultConfig()
 	ch.Addr, ch.Database, ch.Username, ch.Password = c.ClickHouse.Addr, c.ClickHouse.Database, c.ClickHouse.Username, c.ClickHouse.Password
 	return ch
+}
+
+// redisClients returns the client of the primary (every write, the seq
+// check, the shipper) and, when replicas are to be followed, the client the
+// ranker reads the index with (nil: it reads the primary).
+//
+// With Sentinel, the primary's client is go-redis's failover client: it asks
+// the sentinels for the primary, and after a failover drops its connections
+// to the old one and finds the new one by itself. The ranker follows one
+// replica that the sentinels list (any healthy one, or the primary when none
+// is up): one connection, so a SCAN cursor and the change-log reads stay on
+// one server; after losing it, the next connection may go to another
+// replica, which the ranker's seq checks tolerate.
+func (c *Config) redisClients() (primary, reads *redis.Client) {
+	const readTimeout, writeTimeout = 3 * time.Second, 3 * time.Second
+	r := c.Redis
+	if c.sentinelMode() {
+		primary = redis.NewFailoverClient(&redis.FailoverOptions{MasterName: r.MasterName, SentinelAddrs: r.SentinelAddrs,
+			SentinelPassword: r.SentinelPassword, Password: r.Password, PoolSize: r.PoolSize, PipelinePoolSize: r.PoolSize,
+			ReadTimeout: readTimeout, WriteTimeout: writeTimeout})
+		if len(r.ReadAddrs) == 0 {
+			reads = redis.NewFailoverClient(&redis.FailoverOptions{MasterName: r.MasterName, SentinelAddrs: r.SentinelAddrs,
+				SentinelPassword: r.SentinelPassword, Password: r.Password, ReplicaOnly: true, PoolSize: 1, PipelinePoolSize: -1,
+				ReadTimeout: readTimeout, WriteTimeout: writeTimeout})
+		}
+	} else {
+		primary = redis.NewClient(&redis.Options{Addr: r.Addr, Password: r.Password, PoolSize: r.PoolSize,
+			PipelinePoolSize: r.PoolSize, ReadTimeout: readTimeout, WriteTimeout: writeTimeout})
+	}
+	if len(r.ReadAddrs) > 0 {
+		reads = redis.NewClient(&redis.Options{Addr: r.ReadAddrs[0], Password: r.Password, PoolSize: r.PoolSize, ReadTimeout: readTimeout})
+	}
+	return primary, reads
 }
 
 // openStores opens the configured stores. With needLedger false a
@@ -75,21 +111,19 @@ func openStores(ctx context.Context, c *Config, log *slog.Logger, needLedger boo
 		return s, nil
 	}
 	if c.ClickHouse.Addr == "" {
-		return nil, errors.New("redis.addr is set but clickhouse.addr is not: with Redis, the ledger lives in ClickHouse (set LOYALTY_CLICKHOUSE_ADDR)")
+		return nil, errors.New("redis is configured but clickhouse.addr is not: with Redis, the ledger lives in ClickHouse (set LOYALTY_CLICKHOUSE_ADDR)")
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: c.Redis.Addr, Password: c.Redis.Password, PoolSize: c.Redis.PoolSize,
-		PipelinePoolSize: c.Redis.PoolSize, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second})
+	rdb, ro := c.redisClients()
 	s.closers = append(s.closers, rdb.Close)
 	s.index = histogram.New(rdb, c.histogramConfig())
 	s.reads = s.index
-	if len(c.Redis.ReadAddrs) > 0 {
-		ro := redis.NewClient(&redis.Options{Addr: c.Redis.ReadAddrs[0], Password: c.Redis.Password, PoolSize: c.Redis.PoolSize, ReadTimeout: 3 * time.Second})
+	if ro != nil {
 		s.closers = append(s.closers, ro.Close)
 		s.reads = histogram.New(ro, c.histogramConfig())
 	}
 	if warn, err := s.index.Check(ctx); err != nil {
 		s.Close()
-		return nil, fmt.Errorf("redis %s: %w", c.Redis.Addr, err)
+		return nil, fmt.Errorf("redis %s: %w", c.redisName(), err)
 	} else if warn != nil {
 		log.Warn("redis settings not checked", "err", warn)
 	}
