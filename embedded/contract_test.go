@@ -26,7 +26,7 @@ func TestWriteContract(t *testing.T) {
 			t.Fatal(err)
 		}
 		return writecontract.Harness{
-			Writer: func(now func() time.Time) *ingest.Writer { return ingest.NewWriter(st, nil, rule).WithClock(now) },
+			Writer: func(now func() time.Time) *ingest.Writer { return ingest.NewWriter(st, nil, rule).WithClock(now).WithRecall(st) },
 			Balance: func(_ context.Context, id uint64) (int64, error) {
 				return st.Board().Balance(id), nil
 			},

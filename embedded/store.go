@@ -172,6 +172,20 @@ func (s *Store) Apply(_ context.Context, changes []ledger.Change) ([]ledger.Outc
 	return out, nil
 }
 
+// Recall returns the entries of the change ids the store has applied
+// (it remembers every one).
+func (s *Store) Recall(_ context.Context, ids []string) (map[string]ledger.Entry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]ledger.Entry{}
+	for _, id := range ids {
+		if e, ok := s.ids[id]; ok {
+			out[id] = e.entry
+		}
+	}
+	return out, nil
+}
+
 // Close closes the ledger file and releases the directory.
 func (s *Store) Close() error {
 	s.mu.Lock()

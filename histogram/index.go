@@ -217,6 +217,66 @@ func (x *Index) Apply(ctx context.Context, changes []ledger.Change) ([]ledger.Ou
 	return out, nil
 }
 
+// Recall returns what the index remembers of these change ids: for each id
+// it remembers, its whole entry while the change log still holds it, else an
+// entry with only the change's ID, Digest and requested Points, and the
+// applied Seq, Delta, Balance and RecordedAt (CustomerID 0). Ids it does not
+// remember (never applied, or applied before its memory window: ask the
+// ledger) are absent. A read, not a snapshot.
+func (x *Index) Recall(ctx context.Context, ids []string) (map[string]ledger.Entry, error) {
+	_, day, _ := x.view()
+	last := day + (int64(x.cfg.MaxAhead/time.Second)+daySeconds-1)/daySeconds
+	pipe := x.rdb.Pipeline()
+	cmds := make([][]*redis.StringCmd, len(ids))
+	for i, id := range ids {
+		part := strconv.FormatUint(uint64(x.part(id)), 10)
+		for d := last + 1; d >= day-int64(x.cfg.DedupeDays)-1; d-- {
+			cmds[i] = append(cmds[i], pipe.HGet(ctx, x.p+":o:"+strconv.FormatInt(d, 10)+":"+part, id))
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, unavailable("recall change ids", err)
+	}
+	out := map[string]ledger.Entry{}
+	for i, id := range ids {
+		for _, c := range cmds[i] {
+			f := strings.Fields(c.Val())
+			if len(f) != 6 {
+				continue
+			}
+			seq, e1 := strconv.ParseUint(f[1], 10, 64)
+			delta, e2 := strconv.ParseInt(f[2], 10, 64)
+			bal, e3 := strconv.ParseInt(f[3], 10, 64)
+			ts, e4 := strconv.ParseInt(f[4], 10, 64)
+			pts, e5 := strconv.ParseInt(f[5], 10, 64)
+			if err := errors.Join(e1, e2, e3, e4, e5); err != nil {
+				return nil, fmt.Errorf("recall change %s: record %q: %w", id, c.Val(), err)
+			}
+			out[id] = ledger.Entry{Change: ledger.Change{ID: id, Digest: f[0], Points: pts}, Seq: seq, Delta: delta, Balance: bal,
+				RecordedAt: time.Unix(ts, 0).UTC()}
+			break
+		}
+	}
+	// The whole change, from the log while it still holds the entry.
+	full := make(map[string]*redis.XMessageSliceCmd, len(out))
+	for id, e := range out {
+		full[id] = pipe.XRange(ctx, x.logKey(), streamID(e.Seq), streamID(e.Seq))
+	}
+	if len(full) > 0 {
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return nil, unavailable("recall change ids", err)
+		}
+	}
+	for id, c := range full {
+		if msgs := c.Val(); len(msgs) == 1 {
+			if e, err := decodeEntry(msgs[0].ID, msgs[0].Values); err == nil && e.ID == id {
+				out[id] = e
+			}
+		}
+	}
+	return out, nil
+}
+
 // writeErr classifies a failed write: not confirmed by replicas, or Redis
 // unreachable or refusing (out of memory, read-only replica).
 func (x *Index) writeErr(op string, err error) error {
@@ -252,7 +312,7 @@ func parseOutcome(c ledger.Change, r string) (ledger.Outcome, error) {
 		o.NeedLedger, o.Mark = true, mark
 		return o, nil
 	}
-	if len(f) != 5 {
+	if len(f) != 5 && (len(f) != 6 || f[0] == "N") {
 		return o, fmt.Errorf("apply change %s: unexpected reply %q", c.ID, r)
 	}
 	seq, e1 := strconv.ParseUint(f[1], 10, 64)

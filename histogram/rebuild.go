@@ -116,8 +116,13 @@ func (x *Index) Remember(ctx context.Context, entries []ledger.Entry) error {
 	args = append(args, x.cfg.DedupeDays)
 	keys := []string{x.p + ":clock"}
 	for _, e := range entries {
-		rec := fmt.Sprintf("%s %d %d %d %d", e.Digest, e.Seq, e.Delta, e.Balance, e.RecordedAt.Unix())
-		day := e.RecordedAt.Unix() / daySeconds
+		rec := fmt.Sprintf("%s %d %d %d %d %d", e.Digest, e.Seq, e.Delta, e.Balance, e.RecordedAt.Unix(), e.Points)
+		// The memory day, as the apply script chose it.
+		at := e.RecordedAt
+		if e.TimeBoundsApplication() && e.OccurredAt.After(at) {
+			at = e.OccurredAt
+		}
+		day := at.Unix() / daySeconds
 		part := x.part(e.ID)
 		args = append(args, e.ID, part, day, rec)
 		keys = append(keys, x.p+":o:"+strconv.FormatInt(day, 10)+":"+strconv.FormatUint(uint64(part), 10))

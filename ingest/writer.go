@@ -37,10 +37,11 @@ const maxLedgerRounds = 3
 // points rule, exactly-once application to the index (which also queues the
 // ledger entry). Safe for concurrent use.
 type Writer struct {
-	idx  Index
-	hist History
-	rule *points.Rule
-	now  func() time.Time
+	idx    Index
+	hist   History
+	recall Recaller
+	rule   *points.Rule
+	now    func() time.Time
 }
 
 // NewWriter returns a writer. hist may be nil for an index that remembers

@@ -23,7 +23,22 @@ const (
 	CauseOrder  Cause = "order"  // a purchase
 	CauseRefund Cause = "refund" // a refund or cancellation
 	CauseManual Cause = "manual" // points inserted by staff (POST /loyalty/{userId})
+	// CauseCorrection: an order applied with wrong content, corrected on
+	// purpose (PUT /order/{orderId}): Points is the difference between the
+	// corrected order's points and the points the order stood at; the
+	// change id is the order id, CorrectionSep and the correction's number
+	// (1, 2, ...), and the content is the corrected order's.
+	CauseCorrection Cause = "correction"
 )
+
+// CorrectionSep joins an order id and a correction's number in the
+// correction's change id ("web-1001#1"). Order ids never contain it.
+const CorrectionSep = "#"
+
+// CorrectionID returns the change id of the n-th correction of an order.
+func CorrectionID(orderID string, n int) string {
+	return orderID + CorrectionSep + strconv.Itoa(n)
+}
 
 // ErrInsufficient means a strict deduction (a manual one) asked for more
 // points than the balance holds: nothing is applied.

@@ -8,8 +8,9 @@
 --   balance is short), dedupe part, checked mark (-1: the ledger was not
 --   searched; else the shipped mark it was searched at), change JSON.
 -- It answers a header 'H <generation> <clock>' and then, per change:
---   'N seq delta balance unix' applied, 'R ...' a replay (the original's
---   values), 'C ...' the same id with other content, 'I balance' strict and
+--   'N seq delta balance unix' applied, 'R ... points' a replay (the
+--   original's values and requested points), 'C ...' the same id with other
+--   content, 'I balance' strict and
 --   short, 'E reason' refused, or 'L shipped': the index may have forgotten
 --   the id: nothing after it was attempted; search the ledger, then send it
 --   again checked at 'shipped'.
@@ -108,8 +109,8 @@ for i = 7, #ARGV, 10 do
       local md = math.floor(math.max(now, t) / DAY)
       local ok = P .. ':o:' .. md .. ':' .. part
       has(ok)
-      ids[id] = dig .. ' ' .. rec
-      writes[#writes + 1] = {ok, id, dig .. ' ' .. rec, seq, cust, ARGV[i + 3], new, new - old, ARGV[i + 9], (md + win + 1) * DAY - real}
+      ids[id] = dig .. ' ' .. rec .. ' ' .. pts
+      writes[#writes + 1] = {ok, id, ids[id], seq, cust, ARGV[i + 3], new, new - old, ARGV[i + 9], (md + win + 1) * DAY - real}
       out[#out + 1] = 'N ' .. rec
     end
   end

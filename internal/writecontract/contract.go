@@ -16,7 +16,11 @@
 //   - a refund floors the balance at zero; a manual deduction larger than
 //     the balance is refused (ledger.ErrInsufficient) and changes nothing;
 //     a balance never exceeds the store's limit;
-//   - order ids may not use the "manual:" prefix of manual changes.
+//   - order ids may not use the "manual:" prefix of manual changes;
+//   - a correction applies the difference to the points the order stands
+//     at, once however often it is sent, also after the store forgot the
+//     order (the ledger answers); the customer can't be corrected; an order
+//     never applied can't be.
 //
 // Randomised parts log their seed; set WRITECONTRACT_SEED to replay one.
 package writecontract
@@ -70,6 +74,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"SkewedClocks", testSkewedClocks},
 		{"FloorsAndLimits", testFloorsAndLimits},
 		{"Manual", testManual},
+		{"Corrections", testCorrections},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newHarness(t)) })
@@ -460,4 +465,74 @@ func testManual(t *testing.T, h Harness) {
 		t.Fatalf("manual -60 on 60: %+v, want 0", out)
 	}
 	wantBalance(t, h, 50, 0)
+}
+
+// testCorrections: corrections apply the difference once, chain, survive
+// the store's memory window, and refuse what can't be corrected.
+func testCorrections(t *testing.T, h Harness) {
+	w := h.Writer(time.Now)
+	ctx := context.Background()
+	at := time.Now().Add(-2 * time.Hour)
+	orig := order("corr-1", 60, "100", at)
+	first := apply(t, w, orig)
+	if first.Delta != 10 {
+		t.Fatalf("original: %+v", first)
+	}
+	correct := func(o ingest.Order) ledger.Outcome {
+		t.Helper()
+		out, err := w.Correct(ctx, o, "contract")
+		if err != nil {
+			t.Fatalf("correct %s to %s: %v", o.ID, o.Amount, err)
+		}
+		if out.Err != nil {
+			t.Fatalf("correct %s to %s: %v", o.ID, o.Amount, out.Err)
+		}
+		return out
+	}
+	fixed := orig
+	fixed.Amount = decimal.RequireFromString("180") // 18 points: +8
+	c1 := correct(fixed)
+	if c1.Replayed || c1.Delta != 8 || c1.Balance != 18 || c1.ID != ledger.CorrectionID("corr-1", 1) || c1.Cause != ledger.CauseCorrection {
+		t.Fatalf("first correction: %+v, want +8 to 18 as corr-1#1", c1)
+	}
+	again := correct(fixed)
+	if !again.Replayed || again.Seq != c1.Seq {
+		t.Fatalf("the same correction again: %+v, want a replay of seq %d", again, c1.Seq)
+	}
+	wantConflict(t, w, fixed) // a POST of other content stays a conflict
+	wantReplay(t, w, orig, first)
+	if h.Settle != nil {
+		if err := h.Settle(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.AdvanceClock(ctx, 20*24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	again = correct(fixed)
+	if !again.Replayed || again.Seq != c1.Seq {
+		t.Fatalf("the same correction 20 days later: %+v, want a replay of seq %d", again, c1.Seq)
+	}
+	down := orig
+	down.Amount = decimal.RequireFromString("40") // 4 points: -14
+	c2 := correct(down)
+	if c2.Delta != -14 || c2.Balance != 4 || c2.ID != ledger.CorrectionID("corr-1", 2) {
+		t.Fatalf("second correction: %+v, want -14 to 4 as corr-1#2", c2)
+	}
+	back := correct(orig)
+	if back.Delta != 6 || back.Balance != 10 || back.ID != ledger.CorrectionID("corr-1", 3) {
+		t.Fatalf("back to the original content: %+v, want +6 to 10 as corr-1#3", back)
+	}
+	wantBalance(t, h, 60, 10)
+
+	other := orig
+	other.CustomerID = 61
+	if _, err := w.Correct(ctx, other, "contract"); !errors.Is(err, ingest.ErrInvalid) {
+		t.Fatalf("correcting the customer: %v, want invalid", err)
+	}
+	if _, err := w.Correct(ctx, order("never-sent", 60, "10", at), "contract"); !errors.Is(err, ingest.ErrNotFound) {
+		t.Fatalf("correcting an order never applied: %v, want ErrNotFound", err)
+	}
+	wantBalance(t, h, 60, 10)
+	wantBalance(t, h, 61, 0)
 }
