@@ -52,6 +52,7 @@ var (
 	problemInvalid      = problemKind{"invalid-field", "Invalid field", http.StatusUnprocessableEntity}
 	problemInternal     = problemKind{"internal", "Internal error", http.StatusInternalServerError}
 	problemUnavailable  = problemKind{"unavailable", "Temporarily unavailable", http.StatusServiceUnavailable}
+	problemUnconfirmed  = problemKind{"not-confirmed", "Not confirmed", http.StatusServiceUnavailable}
 )
 
 // problem writes a problem+json response and stops the chain.
@@ -82,6 +83,9 @@ func (s *Server) fail(c *gin.Context, err error) {
 		s.problem(c, problemInvalid, "The order's payment details are not accepted.", []FieldIssue{{"paymentDetails.amount", err.Error()}})
 	case errors.As(err, &fe):
 		s.problem(c, problemInvalid, "The request has an invalid field: "+fe.Error()+".", []FieldIssue{{fe.Field, fe.Reason}})
+	case errors.Is(err, ledger.ErrNotConfirmed):
+		s.log.Warn("request failed: change not confirmed by the replicas", "requestId", c.GetString(requestIDKey), "route", c.FullPath(), "err", err)
+		s.problem(c, problemUnconfirmed, "The change was not confirmed by enough Redis replicas in time, so it is not acknowledged (a failover could lose it). Retry the same request after Retry-After: retrying is safe, it is never counted twice.", nil)
 	case errors.Is(err, ingest.ErrUnavailable), errors.Is(err, ranker.ErrNotReady), errors.Is(err, histogram.ErrUnavailable),
 		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		s.log.Warn("request failed: dependency unavailable", "requestId", c.GetString(requestIDKey), "route", c.FullPath(), "err", err)
