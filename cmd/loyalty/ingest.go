@@ -30,7 +30,7 @@ const (
 func ingestCmd() *cobra.Command {
 	var (
 		format, channel, storeID, currency, rejects string
-		batch                                       int
+		batch, maxGroupMiB                          int
 	)
 	cmd := command("ingest FILE...", "Apply store POS order files (orders or line items; gzip and - for stdin)",
 		func(ctx context.Context, e env, cmd *cobra.Command, files []string) error {
@@ -43,7 +43,8 @@ func ingestCmd() *cobra.Command {
 			}
 			defer s.Close()
 			r := &ingestRun{w: s.writer, out: cmd.OutOrStdout(), batch: batch, rejectsPath: rejects,
-				opts: posfile.Options{Format: posfile.Format(format), Channel: ingest.Channel(channel), StoreID: storeID, Currency: currency}}
+				opts: posfile.Options{Format: posfile.Format(format), Channel: ingest.Channel(channel), StoreID: storeID, Currency: currency,
+					MaxGroupBytes: int64(maxGroupMiB) << 20}}
 			err = r.run(ctx, files)
 			if err == nil && s.shipper != nil {
 				if _, serr := s.shipper.ShipOnce(ctx); serr != nil {
@@ -66,6 +67,7 @@ func ingestCmd() *cobra.Command {
 	f.StringVar(&currency, "currency", "GBP", "currency of line-item prices")
 	f.StringVar(&rejects, "rejects", "", "rejects file (default: FILE.rejects.csv beside each input)")
 	f.IntVar(&batch, "batch", 2000, "orders per write batch")
+	f.IntVar(&maxGroupMiB, "max-group-mib", posfile.DefaultMaxGroupBytes>>20, "memory (MiB) a line-items file may take to group its lines by invoice")
 	return cmd
 }
 
@@ -181,6 +183,8 @@ func (r *ingestRun) file(ctx context.Context, path string, prog *progress) error
 				return err
 			}
 			continue
+		case errors.Is(err, posfile.ErrTooLarge):
+			return fmt.Errorf("ingest: %w (--max-group-mib); nothing of this file was applied, and a re-run counts nothing twice", err)
 		case err != nil:
 			return fmt.Errorf("ingest %s: %w", path, err)
 		case o.CustomerID == 0:

@@ -187,8 +187,8 @@ func (r *Reader) readLines() error {
 			r.lineRow(rec, line)
 		}
 		if s.held > s.maxHeld {
-			return fmt.Errorf("%s: %w: by line %d its %d invoices hold about %d MiB, over the limit of %d MiB (Options.MaxGroupBytes); "+
-				"split it into smaller files, each with all the lines of its invoices (a day's export per store), or raise the limit",
+			return fmt.Errorf("%s: %w: by line %d its %d invoices hold about %d MiB, over the limit of %d MiB (Options.MaxGroupBytes): "+
+				"split the file into smaller ones that each keep all the lines of their invoices (a day's export per store), or raise the limit",
 				r.file, ErrTooLarge, line, len(s.invs), s.held>>20, s.maxHeld>>20)
 		}
 	}

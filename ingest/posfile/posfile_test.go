@@ -1,6 +1,7 @@
 package posfile
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -143,5 +144,50 @@ func TestNotFormatEdges(t *testing.T) {
 		if !errors.Is(err, ErrNotFormat) {
 			t.Errorf("NewReader(%q) = %v, want ErrNotFormat", in, err)
 		}
+	}
+}
+
+// TestGroupLimit checks the fail-safe bound of the lines format: a file
+// whose grouping needs more than Options.MaxGroupBytes gives ErrTooLarge,
+// saying what to do, before any order; within the bound it reads whole.
+func TestGroupLimit(t *testing.T) {
+	data := synthLines(20_000, 1_000)
+	opts := defaultOptions
+	opts.MaxGroupBytes = 64 << 10
+	r, err := NewReader(bytes.NewReader(data), "big.csv", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = r.Next()
+	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "big.csv") || !strings.Contains(err.Error(), "split the file") {
+		t.Fatalf("Next = %v, want ErrTooLarge naming the file and what to do", err)
+	}
+	if _, _, again := r.Next(); again != err {
+		t.Errorf("Next after ErrTooLarge = %v, want the same error", again)
+	}
+
+	opts.MaxGroupBytes = 0 // the default
+	r, err = NewReader(bytes.NewReader(data), "big.csv", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orders := 0
+	for {
+		_, _, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		orders++
+	}
+	invoices := map[string]bool{}
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n")[1:] {
+		id, _, _ := strings.Cut(l, ",")
+		invoices[id] = true
+	}
+	if orders != len(invoices) {
+		t.Errorf("%d orders, want %d", orders, len(invoices))
 	}
 }
