@@ -46,4 +46,11 @@ type Deps struct {
 	// LedgerBacklog, if set, reports the changes not yet shipped to the
 	// ledger (a gauge).
 	LedgerBacklog func() float64
+	// LedgerDeadLetters, if set, reports the dead letters pending: changes
+	// the ledger refused, set aside until an operator deals with them (a
+	// gauge, as of the shipper's last round).
+	LedgerDeadLetters func() float64
+	// LedgerDeadLettered, if set, reports how many changes this process set
+	// aside as dead letters (a counter).
+	LedgerDeadLettered func() float64
 }

@@ -44,6 +44,18 @@ func newMetrics(deps Deps) *metrics {
 			Name: "loyalty_ledger_backlog", Help: "Changes applied to the index and not yet in the ledger.",
 		}, deps.LedgerBacklog))
 	}
+	if deps.LedgerDeadLetters != nil {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "loyalty_ledger_dead_letters",
+			Help: "Changes the ledger refused, set aside and not yet retried or dropped (see `loyalty deadletters`); as of the last shipping round of this process (0 where it does not hold the shipper lease).",
+		}, deps.LedgerDeadLetters))
+	}
+	if deps.LedgerDeadLettered != nil {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "loyalty_ledger_dead_lettered_total",
+			Help: "Changes this process set aside as dead letters because the ledger refused them.",
+		}, deps.LedgerDeadLettered))
+	}
 	return m
 }
 

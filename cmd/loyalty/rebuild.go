@@ -25,6 +25,15 @@ func rebuildCmd() *cobra.Command {
 			if _, err := s.shipper.ShipOnce(ctx); err != nil {
 				e.log.Warn("rebuild: could not ship the change log first; the rebuild still replays it", "err", err)
 			}
+			// A dead letter's change is in Redis but not in the ledger: a
+			// rebuild from the ledger would take its points off.
+			if n, err := s.index.DeadLetterCount(ctx); err != nil {
+				return err
+			} else if n > 0 {
+				return &exitError{exitDeadLetters, fmt.Sprintf("rebuild: %d dead letters (changes the ledger refused) would lose their points: "+
+					"retry them once the cause is fixed (`loyalty deadletters retry`) or drop those that can never be stored "+
+					"(`loyalty deadletters drop SEQ --reason TEXT`), then rebuild; `loyalty deadletters` lists them", n)}
+			}
 			led, err := s.ledger.get(ctx)
 			if err != nil {
 				return err

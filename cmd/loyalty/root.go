@@ -56,7 +56,7 @@ LOYALTY_CLICKHOUSE_ADDR for production.`,
 	root.PersistentFlags().String("redis-addr", "", "Redis primary host:port (LOYALTY_REDIS_ADDR); empty: embedded store")
 	root.PersistentFlags().String("clickhouse-addr", "", "ClickHouse native host:port (LOYALTY_CLICKHOUSE_ADDR)")
 	root.PersistentFlags().String("data-dir", "loyalty-data", "embedded store directory (LOYALTY_DATA_DIR)")
-	root.AddCommand(serveCmd(), migrateCmd(), rebuildCmd(), reconcileCmd(), balancesCmd(), tokenCmd(), ingestCmd(), benchCmd())
+	root.AddCommand(serveCmd(), migrateCmd(), rebuildCmd(), reconcileCmd(), balancesCmd(), tokenCmd(), ingestCmd(), benchCmd(), deadLettersCmd())
 	root.SetArgs(args)
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "loyalty:", err)

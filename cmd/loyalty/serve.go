@@ -53,6 +53,8 @@ func serveCmd() *cobra.Command {
 					return 0
 				}
 				deps.LedgerBacklog = func() float64 { return float64(s.shipper.Backlog()) }
+				deps.LedgerDeadLetters = func() float64 { return float64(s.shipper.DeadLetterCount()) }
+				deps.LedgerDeadLettered = func() float64 { return float64(s.shipper.DeadLettered()) }
 				deps.Checks = []api.Check{{Name: "redis", Check: s.index.Ping}, {Name: "clickhouse", Check: s.ledger.Ping}}
 			}
 			a, err := api.New(acfg, deps, e.log)
