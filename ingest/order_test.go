@@ -278,3 +278,51 @@ func TestValidateRefusesManualPrefix(t *testing.T) {
 		t.Fatalf("Validate(web-1) = %v", err)
 	}
 }
+
+// FuzzValidateStorable checks the promise of Validate: an order it accepts
+// has a change (points, GBP amount) at any accepted EUR rate, and its amounts
+// fit the ledger's columns exactly (amount Decimal(18, 6), amount_gbp
+// Decimal(38, 12)).
+func FuzzValidateStorable(f *testing.F) {
+	for _, s := range []struct{ amount, currency, rate string }{
+		{"10.0001", "GBP", "0.85"}, {"9999999.999999", "EUR", "9.999999"}, {"-10000000", "EUR", "0.000001"},
+		{"0.0000001", "GBP", "0.85"}, {"10000000.000001", "EUR", "0.85"}, {"1e-6", "eur", "1.5"}, {"0", "USD", "0.85"},
+	} {
+		f.Add(s.amount, s.currency, s.rate)
+	}
+	now := time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, amount, currency, rate string) {
+		a, err := decimal.NewFromString(amount)
+		if err != nil || len(amount) > 64 {
+			return
+		}
+		rule, err := points.New(points.Config{EURToGBP: decimalOrZero(rate)})
+		if err != nil {
+			return
+		}
+		o := validOrder(now)
+		o.Amount, o.Currency = a, currency
+		if o.Validate(now) != nil {
+			return
+		}
+		c, err := o.Change(rule, "fuzz")
+		if err != nil {
+			t.Fatalf("Validate accepted %s %s but Change(rate %s) = %v", amount, currency, rate, err)
+		}
+		fits := func(v decimal.Decimal, precision, scale int32) bool {
+			return v.Equal(v.Truncate(scale)) && v.Abs().LessThan(decimal.New(1, precision-scale))
+		}
+		if !fits(c.Amount, 18, 6) || !fits(c.AmountGBP, 38, 12) {
+			t.Fatalf("Validate accepted %s %s (rate %s) but the ledger can't store amount %s / amount_gbp %s exactly",
+				amount, currency, rate, c.Amount, c.AmountGBP)
+		}
+	})
+}
+
+func decimalOrZero(s string) decimal.Decimal {
+	d, err := decimal.NewFromString(s)
+	if err != nil || len(s) > 64 {
+		return decimal.Zero
+	}
+	return d
+}
