@@ -24,6 +24,12 @@
 //	                     of the ledger change; the outbox of the ledger and
 //	                     the feed of the ranker replicas
 //	{P}:shipped          seq up to which the log is in the ClickHouse ledger
+//	                     (or set aside in {P}:dead)
+//	{P}:dead             hash seq -> JSON dead letter: a log entry the ledger
+//	                     refused (entry or raw fields, reason, time), until
+//	                     it is retried into the ledger or dropped
+//	{P}:dead:dropped     hash seq -> JSON: the dead letters dropped, with the
+//	                     operator's reason and time
 //	{P}:o:<day>:<part>   hash change id -> "digest seq delta balance unix",
 //	                     the ids applied on that day (days since the epoch,
 //	                     on Redis's clock), part = fnv32(id) mod DedupeParts;
