@@ -187,9 +187,9 @@ func (r *Reader) readLines() error {
 			r.lineRow(rec, line)
 		}
 		if s.held > s.maxHeld {
-			return fmt.Errorf("%s: %w: by line %d its %d invoices hold about %d MiB, over the limit of %d MiB (Options.MaxGroupBytes): "+
+			return fmt.Errorf("%s: %w: by line %d its %d invoices hold about %.1f MiB, over the limit of %.1f MiB (Options.MaxGroupBytes): "+
 				"split the file into smaller ones that each keep all the lines of their invoices (a day's export per store), or raise the limit",
-				r.file, ErrTooLarge, line, len(s.invs), s.held>>20, s.maxHeld>>20)
+				r.file, ErrTooLarge, line, len(s.invs), float64(s.held)/(1<<20), float64(s.maxHeld)/(1<<20))
 		}
 	}
 }
@@ -202,7 +202,7 @@ func (r *Reader) invoiceOf(id string, line int) int32 {
 		return i
 	}
 	if len(s.invs) == math.MaxInt32 {
-		s.held = math.MaxInt64 // stops the read: too large
+		s.held = max(s.held, s.maxHeld) + 1 // stops the read: too large
 		return -1
 	}
 	id = strings.Clone(id)
@@ -360,7 +360,7 @@ func (r *Reader) addLine(inv *invoice, rec []string, line int) string {
 		inv.conflictLine, inv.conflictWith = line, c
 	}
 	if len(s.stock)+len(rec[colStock]) > math.MaxUint32 {
-		s.held = math.MaxInt64 // stops the read: too large
+		s.held = max(s.held, s.maxHeld) + 1 // stops the read: too large
 	} else if inv.bad == 0 && inv.lines < ingest.MaxItems {
 		for _, b := range []byte(rec[colStock]) {
 			if b == ' ' {

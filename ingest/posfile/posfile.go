@@ -252,7 +252,12 @@ func (r *Reader) Format() Format { return r.fmt }
 // Next returns the next order and the line of its first row. A bad row or a
 // bad order gives a *RecordError: put it in the rejects file and call Next
 // again. At the end Next returns io.EOF; any other error is fatal (reading
-// the input failed) and is returned again by every later call.
+// the input failed, or a lines file is too large to group: ErrTooLarge) and
+// is returned again by every later call.
+//
+// In the lines format the first call reads the whole file; then the
+// invoices come back in the order of their first rows, with the rejected
+// rows among them in line order.
 //
 // An anonymous order (no customer, or a bad-debt adjustment) comes back with
 // CustomerID 0: it earns nothing. Every order returned has passed
