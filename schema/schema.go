@@ -5,7 +5,8 @@
 // line; each is sent in its own Exec (the native protocol takes one statement
 // per query). "{db}" in a statement is replaced by the quoted database name.
 // Every statement is safe to run again (CREATE ... IF NOT EXISTS, backfills
-// into ReplacingMergeTree tables), so a migration interrupted half way is
+// into ReplacingMergeTree tables, ALTER ... MODIFY COLUMN to the type the
+// column already has), so a migration interrupted half way is
 // simply run again from the start. Applied versions are recorded in the
 // database's schema_migrations table once all their statements succeeded.
 //
