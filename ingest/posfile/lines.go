@@ -80,22 +80,22 @@ type unreadable struct {
 // linesState is the grouping of a lines file: every invoice of the file,
 // held until its end.
 type linesState struct {
-	invs       []invoice        // in the order of their first row
-	index      map[string]int32 // InvoiceNo -> position in invs
-	stock      []byte           // the StockCodes of the item rows, back to back
-	rows       []itemRow        // item rows; rows[0] is a sentinel
-	rejects    []rowReject      // in line order
-	unread     []unreadable     // in line order
-	waitNext   int              // unread[waitNext:] wait for the next readable row
-	lastInv    int32            // invoice of the last readable row; -1 none
-	held       int64            // bytes held, estimated
-	maxHeld    int64
-	grouped    bool
-	emitInv    int // next invoice to return
-	emitRej    int // next reject to return
-	items, buf []byte
-	lastDate   string
-	lastTime   time.Time
+	invs     []invoice        // in the order of their first row
+	index    map[string]int32 // InvoiceNo -> position in invs
+	stock    []byte           // the StockCodes of the item rows, back to back
+	rows     []itemRow        // item rows; rows[0] is a sentinel
+	rejects  []rowReject      // in line order
+	unread   []unreadable     // in line order
+	waitNext int              // unread[waitNext:] wait for the next readable row
+	lastInv  int32            // invoice of the last readable row; -1 none
+	held     int64            // bytes held, estimated
+	maxHeld  int64
+	grouped  bool
+	emitInv  int    // next invoice to return
+	emitRej  int    // next reject to return
+	items    []byte // the StockCodes of the order being returned
+	lastDate string
+	lastTime time.Time
 }
 
 // Estimated bytes held per invoice (besides its InvoiceNo), per item row
@@ -136,32 +136,29 @@ func (r *Reader) nextLines() (ingest.Order, int, error) {
 		r.group()
 		s.grouped = true
 	}
-	for {
-		var rej *rowReject
-		if s.emitRej < len(s.rejects) {
-			rej = &s.rejects[s.emitRej]
-		}
-		switch {
-		case rej != nil && (s.emitInv == len(s.invs) || rej.line <= s.invs[s.emitInv].first):
-			s.emitRej++
-			id := ""
-			if rej.inv >= 0 {
-				id = s.invs[rej.inv].id
-			}
-			return ingest.Order{}, rej.line, r.rejectOrder(rej.line, id, "%s", rej.reason)
-		case s.emitInv < len(s.invs):
-			inv := &s.invs[s.emitInv]
-			s.emitInv++
-			o, err := r.closeInvoice(inv)
-			*inv = invoice{id: inv.id, first: inv.first}
-			if s.emitInv == len(s.invs) {
-				s.stock, s.rows, s.index = nil, nil, nil
-			}
-			return o, inv.first, err
-		default:
-			return ingest.Order{}, 0, io.EOF
-		}
+	var rej *rowReject
+	if s.emitRej < len(s.rejects) {
+		rej = &s.rejects[s.emitRej]
 	}
+	switch {
+	case rej != nil && (s.emitInv == len(s.invs) || rej.line <= s.invs[s.emitInv].first):
+		s.emitRej++
+		id := ""
+		if rej.inv >= 0 {
+			id = s.invs[rej.inv].id
+		}
+		return ingest.Order{}, rej.line, r.rejectOrder(rej.line, id, "%s", rej.reason)
+	case s.emitInv < len(s.invs):
+		inv := &s.invs[s.emitInv]
+		s.emitInv++
+		o, err := r.closeInvoice(inv)
+		*inv = invoice{id: inv.id, first: inv.first}
+		if s.emitInv == len(s.invs) {
+			s.stock, s.rows, s.index = nil, nil, nil
+		}
+		return o, inv.first, err
+	}
+	return ingest.Order{}, 0, io.EOF
 }
 
 // readLines reads every row of the file.
