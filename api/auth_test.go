@@ -33,7 +33,7 @@ func sign(t testing.TB, cfg api.AuthConfig, method jwt.SigningMethod, key any, e
 // TestAuthorizationMatrix sends every route every kind of token: valid
 // tokens of each role, and missing, forged, expired and foreign ones.
 func TestAuthorizationMatrix(t *testing.T) {
-	e := newRedisEnv(t)
+	e := newLedgerEnv(t)
 	staff := e.token(t, "agent-7", "staff")
 	want(t, e.post(t, "/loyalty/202", staff, `{"loyalty-points":40,"reason":"setup","idempotencyKey":"setup-202"}`), 201)
 	want(t, e.post(t, "/loyalty/101", staff, `{"loyalty-points":10,"reason":"setup","idempotencyKey":"setup-101"}`), 201)

@@ -6,10 +6,12 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/xyz/loyalty/api"
+	"github.com/xyz/loyalty/internal/testenv"
 	"github.com/xyz/loyalty/ledger"
 	"github.com/xyz/loyalty/ranker"
 	"go.uber.org/mock/gomock"
@@ -178,7 +180,7 @@ func TestDashboardQuery(t *testing.T) {
 // TestManualPoints inserts points by hand: success, replays (body or
 // header key), conflicts and each field's limits.
 func TestManualPoints(t *testing.T) {
-	e := newRedisEnv(t)
+	e := newLedgerEnv(t)
 	staff := e.token(t, "agent-7", "staff")
 	body := func(pts any, reason, key string) string {
 		rs, _ := json.Marshal(reason)
@@ -201,8 +203,17 @@ func TestManualPoints(t *testing.T) {
 	// The same key, other content: 409.
 	want(t, e.post(t, "/loyalty/17850", staff, body(300, "goodwill: late delivery", "ticket-1")), 409)
 	want(t, e.post(t, "/loyalty/17851", staff, body(250, "goodwill: late delivery", "ticket-1")), 409)
-	// Removing more than the balance stops at zero.
+	// Removing more than the balance is refused: 409, nothing deducted.
 	r = e.post(t, "/loyalty/17850", staff, body(-1000, "correction", "ticket-2"))
+	want(t, r, 409)
+	if m := r.JSON(t); !strings.HasSuffix(fmt.Sprint(m["type"]), "/insufficient-points") || !strings.Contains(fmt.Sprint(m["detail"]), "250 points") {
+		t.Fatalf("a deduction past the balance: %v", m)
+	}
+	if b, err := e.idx.Balance(testenv.Context(t), 17850); err != nil || b != 250 {
+		t.Fatalf("balance after a refused deduction: %d, %v; want 250", b, err)
+	}
+	// Removing the whole balance is fine.
+	r = e.post(t, "/loyalty/17850", staff, body(-250, "correction", "ticket-2"))
 	want(t, r, 201)
 	if m := r.JSON(t); num(t, m, "pointsAwarded") != -250 || num(t, m, "balance") != 0 || num(t, m, "ledgerId") != 2 {
 		t.Fatalf("removal: %v", m)

@@ -26,6 +26,9 @@ type Writer interface {
 	ApplyOrder(ctx context.Context, o ingest.Order, actor string) (ledger.Outcome, error)
 	// Apply applies sealed changes in order.
 	Apply(ctx context.Context, changes []ledger.Change) ([]ledger.Outcome, error)
+	// Correct applies a correction of an order applied before: o is the
+	// whole corrected order (ingest.ErrNotFound if it was never applied).
+	Correct(ctx context.Context, o ingest.Order, actor string) (ledger.Outcome, error)
 }
 
 // Check is one dependency as /healthz reports it.

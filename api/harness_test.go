@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
 	"github.com/xyz/loyalty/api"
+	"github.com/xyz/loyalty/chledger"
 	"github.com/xyz/loyalty/embedded"
 	"github.com/xyz/loyalty/histogram"
 	"github.com/xyz/loyalty/ingest"
@@ -53,6 +54,17 @@ type env struct {
 	rule  *points.Rule     //
 	spec  *openAPI         //
 	write *ingest.Writer   // nil with mocks
+
+	ledger  *chledger.Ledger // with newLedgerEnv
+	shipper *ingest.Shipper  // with newLedgerEnv: ship() fills the ledger
+}
+
+// ship moves the change log into the ledger (newLedgerEnv).
+func (e *env) ship(t testing.TB) {
+	t.Helper()
+	if _, err := e.shipper.ShipOnce(testenv.Context(t)); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func newRule(t testing.TB) *points.Rule {
@@ -67,6 +79,19 @@ func newRule(t testing.TB) *points.Rule {
 // newRedisEnv wires the API over a real Redis: the histogram index, a
 // replica following it, and the writer.
 func newRedisEnv(t testing.TB, tweak ...func(*api.Config)) *env {
+	t.Helper()
+	return newRedisEnvLedger(t, false, tweak...)
+}
+
+// newLedgerEnv is newRedisEnv with the ClickHouse ledger behind the writer
+// and a shipper filling it, as serve wires them: manual points and
+// corrections need the ledger (the index may have forgotten their ids).
+func newLedgerEnv(t testing.TB, tweak ...func(*api.Config)) *env {
+	t.Helper()
+	return newRedisEnvLedger(t, true, tweak...)
+}
+
+func newRedisEnvLedger(t testing.TB, withLedger bool, tweak ...func(*api.Config)) *env {
 	t.Helper()
 	srv := testenv.Redis(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, PoolSize: 32, MaxRetries: -1, DialTimeout: time.Second})
@@ -89,8 +114,20 @@ func newRedisEnv(t testing.TB, tweak ...func(*api.Config)) *env {
 		}
 	}
 	rule := newRule(t)
-	w := ingest.NewWriter(idx, nil, rule)
+	w := ingest.NewWriter(idx, nil, rule).WithRecall(idx)
 	e := &env{redis: srv, idx: idx, rep: rep, rank: rep, rule: rule, write: w}
+	if withLedger {
+		lc := chledger.DefaultConfig()
+		lc.Addr = testenv.ClickHouse(t).Addr
+		led, err := chledger.Open(testenv.Context(t), lc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { led.Close() })
+		e.ledger, e.shipper = led, ingest.NewShipper(idx, nil, led, 10_000, quiet)
+		w = ingest.NewWriter(idx, led, rule).WithRecall(idx)
+		e.write = w
+	}
 	e.build(t, api.Deps{
 		Ranker: rep, Writer: w,
 		Checks:    []api.Check{{Name: "redis", Check: idx.Ping}},

@@ -40,6 +40,9 @@ type pointsResponse struct {
 	Replayed      bool   `json:"replayed"`
 }
 
+// problemInsufficient answers a manual deduction larger than the balance.
+var problemInsufficient = problemKind{"insufficient-points", "Insufficient points", http.StatusConflict}
+
 // postPoints inserts points by hand (staff): an audited, idempotent change.
 func (s *Server) postPoints(c *gin.Context) {
 	id, ok := s.userID(c)
@@ -94,6 +97,11 @@ func (s *Server) postPoints(c *gin.Context) {
 		return
 	}
 	out := outs[0]
+	if errors.Is(out.Err, ledger.ErrInsufficient) {
+		s.problem(c, problemInsufficient, fmt.Sprintf("The customer has %d points, fewer than the %d to deduct; nothing was deducted.", out.Balance, -*req.Points),
+			[]FieldIssue{{"loyalty-points", fmt.Sprintf("must not deduct more than the balance (%d)", out.Balance)}})
+		return
+	}
 	if out.Err != nil {
 		if !errors.Is(out.Err, ledger.ErrConflict) {
 			s.problem(c, problemInvalid, "The points can't be applied: "+out.Err.Error()+".", []FieldIssue{{"loyalty-points", out.Err.Error()}})

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,7 +17,7 @@ import (
 	"github.com/xyz/loyalty/ledger"
 )
 
-// orderRequest is the body of POST /order/{orderId}.
+// orderRequest is the body of POST and PUT /order/{orderId}.
 type orderRequest struct {
 	CustomerID     *customerID     `json:"customerId"`
 	Channel        string          `json:"channel"`
@@ -31,7 +32,7 @@ type paymentDetails struct {
 	Currency string  `json:"currency"`
 }
 
-// orderResponse answers POST /order/{orderId}.
+// orderResponse answers POST and PUT /order/{orderId}.
 type orderResponse struct {
 	Status        string `json:"status"`
 	OrderID       string `json:"orderId"`
@@ -40,6 +41,9 @@ type orderResponse struct {
 	Balance       int64  `json:"balance"`
 	LedgerSeq     uint64 `json:"ledgerSeq"`
 	Replayed      bool   `json:"replayed"`
+	// ChangeID is the change id of a correction ("orderId#n"); absent for
+	// the order itself.
+	ChangeID string `json:"changeId,omitempty"`
 }
 
 // customerID is a customer id given as a JSON string or number: a decimal
@@ -80,6 +84,18 @@ var amountPattern = regexp.MustCompile(`^-?[0-9]{1,20}(\.[0-9]{1,20})?$`)
 
 // postOrder applies a purchase or refund from a channel.
 func (s *Server) postOrder(c *gin.Context) {
+	s.order(c, s.deps.Writer.ApplyOrder)
+}
+
+// putOrder corrects an order applied before with other content: the body is
+// the whole corrected order; the difference in points is applied as the
+// order's next correction.
+func (s *Server) putOrder(c *gin.Context) {
+	s.order(c, s.deps.Writer.Correct)
+}
+
+// order parses an order and applies it with apply (POST and PUT).
+func (s *Server) order(c *gin.Context, apply func(ctx context.Context, o ingest.Order, actor string) (ledger.Outcome, error)) {
 	id := c.Param("orderId")
 	if !ingest.ValidID(id) || strings.HasPrefix(id, manualPrefix) {
 		s.problem(c, problemBadRequest, "The order id in the path is not acceptable.",
@@ -100,7 +116,7 @@ func (s *Server) postOrder(c *gin.Context) {
 		s.invalidOrder(c, issues)
 		return
 	}
-	out, err := s.deps.Writer.ApplyOrder(c.Request.Context(), o, principalOf(c).Subject)
+	out, err := apply(c.Request.Context(), o, principalOf(c).Subject)
 	if err == nil {
 		err = out.Err
 	}
@@ -113,6 +129,10 @@ func (s *Server) postOrder(c *gin.Context) {
 		switch {
 		case errors.Is(err, ledger.ErrConflict):
 			s.metrics.orders.WithLabelValues("conflict").Inc()
+		case errors.Is(err, ingest.ErrNotFound):
+			s.metrics.orders.WithLabelValues("not_found").Inc()
+			s.problem(c, problemOrderNotFound, "Order "+id+" was never applied, so there is nothing to correct: send it with POST /order/"+id+".", nil)
+			return
 		case errors.As(err, &fe), errors.Is(err, ingest.ErrInvalid):
 			s.metrics.orders.WithLabelValues("invalid").Inc()
 		default:
@@ -134,11 +154,18 @@ func (s *Server) postOrder(c *gin.Context) {
 		s.metrics.orders.WithLabelValues("applied").Inc()
 		s.metrics.applied(string(out.Cause), out.Delta)
 	}
-	c.JSON(status, orderResponse{
+	resp := orderResponse{
 		Status: "success", OrderID: id, CustomerID: o.CustomerID, PointsAwarded: out.Delta,
 		Balance: out.Balance, LedgerSeq: out.Seq, Replayed: out.Replayed,
-	})
+	}
+	if out.ID != id {
+		resp.ChangeID = out.ID
+	}
+	c.JSON(status, resp)
 }
+
+// problemOrderNotFound answers a correction of an order never applied.
+var problemOrderNotFound = problemKind{"order-not-found", "Order not found", http.StatusNotFound}
 
 // invalidOrder answers 422 naming every invalid field; nothing was applied.
 func (s *Server) invalidOrder(c *gin.Context, issues []FieldIssue) {

@@ -59,6 +59,7 @@ func (s *Server) routes() *gin.Engine {
 	})
 
 	e.POST("/order/:orderId", s.authenticate(RoleChannel), s.postOrder)
+	e.PUT("/order/:orderId", s.authenticate(RoleChannel, RoleStaff), s.putOrder)
 	e.GET("/loyalty/:userId", s.authenticate(RoleCustomer, RoleStaff), s.getDashboard)
 	e.POST("/loyalty/:userId", s.authenticate(RoleStaff), s.postPoints)
 	e.GET("/healthz", s.healthz)

@@ -43,7 +43,8 @@ func TestRouting(t *testing.T) {
 		{"GET", "/nope", 404},
 		{"GET", "/loyalty", 404},
 		{"GET", "/loyalty/1/", 404},
-		{"PUT", "/order/x", 405},
+		{"PATCH", "/order/x", 405},
+		{"PUT", "/order/x", 401},
 		{"DELETE", "/loyalty/1", 405},
 		{"POST", "/readyz", 405},
 	} {

@@ -125,3 +125,18 @@ func (mr *MockWriterMockRecorder) ApplyOrder(ctx, o, actor any) *gomock.Call {
 	mr.mock.ctrl.T.Helper()
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ApplyOrder", reflect.TypeOf((*MockWriter)(nil).ApplyOrder), ctx, o, actor)
 }
+
+// Correct mocks base method.
+func (m *MockWriter) Correct(ctx context.Context, o ingest.Order, actor string) (ledger.Outcome, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "Correct", ctx, o, actor)
+	ret0, _ := ret[0].(ledger.Outcome)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// Correct indicates an expected call of Correct.
+func (mr *MockWriterMockRecorder) Correct(ctx, o, actor any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Correct", reflect.TypeOf((*MockWriter)(nil).Correct), ctx, o, actor)
+}
