@@ -107,7 +107,7 @@ func openStores(ctx context.Context, c *Config, log *slog.Logger, needLedger boo
 			return nil, err
 		}
 		s.closers = append(s.closers, s.emb.Close)
-		s.writer = ingest.NewWriter(s.emb, nil, rule)
+		s.writer = ingest.NewWriter(s.emb, nil, rule).WithRecall(s.emb)
 		return s, nil
 	}
 	if c.ClickHouse.Addr == "" {
@@ -138,7 +138,7 @@ func openStores(ctx context.Context, c *Config, log *slog.Logger, needLedger boo
 	}
 	// Concurrent requests share script calls: one EVALSHA for all the
 	// orders that arrive while the previous call runs.
-	s.writer = ingest.NewWriter(ingest.NewCoalescer(s.index, 256, 4, 5*time.Second), s.ledger, rule)
+	s.writer = ingest.NewWriter(ingest.NewCoalescer(s.index, 256, 4, 5*time.Second), s.ledger, rule).WithRecall(s.index)
 	s.shipper = ingest.NewShipper(s.index, s.index, s.ledger, 10_000, log)
 	return s, nil
 }
