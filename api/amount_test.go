@@ -32,8 +32,9 @@ func TestOrderSubPennyAmounts(t *testing.T) {
 		{"sub-5", "-0.000001", "GBP", "-0.000001", 0, 6},   // a refund of nothing
 		{"sub-6", "9999999.999999", "GBP", "9999999.999999", 1000000, 1000006},
 	}
+	at := time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)
 	for _, s := range steps {
-		r := e.post(t, "/order/"+s.id, ch, orderBody("17850", s.amount, s.currency))
+		r := e.post(t, "/order/"+s.id, ch, orderAt("17850", s.amount, s.currency, at))
 		want(t, r, http.StatusCreated)
 		m := r.JSON(t)
 		if num(t, m, "pointsAwarded") != s.delta || num(t, m, "balance") != s.balance {
@@ -41,7 +42,7 @@ func TestOrderSubPennyAmounts(t *testing.T) {
 		}
 	}
 	// The same amount written with more zeros is the same order: a replay.
-	r := e.post(t, "/order/sub-1", ch, orderBody("17850", "10.000100000", "GBP"))
+	r := e.post(t, "/order/sub-1", ch, orderAt("17850", "10.000100000", "GBP", at))
 	want(t, r, http.StatusOK)
 	if m := r.JSON(t); m["replayed"] != true || num(t, m, "pointsAwarded") != 1 {
 		t.Fatalf("replay of sub-1 as 10.000100000: %v", m)
