@@ -139,20 +139,57 @@ func (x *Index) DeadLetters(ctx context.Context) ([]DeadLetter, error) {
 		if err := json.Unmarshal([]byte(v), &d); err != nil {
 			return nil, fmt.Errorf("dead letter %s in %s:dead: %w", k, x.p, err)
 		}
-		if d.Entry == nil {
-			raw := make(map[string]any, len(d.Fields))
-			for f, s := range d.Fields {
-				raw[f] = s
-			}
-			if e, err := decodeEntry(streamID(d.Seq), raw); err != nil {
-				d.DecodeErr = err.Error()
-			} else {
-				d.Entry, d.ChangeID = &e, e.ID
-			}
-		}
+		d.decode()
 		out = append(out, d)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
+	return out, nil
+}
+
+// decode decodes the fields of a letter without an entry, if it can.
+func (d *DeadLetter) decode() {
+	if d.Entry != nil {
+		return
+	}
+	raw := make(map[string]any, len(d.Fields))
+	for f, s := range d.Fields {
+		raw[f] = s
+	}
+	if e, err := decodeEntry(streamID(d.Seq), raw); err != nil {
+		d.DecodeErr = err.Error()
+	} else {
+		d.Entry, d.ChangeID = &e, e.ID
+	}
+}
+
+// DeadLetterChanges returns the entries of the dead letters, pending or
+// dropped, whose change id is one of ids, keyed by change id: changes that
+// were applied and that the shipped mark passed, but that the ledger does
+// not hold.
+func (x *Index) DeadLetterChanges(ctx context.Context, ids []string) (map[string]ledger.Entry, error) {
+	pending, err := x.DeadLetters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dropped, err := x.DroppedLetters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	out := map[string]ledger.Entry{}
+	for _, d := range pending {
+		if d.Entry != nil && want[d.Entry.ID] {
+			out[d.Entry.ID] = *d.Entry
+		}
+	}
+	for _, d := range dropped {
+		if d.Entry != nil && want[d.Entry.ID] {
+			out[d.Entry.ID] = *d.Entry
+		}
+	}
 	return out, nil
 }
 
@@ -199,6 +236,7 @@ func (x *Index) DroppedLetters(ctx context.Context) ([]DroppedLetter, error) {
 		if err := json.Unmarshal([]byte(v), &w); err != nil {
 			return nil, fmt.Errorf("dropped letter %s in %s:dead:dropped: %w", k, x.p, err)
 		}
+		w.Letter.decode()
 		out = append(out, DroppedLetter{DeadLetter: w.Letter, DropReason: w.DropReason, DroppedAt: w.DroppedAt})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })

@@ -71,6 +71,10 @@ func TestDeadLetterStore(t *testing.T) {
 		t.Errorf("dead letter 3 = %+v, want no entry, the decoding error and customer 8", d)
 	}
 
+	found, err := x.DeadLetterChanges(ctx, []string{"o-1", "o-2", "o-9"})
+	if err != nil || len(found) != 2 || found["o-1"].Seq != 1 || found["o-2"].Seq != 2 {
+		t.Fatalf("DeadLetterChanges = %+v, %v; want o-1 and o-2", found, err)
+	}
 	if err := x.RemoveDeadLetter(ctx, 2); err != nil {
 		t.Fatal(err)
 	}
@@ -84,8 +88,14 @@ func TestDeadLetterStore(t *testing.T) {
 	if n, err := x.DeadLetterCount(ctx); err != nil || n != 1 {
 		t.Fatalf("DeadLetterCount = %d, %v; want 1", n, err)
 	}
+	if err := x.DropDeadLetter(ctx, 1, "refunded by hand", at); err != nil {
+		t.Fatal(err)
+	}
+	if found, err := x.DeadLetterChanges(ctx, []string{"o-1", "o-2"}); err != nil || len(found) != 1 || found["o-1"].Digest != e.Digest {
+		t.Fatalf("DeadLetterChanges after dropping o-1 and removing o-2 = %+v, %v; want o-1 (dropped letters stay known)", found, err)
+	}
 	dropped, err := x.DroppedLetters(ctx)
-	if err != nil || len(dropped) != 1 || dropped[0].Seq != 3 || dropped[0].DropReason != `can't be "stored"` || !dropped[0].DroppedAt.Equal(at) || dropped[0].Reason != "can't be decoded" {
+	if err != nil || len(dropped) != 2 || dropped[1].Seq != 3 || dropped[1].DropReason != `can't be "stored"` || !dropped[1].DroppedAt.Equal(at) || dropped[1].Reason != "can't be decoded" || dropped[0].Entry == nil {
 		t.Fatalf("DroppedLetters = %+v, %v", dropped, err)
 	}
 }

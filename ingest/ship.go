@@ -41,6 +41,44 @@ type DeadLetterStore interface {
 	DropDeadLetter(ctx context.Context, seq uint64, reason string, at time.Time) error
 }
 
+// DeadLetterFinder finds changes among the dead letters, pending or dropped
+// (histogram.Index).
+type DeadLetterFinder interface {
+	DeadLetterChanges(ctx context.Context, ids []string) (map[string]ledger.Entry, error)
+}
+
+// WithDeadLetters returns a History that finds a change among the dead
+// letters as well as in h (the ledger). The shipped mark passes dead letters
+// too, so a Writer that searched the ledger alone for a change set aside
+// could apply it a second time. The dead letters are searched first: a
+// retried letter enters the ledger before it leaves the store.
+func WithDeadLetters(h History, dead DeadLetterFinder) History { return deadHistory{h, dead} }
+
+type deadHistory struct {
+	ledger History
+	dead   DeadLetterFinder
+}
+
+func (d deadHistory) Lookup(ctx context.Context, ids []string) (map[string]ledger.Entry, error) {
+	set, err := d.dead.DeadLetterChanges(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("look up dead letters: %w", err)
+	}
+	found, err := d.ledger.Lookup(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	if found == nil {
+		found = make(map[string]ledger.Entry, len(set))
+	}
+	for id, e := range set {
+		if _, ok := found[id]; !ok {
+			found[id] = e
+		}
+	}
+	return found, nil
+}
+
 // Lease elects one shipper per deployment.
 type Lease interface {
 	Lease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)

@@ -411,3 +411,39 @@ func TestAppendSplittingRandom(t *testing.T) {
 		}
 	}
 }
+
+// orderedFinder records the order of the lookups.
+type orderedFinder struct {
+	calls *[]string
+	has   map[string]ledger.Entry
+	name  string
+}
+
+func (f orderedFinder) DeadLetterChanges(_ context.Context, ids []string) (map[string]ledger.Entry, error) {
+	*f.calls = append(*f.calls, f.name)
+	return f.has, nil
+}
+
+func (f orderedFinder) Lookup(ctx context.Context, ids []string) (map[string]ledger.Entry, error) {
+	return f.DeadLetterChanges(ctx, ids)
+}
+
+// TestWithDeadLetters: a change set aside is known to the Writer's history
+// as if in the ledger, and the dead letters are searched before the ledger
+// (a retry moves a letter into the ledger, then out of the store).
+func TestWithDeadLetters(t *testing.T) {
+	var calls []string
+	inLedger := ledger.Entry{Seq: 1}
+	inLedger.ID = "shipped"
+	set := ledger.Entry{Seq: 2}
+	set.ID = "refused"
+	h := WithDeadLetters(orderedFinder{&calls, map[string]ledger.Entry{"shipped": inLedger}, "ledger"},
+		orderedFinder{&calls, map[string]ledger.Entry{"refused": set}, "dead"})
+	found, err := h.Lookup(context.Background(), []string{"shipped", "refused", "new"})
+	if err != nil || len(found) != 2 || found["shipped"].Seq != 1 || found["refused"].Seq != 2 {
+		t.Fatalf("Lookup = %+v, %v; want shipped and refused", found, err)
+	}
+	if !slices.Equal(calls, []string{"dead", "ledger"}) {
+		t.Fatalf("searched %v, want the dead letters first", calls)
+	}
+}

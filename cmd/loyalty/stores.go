@@ -138,7 +138,9 @@ func openStores(ctx context.Context, c *Config, log *slog.Logger, needLedger boo
 	}
 	// Concurrent requests share script calls: one EVALSHA for all the
 	// orders that arrive while the previous call runs.
-	s.writer = ingest.NewWriter(ingest.NewCoalescer(s.index, 256, 4, 5*time.Second), s.ledger, rule).WithRecall(s.index)
+	// Old change ids are looked up in the ledger and among the dead letters
+	// (the shipped mark passes both).
+	s.writer = ingest.NewWriter(ingest.NewCoalescer(s.index, 256, 4, 5*time.Second), ingest.WithDeadLetters(s.ledger, s.index), rule).WithRecall(s.index)
 	s.shipper = ingest.NewShipper(s.index, s.index, s.ledger, 10_000, log)
 	return s, nil
 }

@@ -272,6 +272,45 @@ func (mr *MockDeadLetterStoreMockRecorder) RemoveDeadLetter(ctx, seq any) *gomoc
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "RemoveDeadLetter", reflect.TypeOf((*MockDeadLetterStore)(nil).RemoveDeadLetter), ctx, seq)
 }
 
+// MockDeadLetterFinder is a mock of DeadLetterFinder interface.
+type MockDeadLetterFinder struct {
+	ctrl     *gomock.Controller
+	recorder *MockDeadLetterFinderMockRecorder
+	isgomock struct{}
+}
+
+// MockDeadLetterFinderMockRecorder is the mock recorder for MockDeadLetterFinder.
+type MockDeadLetterFinderMockRecorder struct {
+	mock *MockDeadLetterFinder
+}
+
+// NewMockDeadLetterFinder creates a new mock instance.
+func NewMockDeadLetterFinder(ctrl *gomock.Controller) *MockDeadLetterFinder {
+	mock := &MockDeadLetterFinder{ctrl: ctrl}
+	mock.recorder = &MockDeadLetterFinderMockRecorder{mock}
+	return mock
+}
+
+// EXPECT returns an object that allows the caller to indicate expected use.
+func (m *MockDeadLetterFinder) EXPECT() *MockDeadLetterFinderMockRecorder {
+	return m.recorder
+}
+
+// DeadLetterChanges mocks base method.
+func (m *MockDeadLetterFinder) DeadLetterChanges(ctx context.Context, ids []string) (map[string]ledger.Entry, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "DeadLetterChanges", ctx, ids)
+	ret0, _ := ret[0].(map[string]ledger.Entry)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// DeadLetterChanges indicates an expected call of DeadLetterChanges.
+func (mr *MockDeadLetterFinderMockRecorder) DeadLetterChanges(ctx, ids any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "DeadLetterChanges", reflect.TypeOf((*MockDeadLetterFinder)(nil).DeadLetterChanges), ctx, ids)
+}
+
 // MockLease is a mock of Lease interface.
 type MockLease struct {
 	ctrl     *gomock.Controller
