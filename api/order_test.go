@@ -8,8 +8,12 @@ import (
 	"time"
 )
 
+// orderTime is the purchase time of orderBody: one for the whole run, so
+// that an order sent again is the same order (a replay), whenever it is sent.
+var orderTime = time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)
+
 func orderBody(customer any, amount, currency string) string {
-	return orderAt(customer, amount, currency, time.Now().UTC().Add(-time.Hour).Format(time.RFC3339))
+	return orderAt(customer, amount, currency, orderTime)
 }
 
 func orderAt(customer any, amount, currency, at string) string {
