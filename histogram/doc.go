@@ -49,20 +49,37 @@
 //
 // # Costs
 //
-// Applying a change: one EVALSHA per batch of up to BatchSize changes; per
-// change about DedupeDays+1 HGETs for the id, one HGET and HSET (or HDEL) of
-// the balance, four BITFIELD calls, INCR, HSET+EXPIRE of the id, XADD. A
+// Applying a change: one EVALSHA per batch of up to BatchSize changes (and,
+// with MinReplicasAck, one WAIT in the same round trip); per change about
+// DedupeDays+3 HGETs for the id, one HGET and HSET (or HDEL) of the balance,
+// HSET of the id, XADD; per batch one BITFIELD per touched histogram tree
+// (the net of all its moves), INCRBY of the ranked count, one EXPIRE per id
+// hash, SET of the seq and the clock. A
 // rank from Redis (Index.Rank): one script with two BITFIELD_RO reads.
 // Dashboards do not read these keys at all: the ranker keeps a replica of
 // balances and histogram in memory, fed by the log (package ranker), and
 // asks Redis only for {P}:seq, once per batch of concurrent dashboards.
 //
+// # Scripts and keys
+//
+// The scripts are in lua/ (embedded); every one starts with lua/prelude.lua.
+// Every key a script touches is passed in KEYS ({P}:gen first), as Redis
+// Cluster requires; the numbers Go and Lua share (bucket width, buckets,
+// MaxPoints, seconds a day) are passed as ARGV[1..4]. The keys a write
+// touches depend on what it reads (the generation, the clock's day, the
+// score bucket of the old balance), so a script first plans with reads only;
+// if the plan needs a key the caller did not pass, it writes nothing and
+// answers RETRY with the keys, and the caller calls again with them. The
+// caller passes the keys it expects (the generation and clock it last saw,
+// the 32 lowest score buckets, which hold nearly every customer, and the
+// buckets it learnt), so a retry is rare: a rebuild's switch, a day turning,
+// a customer above 131,071 points for the first time.
+//
 // # Exactly once
 //
-// A change id is looked up in the id hashes of every day from the day it
-// happened (or DedupeDays ago, whichever is later) to today. Ids older than
-// that are the ledger's to remember (ingest.Writer looks them up in
-// ClickHouse first). The same id with the same digest is a replay and
-// returns the original result; with another digest it is a conflict and
-// nothing changes.
+// The rule is stated in package ingest's documentation ("Exactly once") and
+// lua/apply.lua: every remembered day is searched, whatever the change's own
+// time; where the index may have forgotten an id it answers NeedLedger
+// instead of guessing; a change the ledger was searched for is applied only
+// if the ledger held every change the index forgot at that time.
 package histogram

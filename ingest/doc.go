@@ -18,10 +18,72 @@
 // How a crash heals: a change is acknowledged only after the script ran, so
 // it is in the Redis log; if the process dies before shipping, the next
 // shipper round (any process holding the lease) ships it. If ClickHouse is
-// down, the log grows in Redis and nothing is lost. A retried order finds its
-// id in Redis (remembered DedupeDays days after it was applied) or, for an
-// order that happened earlier than that, in the ledger (Writer looks those up
-// first), and returns the original result.
+// down, the log grows in Redis and nothing is lost.
+//
+// # Exactly once
+//
+// Every change has an id: the order id, "manual:" + the idempotency key of a
+// manual insert, or "orderId#n" for an order's n-th correction. The first
+// change under an id applies; the same id with the same content (the digest
+// of everything but the actor) answers the original result (Replayed); with
+// other content it is a conflict (ledger.ErrConflict) and applies nothing.
+// This holds inside one batch, across processes, across retries at any time
+// and whatever the clocks say. The rule, as the Redis index keeps it (the
+// embedded store remembers every id for ever, so it needs none of this):
+//
+//   - The index has its own clock: Redis's TIME, never behind the largest
+//     time it saw before (a failover to a server whose clock is behind does
+//     not turn days back). A change whose time of purchase is more than
+//     histogram.Config.MaxAhead (25 h: validation's 24 h plus an hour of
+//     skew between the API's and Redis's clocks) past that clock is refused.
+//   - An applied id is remembered in a hash of its memory day: the day of the
+//     later of its time of purchase and the index's clock at application. A
+//     day's hash lives until DedupeDays days after that day have passed.
+//   - Every remembered day is searched for every change, from the window's
+//     first day to the latest day a memory day can be now (so an order dated
+//     ahead is found, however far ahead within the accepted range).
+//   - An id not found whose time of purchase is on or after the window's
+//     first day was never applied: its memory day would have been searched.
+//     One dated earlier, or with no time that bounds its application (manual
+//     inserts and corrections carry the time of the request), may have been
+//     forgotten: the index stops there and Writer searches the ClickHouse
+//     ledger (and the dead letters) for it and the changes after it. Found,
+//     it is a replay or a conflict; not found, Writer sends it again marked
+//     "checked at shipped mark S", and the index applies it only if every
+//     change it has forgotten is at or below S (the first log entry after S
+//     is still inside its memory): the ledger held them all when searched.
+//
+// So a retry is decided by Redis alone when its order is recent (the usual
+// case: no ClickHouse call), by the ledger when it is older, and never by
+// the sender's clock. Manual inserts and corrections are decided by the
+// ledger unless Redis still remembers them: they need ClickHouse, orders do
+// not. internal/writecontract holds every store to this contract.
+//
+// # Limits
+//
+// What an order is (Order.Validate, used by the API and both POS formats):
+// an id of 1-64 letters, digits or . _ : / - (not "manual:..."), a customer
+// id up to 2^53-1, channel web, app or store (a store id for stores), an
+// amount of at most MaxAmountScale decimal places and MaxAmount in absolute
+// value, GBP or EUR, at most MaxItems item ids, a time of purchase from
+// EarliestPurchase to MaxAhead past the server's clock. A balance never goes
+// below zero: a refund removes at most what the balance holds (the ledger
+// records the delta applied). A manual deduction larger than the balance is
+// refused (ledger.ErrInsufficient). No balance exceeds histogram.MaxPoints.
+//
+// # Corrections
+//
+// An order applied with wrong content is corrected on purpose, never by
+// sending other content under its id (a conflict): Writer.Correct (PUT
+// /order/{orderId}, `loyalty ingest --corrections`) takes the whole
+// corrected order, reads the order's history (the original and earlier
+// corrections, from the index and the ledger) and applies the difference
+// between the corrected order's points and the points the order stands at
+// as a new change "orderId#n" (cause correction, the corrected content,
+// floored at zero like a refund). The ledger keeps the original and every
+// correction. The same correction sent again is a replay; two different
+// corrections racing for the same n: one applies, the other is a conflict.
+// The customer of an order can't be corrected (refund it, send a new one).
 //
 // # Dead letters
 //
