@@ -1,13 +1,17 @@
 package posfile
 
 import (
+	"bytes"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shopspring/decimal"
 	"github.com/xyz/loyalty/ingest"
@@ -232,4 +236,81 @@ func TestRealData(t *testing.T) {
 		t.Errorf("customer 12836: %d points, want %d", balances[12836], exp.Balances[12836])
 	}
 	t.Logf("%d files, %d rows, %d invoices (%d anonymous), %d customers with points", len(paths), all.rows, all.invoices, all.anonymous, len(exp.Balances))
+}
+
+// TestShuffledLines shuffles the rows of a real file (seed logged) and
+// checks that every invoice still comes back as the same one order: same
+// customer, amount, time and items (in the order of their rows), whatever
+// the interleaving.
+func TestShuffledLines(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(dataDir(t), "2011-02-01.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	orders := func(recs [][]string) map[string]string {
+		t.Helper()
+		var b bytes.Buffer
+		w := csv.NewWriter(&b)
+		if err := w.WriteAll(recs); err != nil {
+			t.Fatal(err)
+		}
+		r, err := NewReader(&b, "shuffled.csv", defaultOptions)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for {
+			o, _, err := r.Next()
+			if err == io.EOF {
+				return got
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[o.ID] = fmt.Sprintf("customer=%d amount=%s at=%s items=%s", o.CustomerID, o.Amount, o.PurchasedAt, strings.Join(o.ItemIDs, ","))
+		}
+	}
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(uint64(seed), 14))
+	want := orders(recs)
+	if len(want) < 50 {
+		t.Fatalf("%d orders in 2011-02-01.csv, want its invoices", len(want))
+	}
+	for round := 0; round < 3; round++ {
+		// Shuffle the rows but keep each invoice's rows in their order (and
+		// its first row first, which sets the order's time): pick at random
+		// which invoice's next row comes.
+		byInv := map[string][][]string{}
+		var ids []string
+		for _, rec := range recs[1:] {
+			if byInv[rec[0]] == nil {
+				ids = append(ids, rec[0])
+			}
+			byInv[rec[0]] = append(byInv[rec[0]], rec)
+		}
+		shuffled := [][]string{recs[0]}
+		for len(ids) > 0 {
+			k := rng.IntN(len(ids))
+			id := ids[k]
+			shuffled = append(shuffled, byInv[id][0])
+			if byInv[id] = byInv[id][1:]; len(byInv[id]) == 0 {
+				ids[k] = ids[len(ids)-1]
+				ids = ids[:len(ids)-1]
+			}
+		}
+		got := orders(shuffled)
+		if len(got) != len(want) {
+			t.Fatalf("round %d: %d orders, want %d", round, len(got), len(want))
+		}
+		for id, w := range want {
+			if got[id] != w {
+				t.Fatalf("round %d: invoice %s:\n got %s\nwant %s", round, id, got[id], w)
+			}
+		}
+	}
 }
