@@ -3,6 +3,8 @@ package histogram
 import (
 	"context"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // SetClockAhead moves the index's clock d ahead of the real time (it never
@@ -17,4 +19,10 @@ func (x *Index) SetClockAhead(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 	return x.rdb.Set(ctx, x.p+":clock", to, 0).Err()
+}
+
+// Scripts returns every script of the index by name.
+func Scripts() map[string]*redis.Script {
+	return map[string]*redis.Script{"apply": applyScript, "set": setScript, "switch": switchScript,
+		"remember": rememberScript, "rank": rankScript, "lease": leaseScript}
 }

@@ -1,0 +1,20 @@
+package histogram_test
+
+import (
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/xyz/loyalty/histogram"
+	"github.com/xyz/loyalty/internal/testenv"
+)
+
+// TestScriptsLoad loads every script into a real Redis: each compiles.
+func TestScriptsLoad(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: testenv.Redis(t).Addr})
+	t.Cleanup(func() { rdb.Close() })
+	for name, s := range histogram.Scripts() {
+		if err := s.Load(testenv.Context(t), rdb).Err(); err != nil {
+			t.Errorf("script %s: %v", name, err)
+		}
+	}
+}
