@@ -1,0 +1,55 @@
+package histogram_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/xyz/loyalty/histogram"
+	"github.com/xyz/loyalty/internal/testenv"
+)
+
+// TestCheckEviction: a Redis that may evict keys is refused, naming the
+// setting; where CONFIG GET is not allowed, the index refuses too unless
+// AssumeNoEviction vouches for the policy (then it warns).
+func TestCheckEviction(t *testing.T) {
+	ctx := testenv.Context(t)
+	srv := testenv.Redis(t)
+	admin := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { admin.Close() })
+	x := histogram.New(admin, histogram.DefaultConfig())
+	if warn, err := x.Check(ctx); err != nil || warn != nil {
+		t.Fatalf("noeviction: warn %v, err %v", warn, err)
+	}
+	for _, policy := range []string{"volatile-lru", "allkeys-lru", "volatile-ttl"} {
+		if err := admin.ConfigSet(ctx, "maxmemory-policy", policy).Err(); err != nil {
+			t.Fatal(err)
+		}
+		_, err := x.Check(ctx)
+		if !errors.Is(err, histogram.ErrEvicting) || !strings.Contains(err.Error(), "maxmemory-policy is \""+policy+"\"") ||
+			!strings.Contains(err.Error(), "noeviction") {
+			t.Fatalf("%s: %v, want ErrEvicting naming the setting", policy, err)
+		}
+	}
+	if err := admin.ConfigSet(ctx, "maxmemory-policy", "noeviction").Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A user that may not run CONFIG, as on some managed services.
+	if err := admin.Do(ctx, "ACL", "SETUSER", "app", "on", ">secret-pw", "~*", "&*", "+@all", "-config").Err(); err != nil {
+		t.Fatal(err)
+	}
+	app := redis.NewClient(&redis.Options{Addr: srv.Addr, Username: "app", Password: "secret-pw"})
+	t.Cleanup(func() { app.Close() })
+	_, err := histogram.New(app, histogram.DefaultConfig()).Check(ctx)
+	if !errors.Is(err, histogram.ErrEvicting) || !strings.Contains(err.Error(), "redis.assume_noeviction") {
+		t.Fatalf("CONFIG not allowed: %v, want ErrEvicting naming redis.assume_noeviction", err)
+	}
+	cfg := histogram.DefaultConfig()
+	cfg.AssumeNoEviction = true
+	warn, err := histogram.New(app, cfg).Check(ctx)
+	if err != nil || warn == nil || !strings.Contains(warn.Error(), "not checked") {
+		t.Fatalf("CONFIG not allowed, assumed noeviction: warn %v, err %v; want a warning", warn, err)
+	}
+}
