@@ -59,7 +59,7 @@ type shipEnv struct {
 	led    *chledger.Ledger
 }
 
-func newShipEnv(t *testing.T, withLedger bool) *shipEnv {
+func newShipEnv(t testing.TB, withLedger bool) *shipEnv {
 	t.Helper()
 	e := &shipEnv{ctx: testenv.Context(t), prefix: t.Name()}
 	e.rdb = redis.NewClient(&redis.Options{Addr: testenv.Redis(t).Addr})
@@ -82,7 +82,7 @@ func newShipEnv(t *testing.T, withLedger bool) *shipEnv {
 
 // apply applies orders "id:customer:points:amount" to the index, bypassing
 // validation (as a change validation missed would).
-func (e *shipEnv) apply(t *testing.T, orders ...string) {
+func (e *shipEnv) apply(t testing.TB, orders ...string) {
 	t.Helper()
 	cs := make([]ledger.Change, len(orders))
 	for i, o := range orders {
@@ -445,5 +445,39 @@ func TestWithDeadLetters(t *testing.T) {
 	}
 	if !slices.Equal(calls, []string{"dead", "ledger"}) {
 		t.Fatalf("searched %v, want the dead letters first", calls)
+	}
+}
+
+// BenchmarkShipPoisonBatch ships a full batch of 10,000 entries to a real
+// ClickHouse, clean or with one entry the ledger refuses (found by
+// splitting): the cost of a dead letter. Each round sends the batch again
+// (the ledger deduplicates by seq).
+func BenchmarkShipPoisonBatch(b *testing.B) {
+	for _, poison := range []bool{false, true} {
+		b.Run(fmt.Sprintf("poison=%v", poison), func(b *testing.B) {
+			e := newShipEnv(b, true)
+			const n = 10_000
+			orders := make([]string, 0, n)
+			for i := range n {
+				amt := "10"
+				if poison && i == n/3 {
+					amt = "1e40"
+				}
+				orders = append(orders, fmt.Sprintf("b%d:%d:1:%s", i, 1+i%500, amt))
+			}
+			for i := 0; i < n; i += 1000 {
+				e.apply(b, orders[i:i+1000]...)
+			}
+			sh := NewShipper(e.x, nil, e.led, n, slog.New(&errorLog{}))
+			for b.Loop() {
+				if err := e.x.MarkShipped(e.ctx, 0); err != nil {
+					b.Fatal(err)
+				}
+				if got, err := sh.ShipOnce(e.ctx); err != nil || got != n-map[bool]int{false: 0, true: 1}[poison] {
+					b.Fatalf("ShipOnce = %d, %v", got, err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/batch")
+		})
 	}
 }
