@@ -35,11 +35,11 @@
 //   - channel: store, web or app; empty means Options.Channel (store by
 //     default).
 //   - store_id: the store, for store orders; empty means Options.StoreID.
-//   - amount: a plain decimal, exact to any number of places (12.50, 0.001,
-//     -30). No exponent, sign "+", spaces or thousands separators. Negative
-//     for a refund or cancellation.
-//   - currency: required (GBP or EUR; other currencies are refused later by
-//     the points rule, not here).
+//   - amount: a plain decimal, read exactly (12.50, 0.001, -30), within
+//     ingest's limits (ingest.MaxAmountScale places, ingest.MaxAmount). No
+//     exponent, sign "+", spaces or thousands separators. Negative for a
+//     refund or cancellation.
+//   - currency: required, GBP or EUR.
 //   - item_ids: item ids separated by '|'; may be empty. At most 2000
 //     (ingest.MaxItems).
 //   - purchased_at: RFC 3339 (2010-12-01T08:26:00Z, any offset) or
@@ -99,8 +99,9 @@
 //   - Quantity: a whole number, negative in cancellations.
 //   - InvoiceDate: "2010-12-01 08:26:00", UTC. The order's time is its first
 //     row's (rows of one invoice may differ by a minute).
-//   - UnitPrice: a plain decimal, exact to any number of places (2.55, 0.001),
-//     in Options.Currency (GBP by default). Zero is allowed (free items);
+//   - UnitPrice: a plain decimal, read exactly (2.55, 0.001), in
+//     Options.Currency (GBP by default); the invoice's total must be within
+//     ingest's limits on an amount. Zero is allowed (free items);
 //     negative only in bad-debt adjustments.
 //   - CustomerID: a positive whole number, written 17850 or 17850.0; blank
 //     means an anonymous purchase (CustomerID 0, earns nothing). All the rows
@@ -186,14 +187,11 @@
 //     than 2000 rows in an invoice; a positive total on a cancellation or a
 //     negative one on an ordinary invoice; an unreadable row that may belong
 //     to the invoice (above).
-//   - the checks of ingest.Order.Validate, with the field named as in the
-//     file: an id with characters other than letters, digits and . _ : / -
-//     or longer than 64; a channel other than store, web or app; a store
-//     order without a store id; more than 2000 items; a time more than a day
-//     in the future.
-//
-// An unknown currency is not rejected here: the points rule refuses it when
-// the order is applied.
+//   - the checks of ingest.Order.Validate, the one definition of an order
+//     (ids, channel and store, amount scale and range, currency, time of
+//     purchase), every failing field named as in the file (in the lines
+//     format the amount is "total (Quantity × UnitPrice)"). This package
+//     parses; it does not repeat those rules.
 //
 // A file is refused whole only when it is not an order file at all: empty,
 // not text at its start (a NUL or control byte, or invalid UTF-8, in its

@@ -19,6 +19,7 @@ import (
 var ordersCSVNames = map[string]string{
 	"orderId": "order_id", "customerId": "customer_id", "storeId": "store_id",
 	"itemIds": "item_ids", "purchasedAt": "purchased_at",
+	"paymentDetails.amount": "amount", "paymentDetails.currency": "currency",
 }
 
 // orderFields are one order's fields as text, from either syntax.

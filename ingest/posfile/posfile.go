@@ -365,20 +365,29 @@ func textProblems(rec, names []string) string {
 	return ""
 }
 
-// validate runs ingest's checks and names the failing field in the file's
+// validate runs ingest's checks and names the failing fields in the file's
 // own terms.
 func (r *Reader) validate(o *ingest.Order, names map[string]string) string {
 	err := o.Validate(time.Now())
 	if err == nil {
 		return ""
 	}
+	var fes ingest.FieldErrors
 	var fe *ingest.FieldError
-	if errors.As(err, &fe) {
+	switch {
+	case errors.As(err, &fes):
+	case errors.As(err, &fe):
+		fes = ingest.FieldErrors{fe}
+	default:
+		return err.Error()
+	}
+	reasons := make([]string, len(fes))
+	for i, fe := range fes {
 		name := fe.Field
 		if n, ok := names[fe.Field]; ok {
 			name = n
 		}
-		return name + ": " + fe.Reason
+		reasons[i] = name + ": " + fe.Reason
 	}
-	return err.Error()
+	return strings.Join(reasons, "; ")
 }
