@@ -184,9 +184,9 @@ func (r *Reader) readLines() error {
 			r.lineRow(rec, line)
 		}
 		if s.held > s.maxHeld {
-			return fmt.Errorf("%s: %w: by line %d its %d invoices hold about %.1f MiB, over the limit of %.1f MiB (Options.MaxGroupBytes): "+
+			return fmt.Errorf("%s: %w: by line %d its %d invoices (and %d rejected rows) take about %.1f MiB, over the limit of %.1f MiB (Options.MaxGroupBytes): "+
 				"split the file into smaller ones that each keep all the lines of their invoices (a day's export per store), or raise the limit",
-				r.file, ErrTooLarge, line, len(s.invs), float64(s.held)/(1<<20), float64(s.maxHeld)/(1<<20))
+				r.file, ErrTooLarge, line, len(s.invs), len(s.rejects), float64(s.held)/(1<<20), float64(s.maxHeld)/(1<<20))
 		}
 	}
 }
