@@ -112,5 +112,8 @@
 // one that can never be stored (`loyalty deadletters drop SEQ --reason
 // TEXT`): a dropped letter is kept apart with the reason, never shipped, and
 // its points leave the balance at the next `loyalty rebuild` (the ledger is
-// the source of truth).
+// the source of truth). Pending or dropped, a dead letter's change id stays
+// known: the Writer looks old ids up among the dead letters before the
+// ledger (WithDeadLetters), so an order resent after the index forgot its id
+// is a replay, never applied twice.
 package ingest

@@ -109,6 +109,17 @@ func TestDeadLettersOverHTTP(t *testing.T) {
 			t.Fatalf("the orders after the dead letters did not reach the ledger (found %v, %v):\n%s", found, err, logs.String())
 		}
 	}
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, m := range []string{"loyalty_ledger_dead_letters 2\n", "loyalty_ledger_dead_lettered_total 2\n"} {
+		if !strings.Contains(string(metrics), m) {
+			t.Errorf("/metrics lacks %q", m)
+		}
+	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("serve after SIGTERM: %v\n%s", err, logs.String())
