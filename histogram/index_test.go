@@ -356,14 +356,19 @@ func TestLease(t *testing.T) {
 	}
 }
 
-// TestReplicaReadiness: the replica is not ready while Redis is gone, and
-// recovers when it is back.
+// TestReplicaReadiness: with Redis gone the replica answers from memory,
+// marked stale, until its board is older than MaxStaleness; then it is not
+// ready, and it recovers when Redis is back.
 func TestReplicaReadiness(t *testing.T) {
 	srv := testenv.Redis(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 	t.Cleanup(func() { rdb.Close() })
 	x := histogram.New(rdb, histogram.DefaultConfig())
-	r := ranker.NewReplica(x, x, ranker.ReplicaConfig{MaxWait: time.Second, Poll: 100 * time.Millisecond}, quiet)
+	if _, err := x.Apply(testenv.Context(t), []ledger.Change{change("r1", 1, 5)}); err != nil {
+		t.Fatal(err)
+	}
+	r := ranker.NewReplica(x, x, ranker.ReplicaConfig{MaxWait: time.Second, Poll: 100 * time.Millisecond,
+		HeadTimeout: 50 * time.Millisecond, MaxStaleness: time.Second}, quiet)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { r.Run(ctx); close(done) }()
@@ -378,10 +383,14 @@ func TestReplicaReadiness(t *testing.T) {
 	}
 	wait(true)
 	srv.Stop()
-	wait(false)
-	if _, err := r.Dashboard(ctx, 1, 10, 2); err == nil {
-		t.Fatal("dashboard answered with Redis gone")
+	d, err := r.Dashboard(ctx, 1, 10, 2)
+	if err != nil || !d.Stale || d.Me.Points != 5 {
+		t.Fatalf("dashboard with Redis gone: %+v, %v; want 5 points, stale", d, err)
 	}
+	wait(false)
 	srv.Start(t)
 	wait(true)
+	if d, err := r.Dashboard(ctx, 1, 10, 2); err != nil || d.Stale {
+		t.Fatalf("dashboard with Redis back: %+v, %v; want fresh", d, err)
+	}
 }

@@ -183,3 +183,35 @@ func (x *Index) Lease(ctx context.Context, name, holder string, ttl time.Duratio
 	}
 	return n == 1, nil
 }
+
+// Confirmed returns the seq up to which the change log is on at least
+// Config.MinReplicasAck replicas (with 0, the primary's seq): the most the
+// shipper may copy into the ledger, so a failover to a replica never loses
+// a change the ledger already holds, nor reuses its seq. It reads the seq,
+// writes a probe and WAITs for it on one connection: replication is one
+// ordered stream, so a replica that has the probe has every change before
+// it.
+func (x *Index) Confirmed(ctx context.Context) (uint64, error) {
+	if x.cfg.MinReplicasAck <= 0 {
+		return x.Seq(ctx)
+	}
+	pipe := x.rdb.Pipeline()
+	seq := pipe.Get(ctx, x.p+":seq")
+	pipe.Incr(ctx, x.p+":probe")
+	wait := pipe.Do(ctx, "WAIT", x.cfg.MinReplicasAck, x.cfg.WaitTimeout.Milliseconds())
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return 0, unavailable("confirm the change log", err)
+	}
+	n, err := wait.Int64()
+	if err != nil {
+		return 0, unavailable("confirm the change log", err)
+	}
+	if n < int64(x.cfg.MinReplicasAck) {
+		return 0, fmt.Errorf("confirm the change log: %w: %d of %d replicas within %s", ErrNotConfirmed, n, x.cfg.MinReplicasAck, x.cfg.WaitTimeout)
+	}
+	s, err := seq.Uint64()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	return s, unavailable("read seq", err)
+}

@@ -25,7 +25,10 @@ type Outbox interface {
 	Entries(ctx context.Context, after uint64, count int64) ([]ledger.Entry, error)
 	Shipped(ctx context.Context) (uint64, error)
 	MarkShipped(ctx context.Context, seq uint64) error
-	Seq(ctx context.Context) (uint64, error)
+	// Confirmed returns the seq up to which the entries may be shipped:
+	// those on enough replicas that a failover can't lose them (and then
+	// reuse their seqs for other changes).
+	Confirmed(ctx context.Context) (uint64, error)
 	DeadLetterStore
 }
 
@@ -161,15 +164,25 @@ func (s *Shipper) ShipOnce(ctx context.Context) (int, error) {
 	s.dead.Store(dead)
 	n := 0
 	for {
-		head, err := s.out.Seq(ctx)
+		head, err := s.out.Confirmed(ctx)
 		if err != nil {
 			return n, err
 		}
 		s.backlog.Store(int64(head - min(done, head)))
-		es, err := s.out.Entries(ctx, done, s.batch)
+		if done >= head {
+			return n, nil
+		}
+		es, err := s.out.Entries(ctx, done, min(s.batch, int64(head-done)))
 		var broken *histogram.BrokenEntryError
 		if err != nil && !errors.As(err, &broken) {
 			return n, err
+		}
+		// Entries past the confirmed seq wait for the next round.
+		for len(es) > 0 && es[len(es)-1].Seq > head {
+			es = es[:len(es)-1]
+		}
+		if broken != nil && broken.Seq > head {
+			broken = nil
 		}
 		if len(es) == 0 && broken == nil {
 			if done < head {

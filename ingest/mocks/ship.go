@@ -43,6 +43,21 @@ func (m *MockOutbox) EXPECT() *MockOutboxMockRecorder {
 	return m.recorder
 }
 
+// Confirmed mocks base method.
+func (m *MockOutbox) Confirmed(ctx context.Context) (uint64, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "Confirmed", ctx)
+	ret0, _ := ret[0].(uint64)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// Confirmed indicates an expected call of Confirmed.
+func (mr *MockOutboxMockRecorder) Confirmed(ctx any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Confirmed", reflect.TypeOf((*MockOutbox)(nil).Confirmed), ctx)
+}
+
 // DeadLetterCount mocks base method.
 func (m *MockOutbox) DeadLetterCount(ctx context.Context) (int64, error) {
 	m.ctrl.T.Helper()
@@ -143,21 +158,6 @@ func (m *MockOutbox) RemoveDeadLetter(ctx context.Context, seq uint64) error {
 func (mr *MockOutboxMockRecorder) RemoveDeadLetter(ctx, seq any) *gomock.Call {
 	mr.mock.ctrl.T.Helper()
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "RemoveDeadLetter", reflect.TypeOf((*MockOutbox)(nil).RemoveDeadLetter), ctx, seq)
-}
-
-// Seq mocks base method.
-func (m *MockOutbox) Seq(ctx context.Context) (uint64, error) {
-	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "Seq", ctx)
-	ret0, _ := ret[0].(uint64)
-	ret1, _ := ret[1].(error)
-	return ret0, ret1
-}
-
-// Seq indicates an expected call of Seq.
-func (mr *MockOutboxMockRecorder) Seq(ctx any) *gomock.Call {
-	mr.mock.ctrl.T.Helper()
-	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Seq", reflect.TypeOf((*MockOutbox)(nil).Seq), ctx)
 }
 
 // Shipped mocks base method.
