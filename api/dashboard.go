@@ -32,6 +32,10 @@ type dashboardResponse struct {
 	// (the Redis primary is down or failing over): the dashboard is what this
 	// process had applied as of AsOf, and may miss later changes.
 	Stale bool `json:"stale"`
+	// Partial is true while the serving process is still loading its board:
+	// me and totalRanked come from the Redis index, exact; top, above and
+	// below are empty until the board is loaded.
+	Partial bool `json:"partial"`
 }
 
 // asOf names the last change a dashboard includes.
@@ -120,7 +124,7 @@ func (s *Server) view(d ranker.Dashboard) dashboardResponse {
 	}
 	r := dashboardResponse{
 		Me: line(d.Me), Ranked: d.Ranked, TiedWith: tied, TotalRanked: d.Total,
-		Top: lines(d.Top), Above: lines(d.Above), Below: lines(d.Below), AsOf: asOf{Seq: d.Seq}, Stale: d.Stale,
+		Top: lines(d.Top), Above: lines(d.Above), Below: lines(d.Below), AsOf: asOf{Seq: d.Seq}, Stale: d.Stale, Partial: d.Partial,
 	}
 	if !d.At.IsZero() {
 		at := d.At.UTC().Truncate(time.Millisecond)

@@ -63,6 +63,7 @@ type dashJSON struct {
 	Below       []rankJSON `json:"below"`
 	AsOf        asOfJSON   `json:"asOf"`
 	Stale       bool       `json:"stale"`
+	Partial     bool       `json:"partial"`
 }
 
 type asOfJSON struct {
@@ -87,7 +88,7 @@ func expect(names *api.ProxyNamer, d ranker.Dashboard) dashJSON {
 		tied--
 	}
 	return dashJSON{Me: line(d.Me), Ranked: d.Ranked, TiedWith: tied, TotalRanked: d.Total,
-		Top: lines(d.Top), Above: lines(d.Above), Below: lines(d.Below), AsOf: asOfJSON{Seq: d.Seq}, Stale: d.Stale}
+		Top: lines(d.Top), Above: lines(d.Above), Below: lines(d.Below), AsOf: asOfJSON{Seq: d.Seq}, Stale: d.Stale, Partial: d.Partial}
 }
 
 // TestDashboardMatchesRanker reads random customers' dashboards over HTTP
@@ -122,7 +123,11 @@ func TestDashboardMatchesRanker(t *testing.T) {
 			t.Fatalf("%s: asOf.at %v, want %v", path, got.AsOf.At, d.At)
 		}
 		got.AsOf.At = nil
-		if w := expect(e.names, d); !reflect.DeepEqual(got, w) {
+		// On a busy machine either answer may miss the 50 ms head budget and
+		// be marked stale; nothing is written meanwhile, so the data agree.
+		w := expect(e.names, d)
+		got.Stale, w.Stale = false, false
+		if !reflect.DeepEqual(got, w) {
 			t.Fatalf("seed %d: %s:\n got %+v\nwant %+v", s, path, got, w)
 		}
 		if !got.Me.You {
@@ -132,7 +137,7 @@ func TestDashboardMatchesRanker(t *testing.T) {
 		_ = json.Unmarshal(res.Body, &raw)
 		for k := range raw {
 			switch k {
-			case "me", "ranked", "tiedWith", "totalRanked", "top", "above", "below", "asOf", "stale":
+			case "me", "ranked", "tiedWith", "totalRanked", "top", "above", "below", "asOf", "stale", "partial":
 			default:
 				t.Fatalf("unexpected key %q in a dashboard", k)
 			}
@@ -300,4 +305,22 @@ func TestReadyzFollowsRanker(t *testing.T) {
 	want(t, e.get(t, "/readyz", ""), 200)
 	rk.EXPECT().Ready().Return(false)
 	want(t, e.get(t, "/readyz", ""), 503)
+}
+
+// TestDashboardPartial: while the board loads, a dashboard from the Redis
+// histogram says partial, with the customer's points, rank and ties.
+func TestDashboardPartial(t *testing.T) {
+	e, rk, _ := newMockEnv(t)
+	rk.EXPECT().Dashboard(gomock.Any(), uint64(42), 10, 2).Return(ranker.Dashboard{
+		Me: ranker.Entry{CustomerID: 42, Rank: 7, Points: 30}, Ranked: true, Tied: 3, Total: 900, Partial: true}, nil)
+	res := e.get(t, "/loyalty/42", e.token(t, "42", "customer"))
+	want(t, res, 200)
+	var got dashJSON
+	if err := json.Unmarshal(res.Body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !got.Partial || got.Stale || got.Me.Rank != 7 || got.Me.Points != 30 || got.TiedWith != 2 || got.TotalRanked != 900 ||
+		len(got.Top) != 0 || len(got.Above) != 0 || got.AsOf.At != nil {
+		t.Fatalf("partial dashboard %s", res.Body)
+	}
 }

@@ -47,6 +47,19 @@ type ReplicaConfig struct {
 	MaxStaleness time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Partial, if set, answers dashboards from the Redis histogram while no
+	// board is loaded (marked Partial) instead of ErrNotReady.
+	Partial Histogram
+}
+
+// Histogram is the Redis index read directly, for partial dashboards while
+// the board loads.
+type Histogram interface {
+	// Balance returns a customer's points.
+	Balance(ctx context.Context, id uint64) (int64, error)
+	// Rank returns how many customers have strictly more than points, and
+	// how many are ranked.
+	Rank(ctx context.Context, points int64) (above, total int64, err error)
 }
 
 // DefaultReplicaConfig returns the defaults.
@@ -247,11 +260,13 @@ func (r *Replica) catchUp(ctx context.Context, b *Board, block time.Duration) er
 
 // Dashboard answers with a snapshot that includes every change written
 // before the call; or, when that cannot be confirmed in time, with what the
-// board has applied, marked Stale. ErrNotReady before the first snapshot.
+// board has applied, marked Stale. Before the first snapshot is loaded it
+// answers from the Redis histogram, marked Partial, or ErrNotReady without
+// one.
 func (r *Replica) Dashboard(ctx context.Context, id uint64, n, k int) (Dashboard, error) {
 	b := r.board.Load()
 	if b == nil {
-		return Dashboard{}, ErrNotReady
+		return r.partial(ctx, id)
 	}
 	hctx, cancel := context.WithTimeout(ctx, r.cfg.HeadTimeout)
 	target, err := r.gate.latest(hctx)
@@ -284,6 +299,33 @@ func (r *Replica) Dashboard(ctx context.Context, id uint64, n, k int) (Dashboard
 			return r.stale(id, n, k), nil
 		}
 	}
+}
+
+// partial answers from the Redis histogram: the customer's points, exact
+// rank and ties, the number ranked. The reads are not one snapshot: a change
+// between them may be half seen.
+func (r *Replica) partial(ctx context.Context, id uint64) (Dashboard, error) {
+	h := r.cfg.Partial
+	if h == nil {
+		return Dashboard{}, ErrNotReady
+	}
+	pts, err := h.Balance(ctx, id)
+	if err != nil {
+		return Dashboard{}, fmt.Errorf("%w: partial dashboard: %w", ErrNotReady, err)
+	}
+	above, total, err := h.Rank(ctx, pts)
+	if err != nil {
+		return Dashboard{}, fmt.Errorf("%w: partial dashboard: %w", ErrNotReady, err)
+	}
+	d := Dashboard{Me: Entry{CustomerID: id, Rank: 1 + above, Points: pts}, Ranked: pts > 0, Total: total, Partial: true}
+	if pts > 0 {
+		atLeast, _, err := h.Rank(ctx, pts-1)
+		if err != nil {
+			return Dashboard{}, fmt.Errorf("%w: partial dashboard: %w", ErrNotReady, err)
+		}
+		d.Tied = atLeast - above
+	}
+	return d, nil
 }
 
 // stale answers from what the board has applied, marked so.

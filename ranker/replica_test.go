@@ -157,3 +157,56 @@ func TestReplicaRedisGone(t *testing.T) {
 		t.Fatalf("dashboard past MaxStaleness: stale %v points %d; want stale, 12", d.Stale, d.Me.Points)
 	}
 }
+
+// TestReplicaPartialWhileLoading: while the board cannot load (the Redis
+// replica it loads from is stopped), dashboards come from the Redis
+// histogram on the primary, marked partial, with the exact points, rank and
+// ties; once the replica continues, the board loads and answers in full.
+func TestReplicaPartialWhileLoading(t *testing.T) {
+	p := testenv.Redis(t)
+	r := testenv.RedisReplica(t, p)
+	open := func(addr string) *histogram.Index {
+		rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond,
+			ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond})
+		t.Cleanup(func() { rdb.Close() })
+		cfg := histogram.DefaultConfig()
+		cfg.Prefix, cfg.DedupeParts = "ha", 64
+		return histogram.New(rdb, cfg)
+	}
+	g := &haRig{primary: p, replica: r, write: open(p.Addr)}
+	// 1: 50, 2: 70, 3: 50, 4: 10: customer 1 is second with one tie.
+	for id, pts := range []int64{50, 70, 50, 10} {
+		g.add(t, uint64(id+1), pts)
+	}
+	r.Pause(t)
+	cfg := ranker.DefaultReplicaConfig()
+	cfg.Partial = g.write
+	rep := ranker.NewReplica(open(r.Addr), g.write, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { rep.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	d, err := rep.Dashboard(t.Context(), 1, 3, 1)
+	if err != nil {
+		t.Fatalf("dashboard while the board can't load: %v", err)
+	}
+	if !d.Partial || d.Me.Points != 50 || d.Me.Rank != 2 || d.Tied != 2 || d.Total != 4 || !d.Ranked || len(d.Top) != 0 || len(d.Above) != 0 {
+		t.Fatalf("partial dashboard %+v; want partial, 50 points, rank 2, 2 tied, 4 ranked, no neighbours", d)
+	}
+	if d, err := rep.Dashboard(t.Context(), 99, 3, 1); err != nil || !d.Partial || d.Me.Points != 0 || d.Me.Rank != 5 || d.Ranked {
+		t.Fatalf("partial dashboard of a customer without points: %+v %v; want rank 5, 0 points", d, err)
+	}
+	if rep.Ready() {
+		t.Fatal("ready without a board")
+	}
+	r.Resume(t)
+	for end := time.Now().Add(15 * time.Second); !rep.Ready(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatal("board not loaded 15s after the replica continued")
+		}
+	}
+	d, err = rep.Dashboard(t.Context(), 1, 3, 1)
+	if err != nil || d.Partial || d.Me.Rank != 2 || len(d.Top) != 3 || len(d.Above) != 1 || len(d.Below) != 1 {
+		t.Fatalf("full dashboard %+v %v", d, err)
+	}
+}

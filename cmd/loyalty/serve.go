@@ -41,6 +41,9 @@ func serveCmd() *cobra.Command {
 			} else {
 				rcfg := ranker.DefaultReplicaConfig()
 				rcfg.HeadTimeout, rcfg.MaxStaleness = e.cfg.Ranking.HeadTimeout, e.cfg.Ranking.MaxStaleness
+				// While the board loads, dashboards come from the primary's
+				// histogram (the follower's replica connection is busy loading).
+				rcfg.Partial = s.index
 				rep := ranker.NewReplica(s.reads, s.index, rcfg, e.log)
 				wg.Add(2)
 				go func() { defer wg.Done(); rep.Run(bg) }()
