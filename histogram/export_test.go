@@ -24,5 +24,5 @@ func (x *Index) SetClockAhead(ctx context.Context, d time.Duration) error {
 // Scripts returns every script of the index by name.
 func Scripts() map[string]*redis.Script {
 	return map[string]*redis.Script{"apply": applyScript, "set": setScript, "switch": switchScript,
-		"remember": rememberScript, "rank": rankScript, "lease": leaseScript}
+		"remember": rememberScript, "rank": rankScript, "partial": partialScript, "lease": leaseScript}
 }

@@ -1,11 +1,13 @@
 package histogram
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -389,4 +391,63 @@ func (x *Index) Seq(ctx context.Context) (uint64, error) {
 		return 0, nil
 	}
 	return v, unavailable("read seq", err)
+}
+
+// Place is a customer's place from Redis alone (Index.Partial): exact points
+// and rank, and the top list, but no neighbours.
+type Place struct {
+	Points  int64
+	Above   int64 // customers with strictly more points
+	Ranked  int64 // customers with more than 0 points
+	Top     []TopEntry
+	TopFull bool // Top holds every customer down to the lowest points in it, and at least as many as asked
+}
+
+// TopEntry is one customer of the top list.
+type TopEntry struct {
+	CustomerID uint64
+	Points     int64
+}
+
+// Partial returns customer id's place and the top n from the Redis
+// histogram and top list, in one snapshot: what a process can answer while
+// its in-memory board loads. Ties in Top are by customer id ascending.
+func (x *Index) Partial(ctx context.Context, id uint64, n int) (Place, error) {
+	gen, _, hot := x.view()
+	v, err := x.run(ctx, partialScript, append(x.histKeys(gen, hot), x.balKey(mustGen(gen), id>>balanceShift)), false,
+		id, id>>balanceShift)
+	if err != nil {
+		return Place{}, unavailable("partial dashboard", err)
+	}
+	num := func(i int) int64 {
+		n, _ := strconv.ParseInt(replyString(v, i), 10, 64)
+		return n
+	}
+	p := Place{Points: num(1), Ranked: num(3)}
+	p.Above = p.Ranked - num(2)
+	min := num(4)
+	for i := 5; i+1 < len(v); i += 2 {
+		c, e1 := strconv.ParseUint(replyString(v, i), 10, 64)
+		s, e2 := strconv.ParseFloat(replyString(v, i+1), 64)
+		if err := errors.Join(e1, e2); err != nil {
+			return Place{}, fmt.Errorf("partial dashboard: top list entry %q %q: %w", replyString(v, i), replyString(v, i+1), err)
+		}
+		p.Top = append(p.Top, TopEntry{CustomerID: c, Points: int64(s)})
+	}
+	slices.SortFunc(p.Top, func(a, b TopEntry) int {
+		if a.Points != b.Points {
+			return cmp.Compare(b.Points, a.Points)
+		}
+		return cmp.Compare(a.CustomerID, b.CustomerID)
+	})
+	p.TopFull = min <= 1 || len(p.Top) >= n
+	if len(p.Top) > n {
+		p.Top = p.Top[:n]
+	}
+	return p, nil
+}
+
+func mustGen(gen string) uint64 {
+	g, _ := strconv.ParseUint(gen, 10, 64)
+	return g
 }

@@ -52,6 +52,33 @@ func checkRanks(t *testing.T, x *histogram.Index, o *oracle.Oracle, scores ...in
 	}
 }
 
+// checkPartial compares the Redis-only place (Index.Partial) of customer id
+// with the oracle's dashboard: points, rank, ranked and, when the top list
+// says it is full, the top n.
+func checkPartial(t *testing.T, x *histogram.Index, o *oracle.Oracle, id uint64, n int) {
+	t.Helper()
+	p, err := x.Partial(testenv.Context(t), id, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := o.Dashboard(id, n, 0)
+	if p.Points != want.Me.Points || p.Above+1 != want.Me.Rank || p.Ranked != want.Total {
+		t.Fatalf("Partial(%d): %d points, %d above, %d ranked; want %d points, rank %d of %d", id, p.Points, p.Above, p.Ranked,
+			want.Me.Points, want.Me.Rank, want.Total)
+	}
+	if !p.TopFull {
+		t.Fatalf("Partial(%d, %d): top list not full", id, n)
+	}
+	if len(p.Top) != len(want.Top) {
+		t.Fatalf("Partial(%d, %d): %d top entries, want %d", id, n, len(p.Top), len(want.Top))
+	}
+	for i, e := range want.Top {
+		if p.Top[i].CustomerID != e.CustomerID || p.Top[i].Points != e.Points {
+			t.Fatalf("Partial top[%d] = %+v, want customer %d with %d", i, p.Top[i], e.CustomerID, e.Points)
+		}
+	}
+}
+
 func change(id string, customer uint64, pts int64) ledger.Change {
 	c := ledger.Change{ID: id, CustomerID: customer, Points: pts, Cause: ledger.CauseOrder, OccurredAt: time.Now().UTC().Truncate(time.Second)}
 	if pts < 0 {
@@ -168,6 +195,9 @@ func TestOracle(t *testing.T) {
 			check(uint64(r.IntN(customers+50))+1, r.IntN(30), r.IntN(12))
 		}
 		checkRanks(t, x, o, 0, 1, 4095, 4096, 4097, int64(r.IntN(100_000)), histogram.MaxPoints)
+		for i := 0; i < 5; i++ {
+			checkPartial(t, x, o, uint64(r.IntN(customers+50))+1, 1+r.IntN(100))
+		}
 	}
 	top := o.Dashboard(1, 1, 0).Top[0].CustomerID
 	check(top, 10, 10)
@@ -319,6 +349,9 @@ func TestRebuild(t *testing.T) {
 	}
 	// The bulk-loaded histogram answers ranks exactly.
 	checkRanks(t, x, o, 0, 1, 2, 5, 12, 30, 4095, 4096, 100000)
+	for _, id := range []uint64{1, 2, 3, 7, 9999} {
+		checkPartial(t, x, o, id, 10)
+	}
 	// The replica notices the new generation and reloads.
 	deadline := time.Now().Add(10 * time.Second)
 	for {

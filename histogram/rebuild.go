@@ -1,9 +1,13 @@
 package histogram
 
 import (
+	"container/heap"
 	"context"
+	"slices"
+
 	"encoding/binary"
 	"fmt"
+	"github.com/redis/go-redis/v9"
 	"strconv"
 	"time"
 
@@ -136,6 +140,7 @@ func (x *Index) Remember(ctx context.Context, entries []ledger.Entry) error {
 // a hash), the histogram built in memory and written as whole strings.
 func (x *Index) bulkLoad(ctx context.Context, gen uint64, load func(put func(id uint64, points int64) error) error) error {
 	counts := map[int64]int32{}
+	top := &topHeap{}
 	var total int64
 	pipe := x.rdb.Pipeline()
 	queued := 0
@@ -169,6 +174,7 @@ func (x *Index) bulkLoad(ctx context.Context, gen uint64, load func(put func(id 
 			key = k
 		}
 		fields = append(fields, id, points)
+		top.add(id, points)
 		counts[points]++
 		total++
 		return nil
@@ -194,6 +200,11 @@ func (x *Index) bulkLoad(ctx context.Context, gen uint64, load func(put func(id 
 		t[j] += n
 	}
 	g := x.p + ":g" + strconv.FormatUint(gen, 10)
+	min, members := top.list(counts)
+	pipe.Set(ctx, g+":topmin", min, 0)
+	if len(members) > 0 {
+		pipe.ZAdd(ctx, g+":top", members...)
+	}
 	pipe.Set(ctx, g+":h1", fenwickBytes(l1), 0)
 	for b, t := range l2 {
 		pipe.Set(ctx, g+":h2:"+strconv.Itoa(b), fenwickBytes(t), 0)
@@ -218,4 +229,54 @@ func fenwickBytes(c []int32) []byte {
 		binary.BigEndian.PutUint32(out[4*(i-1):], uint32(c[i]))
 	}
 	return out
+}
+
+// topHeap keeps the TopCap highest balances seen (a min-heap), for the top
+// list a bulk load writes.
+type topHeap []redis.Z
+
+func (h topHeap) Len() int           { return len(h) }
+func (h topHeap) Less(i, j int) bool { return h[i].Score < h[j].Score }
+func (h topHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *topHeap) Push(v any)        { *h = append(*h, v.(redis.Z)) }
+func (h *topHeap) Pop() any {
+	old := *h
+	v := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return v
+}
+
+func (h *topHeap) add(id uint64, points int64) {
+	if h.Len() < TopCap {
+		heap.Push(h, redis.Z{Score: float64(points), Member: id})
+	} else if float64(points) > (*h)[0].Score {
+		(*h)[0] = redis.Z{Score: float64(points), Member: id}
+		heap.Fix(h, 0)
+	}
+}
+
+// list returns the top list's minimum and members: the lowest score min such
+// that at most TopCap customers have min points or more (counts: customers
+// per score), and those customers, all in the heap.
+func (h *topHeap) list(counts map[int64]int32) (int64, []redis.Z) {
+	scores := make([]int64, 0, len(counts))
+	for s := range counts {
+		scores = append(scores, s)
+	}
+	slices.Sort(scores)
+	min, n := int64(1), 0
+	for i := len(scores) - 1; i >= 0; i-- {
+		if n+int(counts[scores[i]]) > TopCap {
+			min = scores[i] + 1
+			break
+		}
+		n += int(counts[scores[i]])
+	}
+	var members []redis.Z
+	for _, z := range *h {
+		if int64(z.Score) >= min {
+			members = append(members, z)
+		}
+	}
+	return min, members
 }

@@ -32,19 +32,24 @@ func lua(name string) string {
 
 // The index's scripts. Each but lease starts with lua/prelude.lua, receives
 // every key it touches in KEYS ({P}:gen first) and the constants in
-// consts as ARGV[1..4].
+// consts as ARGV[1..5].
 var (
 	applyScript    = redis.NewScript(lua("prelude.lua") + lua("apply.lua"))
 	setScript      = redis.NewScript(lua("prelude.lua") + lua("set.lua"))
 	switchScript   = redis.NewScript(lua("prelude.lua") + lua("switch.lua"))
 	rememberScript = redis.NewScript(lua("prelude.lua") + lua("remember.lua"))
 	rankScript     = redis.NewScript(lua("prelude.lua") + lua("rank.lua"))
+	partialScript  = redis.NewScript(lua("prelude.lua") + lua("partial.lua"))
 	leaseScript    = redis.NewScript(lua("lease.lua"))
 )
 
 // consts are the numbers Go and Lua must agree on, passed to every prelude
-// script as ARGV[1..4].
-var consts = []any{BucketWidth, Buckets, MaxPoints, daySeconds}
+// script as ARGV[1..5].
+var consts = []any{BucketWidth, Buckets, MaxPoints, daySeconds, TopCap}
+
+// TopCap is the most customers the top list in Redis holds (see
+// lua/prelude.lua, setbals): enough for the largest top N a dashboard asks.
+const TopCap = 1000
 
 // maxRetries bounds how often a script is called again with the keys it
 // asked for (a rebuild switching generations, a day turning, a customer in a
@@ -172,8 +177,8 @@ func (x *Index) view() (gen string, day int64, hot []int) {
 // the ranked count, and the trees of the hot buckets.
 func (x *Index) histKeys(gen string, hot []int) []string {
 	g := x.p + ":g" + gen
-	ks := make([]string, 0, 2+hotBuckets+len(hot))
-	ks = append(ks, g+":h1", g+":n")
+	ks := make([]string, 0, 4+hotBuckets+len(hot))
+	ks = append(ks, g+":h1", g+":n", g+":top", g+":topmin")
 	for b := 1; b <= hotBuckets; b++ {
 		ks = append(ks, g+":h2:"+strconv.Itoa(b))
 	}

@@ -1,5 +1,5 @@
 -- apply.lua applies a batch of changes, in order, exactly once by change id.
--- ARGV[5]: the dedupe window in days; ARGV[6]: how far ahead of the index's
+-- ARGV[6]: the dedupe window in days; ARGV[7]: how far ahead of the index's
 -- clock a change's time may be, in seconds; then 10 values per change:
 --   id, digest, customer, balance hash, points,
 --   time (unix seconds of the purchase; 0 when the content carries no time
@@ -24,7 +24,7 @@
 -- not found whose T is on or after the window's first day was never
 -- applied (its memory day would be searched); one timed earlier, or with no
 -- time, may have been forgotten: the ledger decides.
-local win, ahead = tonumber(ARGV[5]), tonumber(ARGV[6])
+local win, ahead = tonumber(ARGV[6]), tonumber(ARGV[7])
 local now, real = clock()
 local today = math.floor(now / DAY)
 local first = today - win
@@ -61,7 +61,7 @@ local function covers(s)
   return covered[s]
 end
 
-for i = 7, #ARGV, 10 do
+for i = 8, #ARGV, 10 do
   local id, dig, cust, hk = ARGV[i], ARGV[i + 1], ARGV[i + 2], G .. ':b:' .. ARGV[i + 3]
   local pts, t, mode, part = tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]), ARGV[i + 6], ARGV[i + 7]
   local mark = tonumber(ARGV[i + 8])
@@ -91,7 +91,8 @@ for i = 7, #ARGV, 10 do
     local key = hk .. ' ' .. cust
     local b = bals[key]
     if not b then
-      b = {hk, cust, balance(hk, cust)}
+      local v0 = balance(hk, cust)
+      b = {hk, cust, v0, v0}
       bals[key] = b
     end
     local old = b[3]

@@ -4,9 +4,9 @@
 -- key the caller did not pass, it writes nothing and answers
 -- {'RETRY', generation, clock, key...}; the caller passes those keys too and
 -- calls again.
--- ARGV[1..4] are the constants the Go side owns: bucket width, number of
--- buckets, the largest balance, seconds in a day.
-local W, NB, MAXP, DAY = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+-- ARGV[1..5] are the constants the Go side owns: bucket width, number of
+-- buckets, the largest balance, seconds in a day, the top list's capacity.
+local W, NB, MAXP, DAY, TOPCAP = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local P = string.sub(KEYS[1], 1, -5)
 local GEN = redis.call('GET', KEYS[1]) or '1'
 local G = P .. ':g' .. GEN
@@ -98,16 +98,61 @@ local function newhist()
   end
   has(G .. ':h1')
   has(G .. ':n')
+  has(G .. ':top')
+  has(G .. ':topmin')
   return h
 end
 
--- setbals writes final balances: bals maps "hk cust" to {hk, cust, points}.
+-- setbals writes final balances: bals maps "hk cust" to {hk, cust, points,
+-- points before}. It keeps the generation's top list: the sorted set
+-- G:top holds every customer with at least G:topmin points (a customer
+-- with more points is never missing from it) and at most TOPCAP of them;
+-- when it grows past TOPCAP, topmin rises past the lowest score in it.
 local function setbals(bals)
+  local topk, mink = G .. ':top', G .. ':topmin'
+  local min = tonumber(redis.call('GET', mink) or '1')
+  local grew = false
   for _, v in pairs(bals) do
     if v[3] > 0 then
       redis.call('HSET', v[1], v[2], v[3])
     else
       redis.call('HDEL', v[1], v[2])
     end
+    if v[3] >= min and v[3] > 0 then
+      if redis.call('ZADD', topk, v[3], v[2]) == 1 then grew = true end
+    elseif v[4] >= min and v[4] > 0 then
+      redis.call('ZREM', topk, v[2])
+    end
   end
+  if grew and redis.call('ZCARD', topk) > TOPCAP then
+    local low = redis.call('ZRANGE', topk, 0, 0, 'WITHSCORES')
+    min = tonumber(low[2]) + 1
+    redis.call('ZREMRANGEBYSCORE', topk, '-inf', '(' .. min)
+    redis.call('SET', mink, min)
+  end
+end
+
+-- atmost returns the customers with at most s points: the bucket tree's
+-- prefix sum before s's bucket (the approximate rank), then the bucket's
+-- own tree up to s (exact). Its keys must have been checked with has().
+local function atmost(s)
+  local b = math.floor(s / W) + 1
+  local n = 0
+  local args = {'BITFIELD_RO', G .. ':h1'}
+  local i = b - 1
+  while i > 0 do
+    args[#args + 1] = 'GET'; args[#args + 1] = 'i32'; args[#args + 1] = '#' .. (i - 1)
+    i = i - bit.band(i, -i)
+  end
+  if #args > 2 then
+    for _, v in ipairs(redis.call(unpack(args))) do n = n + v end
+  end
+  args = {'BITFIELD_RO', G .. ':h2:' .. b}
+  i = (s % W) + 1
+  while i > 0 do
+    args[#args + 1] = 'GET'; args[#args + 1] = 'i32'; args[#args + 1] = '#' .. (i - 1)
+    i = i - bit.band(i, -i)
+  end
+  for _, v in ipairs(redis.call(unpack(args))) do n = n + v end
+  return n
 end

@@ -1,11 +1,11 @@
 -- remember.lua restores remembered change ids (after Redis lost them):
--- ARGV[5] is the dedupe window in days, then id, dedupe part, day applied,
+-- ARGV[6] is the dedupe window in days, then id, dedupe part, day applied,
 -- record quads. Ids of days outside the window are skipped.
-local win = tonumber(ARGV[5])
+local win = tonumber(ARGV[6])
 local now, real = clock()
 local today = math.floor(now / DAY)
 local todo = {}
-for i = 6, #ARGV, 4 do
+for i = 7, #ARGV, 4 do
   local day = tonumber(ARGV[i + 2])
   if day >= today - win and day <= today then
     local k = P .. ':o:' .. day .. ':' .. ARGV[i + 1]

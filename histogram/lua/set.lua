@@ -1,16 +1,17 @@
--- set.lua sets balances in generation ARGV[5] (a rebuild's new generation):
--- ARGV[6] is 'set' (absolute balances) or 'add' (deltas, floored at zero,
+-- set.lua sets balances in generation ARGV[6] (a rebuild's new generation):
+-- ARGV[7] is 'set' (absolute balances) or 'add' (deltas, floored at zero,
 -- for catching up with the log), then customer, balance hash, value triples.
-G = P .. ':g' .. ARGV[5]
-local add = ARGV[6] == 'add'
+G = P .. ':g' .. ARGV[6]
+local add = ARGV[7] == 'add'
 local h = newhist()
 local bals = {}
-for i = 7, #ARGV, 3 do
+for i = 8, #ARGV, 3 do
   local hk = G .. ':b:' .. ARGV[i + 1]
   local key = hk .. ' ' .. ARGV[i]
   local b = bals[key]
   if not b then
-    b = {hk, ARGV[i], balance(hk, ARGV[i])}
+    local v0 = balance(hk, ARGV[i])
+    b = {hk, ARGV[i], v0, v0}
     bals[key] = b
   end
   local v = tonumber(ARGV[i + 2])

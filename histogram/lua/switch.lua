@@ -1,11 +1,11 @@
--- switch.lua makes generation ARGV[5] current once it has caught up with the
--- log (adding each entry's delta): ARGV[6] is the last seq applied to it,
--- ARGV[7] the ledger's last seq (the seq counter and the shipped mark never
--- go below it: the ledger holds everything up to it), ARGV[8] the most log
+-- switch.lua makes generation ARGV[6] current once it has caught up with the
+-- log (adding each entry's delta): ARGV[7] is the last seq applied to it,
+-- ARGV[8] the ledger's last seq (the seq counter and the shipped mark never
+-- go below it: the ledger holds everything up to it), ARGV[9] the most log
 -- entries it applies itself. It answers {'OK', 0} when it switched, or
 -- {'OK', seq} with the first log entry it still lacks.
-G = P .. ':g' .. ARGV[5]
-local last, upto, most = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+G = P .. ':g' .. ARGV[6]
+local last, upto, most = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
 local seqk, shipk, logk = P .. ':seq', P .. ':shipped', P .. ':log'
 has(seqk); has(shipk); has(logk)
 local entries = redis.call('XRANGE', logk, '(' .. last .. '-0', '+', 'COUNT', most + 1)
@@ -22,7 +22,8 @@ for _, e in ipairs(entries) do
   local key = hk .. ' ' .. cust
   local b = bals[key]
   if not b then
-    b = {hk, cust, balance(hk, cust)}
+    local v0 = balance(hk, cust)
+    b = {hk, cust, v0, v0}
     bals[key] = b
   end
   local v = math.max(b[3] + d, 0)
@@ -34,5 +35,5 @@ h.write()
 setbals(bals)
 if upto > tonumber(redis.call('GET', seqk) or '0') then redis.call('SET', seqk, upto) end
 if upto > tonumber(redis.call('GET', shipk) or '0') then redis.call('SET', shipk, upto) end
-redis.call('SET', KEYS[1], ARGV[5])
+redis.call('SET', KEYS[1], ARGV[6])
 return {'OK', '0'}
