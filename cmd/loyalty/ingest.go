@@ -31,6 +31,7 @@ func ingestCmd() *cobra.Command {
 	var (
 		format, channel, storeID, currency, rejects string
 		batch, maxGroupMiB                          int
+		corrections                                 bool
 	)
 	cmd := command("ingest FILE...", "Apply store POS order files (orders or line items; gzip and - for stdin)",
 		func(ctx context.Context, e env, cmd *cobra.Command, files []string) error {
@@ -42,7 +43,7 @@ func ingestCmd() *cobra.Command {
 				return err
 			}
 			defer s.Close()
-			r := &ingestRun{w: s.writer, out: cmd.OutOrStdout(), batch: batch, rejectsPath: rejects,
+			r := &ingestRun{w: s.writer, out: cmd.OutOrStdout(), batch: batch, rejectsPath: rejects, corrections: corrections,
 				opts: posfile.Options{Format: posfile.Format(format), Channel: ingest.Channel(channel), StoreID: storeID, Currency: currency,
 					MaxGroupBytes: int64(maxGroupMiB) << 20}}
 			err = r.run(ctx, files)
@@ -67,6 +68,7 @@ func ingestCmd() *cobra.Command {
 	f.StringVar(&currency, "currency", "GBP", "currency of line-item prices")
 	f.StringVar(&rejects, "rejects", "", "rejects file (default: FILE.rejects.csv beside each input)")
 	f.IntVar(&batch, "batch", 2000, "orders per write batch")
+	f.BoolVar(&corrections, "corrections", false, "the files hold corrected orders, each already applied with wrong content: apply the difference in points as a correction of each (an order never applied is rejected)")
 	f.IntVar(&maxGroupMiB, "max-group-mib", posfile.DefaultMaxGroupBytes>>20, "memory (MiB) a line-items file may take to group its lines by invoice")
 	return cmd
 }
@@ -84,6 +86,7 @@ type ingestRun struct {
 	opts        posfile.Options
 	batch       int
 	rejectsPath string
+	corrections bool
 
 	files, rows, applied, skipped, rejected, duplicates int64
 	awarded, deducted                                   int64
@@ -191,6 +194,13 @@ func (r *ingestRun) file(ctx context.Context, path string, prog *progress) error
 			r.skipped++
 			continue
 		}
+		if r.corrections {
+			if err := r.correct(ctx, path, line, o, actor); err != nil {
+				return err
+			}
+			prog.rows(rd.Rows())
+			continue
+		}
 		c, err := o.Change(r.w.Rule(), actor)
 		if err != nil {
 			if err := r.reject(path, line, o.ID, err.Error()); err != nil {
@@ -211,23 +221,70 @@ func (r *ingestRun) file(ctx context.Context, path string, prog *progress) error
 	return flush()
 }
 
-// apply retries a batch while a store is unreachable: applying is
-// idempotent, so a retry after an unknown outcome counts nothing twice.
+// apply applies a batch, retrying while a store is unreachable.
 func (r *ingestRun) apply(ctx context.Context, cs []ledger.Change) ([]ledger.Outcome, error) {
+	var out []ledger.Outcome
+	err := retry(ctx, func() (err error) {
+		out, err = r.w.Apply(ctx, cs)
+		return err
+	})
+	return out, err
+}
+
+// correct applies one corrected order (--corrections), retrying while a
+// store is unreachable; what can't be corrected is a reject.
+func (r *ingestRun) correct(ctx context.Context, file string, line int, o ingest.Order, actor string) error {
+	var out ledger.Outcome
+	err := retry(ctx, func() (err error) {
+		out, err = r.w.Correct(ctx, o, actor)
+		return err
+	})
+	if err == nil {
+		err = out.Err
+	}
+	var fe *ingest.FieldError
+	switch {
+	case errors.Is(err, ingest.ErrNotFound):
+		return r.reject(file, line, o.ID, "order "+o.ID+" was never applied, so there is nothing to correct: ingest it without --corrections")
+	case errors.Is(err, ledger.ErrConflict):
+		return r.reject(file, line, o.ID, "order "+o.ID+" was corrected by someone else at the same moment; run the corrections again")
+	case errors.As(err, &fe), errors.Is(err, ingest.ErrInvalid):
+		return r.reject(file, line, o.ID, err.Error())
+	case err != nil && out.Err != nil:
+		return r.reject(file, line, o.ID, err.Error())
+	case err != nil:
+		return err
+	case out.Replayed:
+		r.duplicates++
+	default:
+		r.applied++
+		if out.Delta > 0 {
+			r.awarded += out.Delta
+		} else {
+			r.deducted -= out.Delta
+		}
+	}
+	return nil
+}
+
+// retry calls fn until it succeeds, fails for a reason other than a store
+// being unreachable, or has failed 6 times (about 6 s): every write is
+// idempotent, so a retry after an unknown outcome counts nothing twice.
+func retry(ctx context.Context, fn func() error) error {
 	wait := 200 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		out, err := r.w.Apply(ctx, cs)
+		err := fn()
 		if err == nil || !errors.Is(err, ingest.ErrUnavailable) || attempt == 6 {
-			if err != nil {
-				return nil, fmt.Errorf("ingest: %w (re-run the same command when the store is back: nothing is counted twice)", err)
+			if err != nil && errors.Is(err, ingest.ErrUnavailable) {
+				return fmt.Errorf("ingest: %w (re-run the same command when the store is back: nothing is counted twice)", err)
 			}
-			return out, nil
+			return err
 		}
 		select {
 		case <-time.After(wait):
 			wait *= 2
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return ctx.Err()
 		}
 	}
 }

@@ -131,3 +131,61 @@ func TestIngestEmbeddedRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestIngestCorrections: `ingest --corrections` applies the difference of
+// each corrected order once, keeps both in the ledger file, and rejects an
+// order never applied; a plain ingest of the corrected file conflicts.
+func TestIngestCorrections(t *testing.T) {
+	const orders = `order_id,customer_id,channel,store_id,amount,currency,item_ids,purchased_at
+S1-1,17850,store,LDN-01,100.00,GBP,85123A,2010-12-01T08:26:00Z
+S1-2,13047,store,LDN-01,40.00,GBP,71053,2010-12-01T08:28:00Z
+`
+	const fixed = `order_id,customer_id,channel,store_id,amount,currency,item_ids,purchased_at
+S1-1,17850,store,LDN-01,150.00,GBP,85123A,2010-12-01T08:26:00Z
+S1-9,13047,store,LDN-01,10.00,GBP,71053,2010-12-01T08:29:00Z
+`
+	in, work := t.TempDir(), t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(in, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	day, corr := write("day.csv", orders), write("fix.csv", fixed)
+	run := func(args ...string) (string, int) { return runEmbedded(t, work, args...) }
+	if out, code := run("ingest", day); code != 0 {
+		t.Fatalf("ingest: exit %d\n%s", code, out)
+	}
+	if out, code := run("ingest", corr); code != exitRejected || !strings.Contains(out, "orders applied 1,") || !strings.Contains(out, "rejected 1,") {
+		t.Fatalf("a plain ingest of corrected content: exit %d, want S1-1 a conflict and S1-9 applied\n%s", code, out)
+	}
+	out, code := run("ingest", "--corrections", corr)
+	if code != 0 || !strings.Contains(out, "orders applied 1,") || !strings.Contains(out, "duplicates 1") || !strings.Contains(out, "points awarded 5,") {
+		t.Fatalf("corrections: exit %d, want S1-1 corrected (+5) and S1-9 unchanged (it has that content)\n%s", code, out)
+	}
+	out, code = run("ingest", "--corrections", corr)
+	if code != 0 || !strings.Contains(out, "orders applied 0,") || !strings.Contains(out, "duplicates 2") {
+		t.Fatalf("corrections again: exit %d, want nothing applied\n%s", code, out)
+	}
+	never := write("never.csv", strings.Replace(fixed, "S1-9", "S1-7", 1))
+	out, code = run("ingest", "--corrections", never)
+	if code != exitRejected || !strings.Contains(out, "rejected 1,") {
+		t.Fatalf("a correction of an order never applied: exit %d\n%s", code, out)
+	}
+	if rej, err := os.ReadFile(never + ".rejects.csv"); err != nil || !strings.Contains(string(rej), "S1-7 was never applied") {
+		t.Fatalf("rejects: %s, %v", rej, err)
+	}
+	bal, _ := run("balances")
+	// 17850: 10 + 5; 13047: 4 (S1-2) + 1 (S1-9).
+	if !strings.Contains(bal, "17850,15\n") || !strings.Contains(bal, "13047,5\n") {
+		t.Fatalf("balances:\n%s", bal)
+	}
+	ledgerFile, err := os.ReadFile(filepath.Join(work, "data", "ledger.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(ledgerFile), `"id":"S1-1#1"`) || !strings.Contains(string(ledgerFile), `"cause":"correction"`) {
+		t.Fatalf("the ledger lacks the correction:\n%s", ledgerFile)
+	}
+}
