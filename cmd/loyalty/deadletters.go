@@ -88,7 +88,7 @@ them; ` + "`loyalty reconcile`" + ` fails (exit 4) while any is pending.`
 				return err
 			}
 			for _, d := range res.Failed {
-				fmt.Fprintf(out, "dead letter %d (change %s, customer %d): still refused: %s\n", d.Seq, d.ChangeID, d.CustomerID, d.Reason)
+				fmt.Fprintf(out, "dead letter %d (change %q, customer %d): still refused: %s\n", d.Seq, d.ChangeID, d.CustomerID, d.Reason)
 			}
 			var problems []string
 			if len(res.Failed) > 0 {

@@ -148,7 +148,7 @@ func TestDeadLettersOverHTTP(t *testing.T) {
 	if strings.Count(out, "\n") != 3 {
 		t.Fatalf("deadletters lists %d lines, want a header and 2:\n%s", strings.Count(out, "\n"), out)
 	}
-	want([]string{"deadletters", "retry"}, 4, "dead letter "+ps+" (change poison, customer 2): still refused", "does not fit")
+	want([]string{"deadletters", "retry"}, 4, "dead letter "+ps+` (change "poison", customer 2): still refused`, "does not fit")
 	want([]string{"deadletters", "retry", "999"}, 4)
 	want([]string{"deadletters", "drop", ps}, 1) // --reason is required
 	want([]string{"deadletters", "drop", ps, "--reason", "amount typed in wrong by the till"}, 0, "dropped")
