@@ -14,4 +14,16 @@
 // latest seq (one GET shared by every dashboard waiting at that moment),
 // waits until the replica has applied it, and answers from memory, so a
 // customer always sees their own last purchase.
+//
+// High availability: when the primary does not answer that GET within
+// HeadTimeout (down, stopped, failing over), the dashboard is answered from
+// what the board has applied, marked Stale, with the seq and time of its last
+// change; the replica stays Ready while it has read the change log within
+// MaxStaleness, and fresh answers resume by themselves. Before the first
+// board is loaded, dashboards come from the Redis histogram (exact points and
+// rank, no neighbours), marked Partial. Before applying new log entries the
+// replica checks that the log still holds the last entry it applied, as
+// applied: after a failover to a server that was behind, seqs are taken
+// again for other changes, and the board reloads instead of mixing two
+// histories.
 package ranker

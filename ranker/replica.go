@@ -84,6 +84,9 @@ type Replica struct {
 	log   *slog.Logger
 	board atomic.Pointer[Board]
 	gen   uint64 // of the board; read and written by Run only
+	// last is the last change-log entry applied to the board (zero when not
+	// known); read and written by Run only.
+	last histogram.LogEntry
 	// contact is the unix nano time of the last successful read of the log.
 	contact atomic.Int64
 
@@ -199,6 +202,9 @@ func (r *Replica) follow(ctx context.Context) error {
 		return errors.Join(err, fmt.Errorf("%w: the change log starts at %d, after the snapshot's %d", errResync, first, seq))
 	}
 	b.SetSeq(seq, r.cfg.Now())
+	if r.last, err = r.entryAt(ctx, seq); err != nil {
+		return err
+	}
 	if err := r.catchUp(ctx, b, 0); err != nil {
 		return err
 	}
@@ -225,8 +231,43 @@ func (r *Replica) tail(ctx context.Context, b *Board, gen uint64) error {
 		if g != gen {
 			return fmt.Errorf("%w: generation %d replaced %d", errResync, g, gen)
 		}
+		if err := r.verify(ctx); err != nil {
+			return err
+		}
 	}
 	return ctx.Err()
+}
+
+// entryAt returns the change-log entry of seq (zero when the log no longer
+// or not yet holds it).
+func (r *Replica) entryAt(ctx context.Context, seq uint64) (histogram.LogEntry, error) {
+	if seq == 0 {
+		return histogram.LogEntry{}, nil
+	}
+	es, err := r.src.ReadLog(ctx, seq-1, 1, 0)
+	if err != nil || len(es) == 0 || es[0].Seq != seq {
+		return histogram.LogEntry{}, err
+	}
+	return es[0], nil
+}
+
+// verify checks that the change log still holds the last entry the board
+// applied, as applied. After a failover to a server that was behind, the log
+// lacks it, or holds a different change under its seq (seqs taken again):
+// the board has changes the index lost, and must be reloaded.
+func (r *Replica) verify(ctx context.Context) error {
+	want := r.last
+	if want.Seq == 0 {
+		return nil
+	}
+	got, err := r.entryAt(ctx, want.Seq)
+	if err != nil {
+		return err
+	}
+	if got.Seq != want.Seq || got.CustomerID != want.CustomerID || got.Balance != want.Balance || got.Delta != want.Delta {
+		return fmt.Errorf("%w: the change log no longer holds change %d as the board applied it (a failover to a server that was behind?)", errResync, want.Seq)
+	}
+	return nil
 }
 
 // catchUp applies log entries after the board's seq until the log is
@@ -243,12 +284,22 @@ func (r *Replica) catchUp(ctx context.Context, b *Board, block time.Duration) er
 		if len(es) > 0 && es[0].Seq != after+1 {
 			return fmt.Errorf("%w: the change log jumps from %d to %d", errResync, after, es[0].Seq)
 		}
+		// New entries follow the board's last one only if the log still
+		// holds that one as applied.
+		if len(es) > 0 {
+			if err := r.verify(ctx); err != nil {
+				return err
+			}
+		}
 		b.mu.Lock()
 		for _, e := range es {
 			b.set(e.CustomerID, e.Balance)
 			b.seq, b.at = e.Seq, now
 		}
 		b.mu.Unlock()
+		if len(es) > 0 {
+			r.last = es[len(es)-1]
+		}
 		if len(es) > 0 && r.board.Load() == b {
 			r.advanced()
 		}

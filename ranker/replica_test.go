@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -209,4 +210,77 @@ func TestReplicaPartialWhileLoading(t *testing.T) {
 	if err != nil || d.Partial || d.Me.Rank != 2 || len(d.Top) != 3 || len(d.Above) != 1 || len(d.Below) != 1 {
 		t.Fatalf("full dashboard %+v %v", d, err)
 	}
+}
+
+// TestReplicaSourceWentBack: the Redis server the board follows is
+// re-pointed at a primary that lacks the last changes the board applied
+// (as after a failover to a replica that was behind), and that primary
+// takes new changes under the same seqs. The replica notices and reloads:
+// the board ends equal to the new primary, without the lost changes.
+func TestReplicaSourceWentBack(t *testing.T) {
+	p := testenv.Redis(t)
+	r := testenv.RedisReplica(t, p)
+	q := testenv.RedisReplica(t, p)
+	clients := map[string]*redis.Client{}
+	open := func(addr string) *histogram.Index {
+		rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond, ReadTimeout: time.Second})
+		t.Cleanup(func() { rdb.Close() })
+		clients[addr] = rdb
+		cfg := histogram.DefaultConfig()
+		cfg.Prefix, cfg.DedupeParts = "ha", 64
+		return histogram.New(rdb, cfg)
+	}
+	onP, onR, onQ := &haRig{write: open(p.Addr)}, open(r.Addr), &haRig{write: open(q.Addr)}
+	cfg := ranker.DefaultReplicaConfig()
+	cfg.Poll = 100 * time.Millisecond
+	rep := ranker.NewReplica(onR, onR, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { rep.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	do := func(addr string, args ...any) {
+		t.Helper()
+		if err := clients[addr].Do(t.Context(), args...).Err(); err != nil {
+			t.Fatalf("%s %v: %v", addr, args, err)
+		}
+	}
+	waitBoard := func(want map[uint64]int64) {
+		t.Helper()
+		for end := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			b := rep.Board()
+			ok := b != nil
+			for id, pts := range want {
+				ok = ok && b.Balance(id) == pts
+			}
+			if ok {
+				return
+			}
+			if time.Now().After(end) {
+				got := map[uint64]int64{}
+				for id := range want {
+					got[id] = b.Balance(id)
+				}
+				t.Fatalf("board never reached %v: it has %v at seq %d", want, got, b.Seq())
+			}
+		}
+	}
+	onP.next = 0
+	for id := uint64(1); id <= 3; id++ {
+		onP.add(t, id, 10)
+	}
+	do(p.Addr, "WAIT", 2, 5000)
+	do(q.Addr, "REPLICAOF", "NO", "ONE") // q keeps changes 1-3 only
+	onP.add(t, 4, 40)
+	onP.add(t, 5, 50)
+	waitBoard(map[uint64]int64{1: 10, 4: 40, 5: 50})
+	// r now follows q, which never had changes 4 and 5; q takes three new
+	// changes, seqs 4, 5 and 6.
+	host, port, _ := strings.Cut(q.Addr, ":")
+	do(r.Addr, "REPLICAOF", host, port)
+	testenv.WaitReplicaSynced(t, r, 15*time.Second)
+	onQ.next = 100
+	for id := uint64(6); id <= 8; id++ {
+		onQ.add(t, id, 60)
+	}
+	waitBoard(map[uint64]int64{1: 10, 4: 0, 5: 0, 6: 60, 7: 60, 8: 60})
 }
