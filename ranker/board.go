@@ -31,9 +31,10 @@ type Dashboard struct {
 	// Redis primary is unreachable or the change log stalled): the snapshot
 	// is what was applied as of Seq, and may miss later changes.
 	Stale bool
-	// Partial means no board is loaded yet: Me (points and exact rank) and
-	// Total come from the Redis histogram, and there are no neighbours (and
-	// no Top unless the index keeps a top list); Seq and At are zero.
+	// Partial means no board is loaded yet: Me (points and exact rank),
+	// Tied, Total and Top come from the Redis index (Top empty when its top
+	// list can't answer N exactly), and there are no neighbours; Seq and At
+	// are zero.
 	Partial bool
 }
 

@@ -55,8 +55,9 @@ type ReplicaConfig struct {
 // Histogram is the Redis index read directly, for partial dashboards while
 // the board loads.
 type Histogram interface {
-	// Balance returns a customer's points.
-	Balance(ctx context.Context, id uint64) (int64, error)
+	// Partial returns a customer's points and exact rank, the number ranked
+	// and the top n, from one moment.
+	Partial(ctx context.Context, id uint64, n int) (histogram.Place, error)
 	// Rank returns how many customers have strictly more than points, and
 	// how many are ranked.
 	Rank(ctx context.Context, points int64) (above, total int64, err error)
@@ -317,7 +318,7 @@ func (r *Replica) catchUp(ctx context.Context, b *Board, block time.Duration) er
 func (r *Replica) Dashboard(ctx context.Context, id uint64, n, k int) (Dashboard, error) {
 	b := r.board.Load()
 	if b == nil {
-		return r.partial(ctx, id)
+		return r.partial(ctx, id, n)
 	}
 	hctx, cancel := context.WithTimeout(ctx, r.cfg.HeadTimeout)
 	target, err := r.gate.latest(hctx)
@@ -352,29 +353,34 @@ func (r *Replica) Dashboard(ctx context.Context, id uint64, n, k int) (Dashboard
 	}
 }
 
-// partial answers from the Redis histogram: the customer's points, exact
-// rank and ties, the number ranked. The reads are not one snapshot: a change
-// between them may be half seen.
-func (r *Replica) partial(ctx context.Context, id uint64) (Dashboard, error) {
+// partial answers from the Redis index alone: the customer's points and
+// exact rank, the number ranked and the top n (one snapshot), and the
+// customer's ties (a second read: a change between them may be half seen).
+func (r *Replica) partial(ctx context.Context, id uint64, n int) (Dashboard, error) {
 	h := r.cfg.Partial
 	if h == nil {
 		return Dashboard{}, ErrNotReady
 	}
-	pts, err := h.Balance(ctx, id)
+	p, err := h.Partial(ctx, id, n)
 	if err != nil {
 		return Dashboard{}, fmt.Errorf("%w: partial dashboard: %w", ErrNotReady, err)
 	}
-	above, total, err := h.Rank(ctx, pts)
-	if err != nil {
-		return Dashboard{}, fmt.Errorf("%w: partial dashboard: %w", ErrNotReady, err)
+	d := Dashboard{Me: Entry{CustomerID: id, Rank: 1 + p.Above, Points: p.Points}, Ranked: p.Points > 0, Total: p.Ranked, Partial: true}
+	if p.TopFull {
+		for i, e := range p.Top {
+			rank := int64(i) + 1
+			if i > 0 && e.Points == p.Top[i-1].Points {
+				rank = d.Top[i-1].Rank
+			}
+			d.Top = append(d.Top, Entry{CustomerID: e.CustomerID, Rank: rank, Points: e.Points})
+		}
 	}
-	d := Dashboard{Me: Entry{CustomerID: id, Rank: 1 + above, Points: pts}, Ranked: pts > 0, Total: total, Partial: true}
-	if pts > 0 {
-		atLeast, _, err := h.Rank(ctx, pts-1)
+	if p.Points > 0 {
+		atLeast, _, err := h.Rank(ctx, p.Points-1)
 		if err != nil {
 			return Dashboard{}, fmt.Errorf("%w: partial dashboard: %w", ErrNotReady, err)
 		}
-		d.Tied = atLeast - above
+		d.Tied = max(atLeast-p.Above, 1)
 	}
 	return d, nil
 }
