@@ -41,6 +41,10 @@ type Check struct {
 type Deps struct {
 	Ranker Ranker
 	Writer Writer
+	// Settings, if set, reports a dependency configured unsafely (a Redis
+	// whose maxmemory-policy may evict keys): /readyz answers 503 while it
+	// returns an error.
+	Settings func() error
 	// Checks are the dependencies /healthz reports (it answers 503 when one is
 	// down). /readyz depends on Ranker.Ready alone.
 	Checks []Check

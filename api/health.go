@@ -47,8 +47,9 @@ func (s *Server) healthz(c *gin.Context) {
 	s.health(c, res)
 }
 
-// readyz answers 200 once the ranker can serve dashboards. It depends on
-// nothing else: dashboards keep answering while the ledger is down, and
+// readyz answers 200 once the ranker can serve dashboards and no
+// dependency is configured unsafely (Deps.Settings: a Redis that may evict
+// keys). It depends on nothing else: dashboards keep answering while the ledger is down, and
 // while the Redis primary is (marked stale, as long as the board is younger
 // than the ranker's staleness limit).
 func (s *Server) readyz(c *gin.Context) {
@@ -56,7 +57,15 @@ func (s *Server) readyz(c *gin.Context) {
 	if !s.deps.Ranker.Ready() {
 		r.Status = "down"
 	}
-	s.health(c, []checkResult{r})
+	res := []checkResult{r}
+	if s.deps.Settings != nil {
+		st := checkResult{Name: "settings", Status: "up"}
+		if s.deps.Settings() != nil {
+			st.Status = "down"
+		}
+		res = append(res, st)
+	}
+	s.health(c, res)
 }
 
 func (s *Server) health(c *gin.Context, res []checkResult) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/xyz/loyalty/histogram"
@@ -51,5 +52,39 @@ func TestCheckEviction(t *testing.T) {
 	warn, err := histogram.New(app, cfg).Check(ctx)
 	if err != nil || warn == nil || !strings.Contains(warn.Error(), "not checked") {
 		t.Fatalf("CONFIG not allowed, assumed noeviction: warn %v, err %v; want a warning", warn, err)
+	}
+}
+
+// TestGuard: a Redis switched to an evicting policy while the service runs
+// is reported until switched back; Redis going away changes nothing.
+func TestGuard(t *testing.T) {
+	ctx := testenv.Context(t)
+	srv := testenv.Redis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1})
+	t.Cleanup(func() { rdb.Close() })
+	g := histogram.NewGuard(histogram.New(rdb, histogram.DefaultConfig()), time.Hour, quiet)
+	g.CheckNow(ctx)
+	if err := g.Err(); err != nil {
+		t.Fatalf("noeviction: %v", err)
+	}
+	if err := rdb.ConfigSet(ctx, "maxmemory-policy", "allkeys-lru").Err(); err != nil {
+		t.Fatal(err)
+	}
+	g.CheckNow(ctx)
+	if err := g.Err(); !errors.Is(err, histogram.ErrEvicting) {
+		t.Fatalf("allkeys-lru: %v, want ErrEvicting", err)
+	}
+	srv.Stop()
+	g.CheckNow(ctx)
+	if err := g.Err(); !errors.Is(err, histogram.ErrEvicting) {
+		t.Fatalf("Redis gone: %v, want the last verdict kept", err)
+	}
+	srv.Start(t)
+	if err := rdb.ConfigSet(ctx, "maxmemory-policy", "noeviction").Err(); err != nil {
+		t.Fatal(err)
+	}
+	g.CheckNow(ctx)
+	if err := g.Err(); err != nil {
+		t.Fatalf("fixed: %v", err)
 	}
 }

@@ -42,7 +42,9 @@ func TestWriteContract(t *testing.T) {
 		shipper := ingest.NewShipper(x, nil, led, 10_000, quiet)
 		coal := ingest.NewCoalescer(x, cfg.BatchSize, 4, 10*time.Second)
 		return writecontract.Harness{
-			Writer:       func(now func() time.Time) *ingest.Writer { return ingest.NewWriter(coal, led, rule).WithClock(now).WithRecall(x) },
+			Writer: func(now func() time.Time) *ingest.Writer {
+				return ingest.NewWriter(coal, led, rule).WithClock(now).WithRecall(x)
+			},
 			Balance:      x.Balance,
 			Settle:       func(ctx context.Context) error { _, err := shipper.ShipOnce(ctx); return err },
 			AdvanceClock: x.SetClockAhead,

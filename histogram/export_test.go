@@ -26,3 +26,6 @@ func Scripts() map[string]*redis.Script {
 	return map[string]*redis.Script{"apply": applyScript, "set": setScript, "switch": switchScript,
 		"remember": rememberScript, "rank": rankScript, "partial": partialScript, "lease": leaseScript}
 }
+
+// CheckNow runs one check of the guard.
+func (g *Guard) CheckNow(ctx context.Context) { g.check(ctx) }

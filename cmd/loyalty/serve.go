@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/spf13/cobra"
 	"github.com/xyz/loyalty/api"
+	"github.com/xyz/loyalty/histogram"
 	"github.com/xyz/loyalty/ranker"
 )
 
@@ -45,9 +46,12 @@ func serveCmd() *cobra.Command {
 				// histogram (the follower's replica connection is busy loading).
 				rcfg.Partial = s.index
 				rep := ranker.NewReplica(s.reads, s.index, rcfg, e.log)
-				wg.Add(2)
+				guard := histogram.NewGuard(s.index, 30*time.Second, e.log)
+				wg.Add(3)
 				go func() { defer wg.Done(); rep.Run(bg) }()
 				go func() { defer wg.Done(); s.shipper.Run(bg) }()
+				go func() { defer wg.Done(); guard.Run(bg) }()
+				deps.Settings = guard.Err
 				deps.Ranker = rep
 				deps.IndexSize = func() float64 {
 					if b := rep.Board(); b != nil {
