@@ -33,8 +33,8 @@ type dashboardResponse struct {
 	// process had applied as of AsOf, and may miss later changes.
 	Stale bool `json:"stale"`
 	// Partial is true while the serving process is still loading its board:
-	// me and totalRanked come from the Redis index, exact; top, above and
-	// below are empty until the board is loaded.
+	// me, tiedWith, totalRanked and top come from the Redis index, exact;
+	// above and below are empty until the board is loaded.
 	Partial bool `json:"partial"`
 }
 
