@@ -1,7 +1,11 @@
 package testenv
 
 import (
+	"compress/gzip"
 	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,43 +15,75 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// workShared is where the development machines mount the shared folder, for
-// a clone made elsewhere (a CI checkout in a temporary directory).
-const workShared = "/work/shared/data/online-retail"
-
-// RetailData returns the directory of the UCI Online Retail exports:
-// $LOYALTY_RETAIL_DATA if set, else the first shared/data/online-retail
-// beside the repository or any directory above it, else workShared. Missing
-// data fails the test.
+// RetailData returns a directory of the UCI Online Retail exports as plain
+// CSV files, one per day (2010-12-01.csv ...): $LOYALTY_RETAIL_DATA if set
+// (a directory of .csv files, or of .csv.gz files, which are decompressed),
+// else the repository's testdata/online-retail/*.csv.gz decompressed into a
+// temporary directory of the test. Missing data fails the test.
 func RetailData(t testing.TB) string {
 	t.Helper()
-	if d := os.Getenv("LOYALTY_RETAIL_DATA"); d != "" {
-		return d
+	src := os.Getenv("LOYALTY_RETAIL_DATA")
+	if src == "" {
+		root, err := repoRoot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		src = filepath.Join(root, "testdata", "online-retail")
 	}
+	if plain, _ := filepath.Glob(filepath.Join(src, "*.csv")); len(plain) > 0 {
+		return src
+	}
+	gz, _ := filepath.Glob(filepath.Join(src, "*.csv.gz"))
+	if len(gz) == 0 {
+		t.Fatalf("no retail data (*.csv or *.csv.gz) in %s: set LOYALTY_RETAIL_DATA to the directory of the online-retail exports", src)
+	}
+	dir := t.TempDir()
+	for _, p := range gz {
+		if err := gunzipTo(p, filepath.Join(dir, strings.TrimSuffix(filepath.Base(p), ".gz"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// repoRoot is the nearest directory at or above the working directory that
+// holds go.mod.
+func repoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	for {
-		if cand := filepath.Join(dir, "shared", "data", "online-retail"); isDir(cand) {
-			return cand
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			break
+			return "", errors.New("testenv: no go.mod at or above the working directory")
 		}
 		dir = parent
 	}
-	if isDir(workShared) {
-		return workShared
-	}
-	t.Fatal("the retail data (shared/data/online-retail) is not beside the repository, above it, or in " + workShared + ": set LOYALTY_RETAIL_DATA to its directory")
-	return ""
 }
 
-func isDir(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.IsDir()
+func gunzipTo(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	zr, err := gzip.NewReader(in)
+	if err != nil {
+		return fmt.Errorf("%s: %w", src, err)
+	}
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, zr); err != nil {
+		out.Close()
+		return fmt.Errorf("%s: %w", src, err)
+	}
+	return out.Close()
 }
 
 // Retail is what the retail exports give under the product's rules, computed
