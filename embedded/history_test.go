@@ -1,0 +1,96 @@
+package embedded
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/xyz/loyalty/ledger"
+)
+
+// TestHistoryPage pages through customers' histories with several page
+// sizes and compares every page with the applied entries filtered and
+// sorted by hand, before and after a restart. Customer ids that are
+// prefixes of each other (1, 12, 123) and a reason quoting another
+// customer's line must not mix histories.
+func TestHistoryPage(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	r := rand.New(rand.NewPCG(uint64(seed), 0))
+	customers := []uint64{1, 12, 123, 9007199254740991}
+	var applied []ledger.Entry
+	for batch := range 20 {
+		var cs []ledger.Change
+		for i := range r.IntN(6) + 1 {
+			c := change(fmt.Sprintf("o%d-%d", batch, i), customers[r.IntN(len(customers))], int64(r.IntN(30)-8))
+			if r.IntN(6) == 0 {
+				c.ID, c.Cause, c.Points = "manual:m"+c.ID, ledger.CauseManual, int64(r.IntN(9)+1)
+				c.Reason = `goodwill "customer_id":1, said the note`
+				c.Seal()
+			}
+			cs = append(cs, c)
+		}
+		out, err := s.Apply(ctx, cs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range out {
+			if o.Err == nil && !o.Replayed {
+				applied = append(applied, o.Entry)
+			}
+		}
+	}
+	check := func(s *Store) {
+		t.Helper()
+		for _, c := range append(customers, 2) {
+			var want []ledger.Entry
+			for _, e := range slices.Backward(applied) {
+				if e.CustomerID == c {
+					want = append(want, e)
+				}
+			}
+			for _, limit := range []int{1, 2, 5, 1000} {
+				var got []ledger.Entry
+				for before := uint64(0); ; {
+					page, err := s.HistoryPage(ctx, c, before, limit)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, page...)
+					if len(page) < limit {
+						break
+					}
+					before = page[len(page)-1].Seq
+				}
+				if len(got) != len(want) {
+					t.Fatalf("customer %d limit %d: %d entries, want %d", c, limit, len(got), len(want))
+				}
+				for i := range want {
+					if got[i].Seq != want[i].Seq || got[i].ID != want[i].ID || got[i].Delta != want[i].Delta ||
+						got[i].Balance != want[i].Balance || got[i].Reason != want[i].Reason {
+						t.Fatalf("customer %d limit %d entry %d:\n got %+v\nwant %+v", c, limit, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+	check(s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	check(s)
+}
