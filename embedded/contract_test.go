@@ -26,7 +26,9 @@ func TestWriteContract(t *testing.T) {
 			t.Fatal(err)
 		}
 		return writecontract.Harness{
-			Writer: func(now func() time.Time) *ingest.Writer { return ingest.NewWriter(st, nil, rule).WithClock(now).WithRecall(st) },
+			Writer: func(now func() time.Time) *ingest.Writer {
+				return ingest.NewWriter(st, nil, rule).WithClock(now).WithRecall(st).WithSeasons(writecontract.Calendar())
+			},
 			Balance: func(_ context.Context, id uint64) (int64, error) {
 				return st.Board().Balance(id), nil
 			},
@@ -35,6 +37,12 @@ func TestWriteContract(t *testing.T) {
 				return nil
 			},
 			MaxPoints: histogram.MaxPoints,
+			SeasonBalance: func(_ context.Context, name string, id uint64) (int64, error) {
+				if b := st.SeasonBoard(name); b != nil {
+					return b.Balance(id), nil
+				}
+				return 0, nil
+			},
 		}
 	})
 }

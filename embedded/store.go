@@ -34,14 +34,15 @@ type seen struct {
 
 // Store is the embedded index and ledger. Safe for concurrent use.
 type Store struct {
-	mu    sync.Mutex
-	board *ranker.Board
-	ids   map[string]seen
-	f     *os.File
-	lock  *os.File
-	seq   uint64
-	path  string
-	now   func() time.Time
+	mu      sync.Mutex
+	board   *ranker.Board
+	seasons map[string]*ranker.Board // season boards, created by their first change
+	ids     map[string]seen
+	f       *os.File
+	lock    *os.File
+	seq     uint64
+	path    string
+	now     func() time.Time
 }
 
 // Open opens (or creates) the store in dir and replays its ledger.
@@ -57,7 +58,7 @@ func Open(dir string) (*Store, error) {
 		lock.Close()
 		return nil, fmt.Errorf("%w: %s (stop the other process, or give this one another data dir)", ErrLocked, dir)
 	}
-	s := &Store{board: ranker.NewBoard(), ids: map[string]seen{}, lock: lock, path: filepath.Join(dir, "ledger.jsonl"), now: time.Now}
+	s := &Store{board: ranker.NewBoard(), seasons: map[string]*ranker.Board{}, ids: map[string]seen{}, lock: lock, path: filepath.Join(dir, "ledger.jsonl"), now: time.Now}
 	if err := s.replay(); err != nil {
 		lock.Close()
 		return nil, err
@@ -99,9 +100,35 @@ func (s *Store) replay() error {
 		}
 		s.ids[e.ID] = seen{e.Digest, e}
 		s.board.Set(e.CustomerID, e.Balance, e.Seq)
+		if e.Season != "" {
+			s.season(e.Season).Set(e.CustomerID, e.SeasonBalance, e.Seq)
+		}
 		s.seq = e.Seq
 		good += int64(len(b))
 	}
+}
+
+type seasonKey struct {
+	season   string
+	customer uint64
+}
+
+// season returns the board of season name, creating it (hold s.mu).
+func (s *Store) season(name string) *ranker.Board {
+	b := s.seasons[name]
+	if b == nil {
+		b = ranker.NewBoard()
+		s.seasons[name] = b
+	}
+	return b
+}
+
+// SeasonBoard returns the board of season name (nil before its first
+// change). Season boards are kept in memory for every season seen.
+func (s *Store) SeasonBoard(name string) *ranker.Board {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.seasons[name]
 }
 
 // Board returns the board (the index itself, always current).
@@ -118,6 +145,7 @@ func (s *Store) Apply(_ context.Context, changes []ledger.Change) ([]ledger.Outc
 	var applied []ledger.Entry
 	now := s.now().UTC().Truncate(time.Second)
 	bal := map[uint64]int64{}
+	sbal := map[seasonKey]int64{}
 	for i, c := range changes {
 		prev, ok := s.ids[c.ID]
 		if j, dup := pending[c.ID]; dup {
@@ -146,6 +174,16 @@ func (s *Store) Apply(_ context.Context, changes []ledger.Change) ([]ledger.Outc
 		}
 		bal[c.CustomerID] = n
 		e := ledger.Entry{Change: c, Seq: s.seq + uint64(len(applied)) + 1, Delta: n - old, Balance: n, RecordedAt: now}
+		if c.Season != "" {
+			k := seasonKey{c.Season, c.CustomerID}
+			so, ok := sbal[k]
+			if !ok {
+				so = s.season(c.Season).Balance(c.CustomerID)
+			}
+			e.SeasonBalance = min(max(so+c.Points, 0), histogram.MaxPoints)
+			e.SeasonDelta = e.SeasonBalance - so
+			sbal[k] = e.SeasonBalance
+		}
 		line, err := json.Marshal(e)
 		if err != nil {
 			return nil, fmt.Errorf("encode change %s: %w", c.ID, err)
@@ -167,6 +205,9 @@ func (s *Store) Apply(_ context.Context, changes []ledger.Change) ([]ledger.Outc
 	for _, e := range applied {
 		s.ids[e.ID] = seen{e.Digest, e}
 		s.board.Set(e.CustomerID, e.Balance, e.Seq)
+		if e.Season != "" {
+			s.season(e.Season).Set(e.CustomerID, e.SeasonBalance, e.Seq)
+		}
 	}
 	s.seq += uint64(len(applied))
 	return out, nil

@@ -31,6 +31,7 @@ func TestWriteContract(t *testing.T) {
 		name := strings.NewReplacer("/", "_", "-", "_").Replace(t.Name())
 		cfg := histogram.DefaultConfig()
 		cfg.Prefix, cfg.DedupeParts = name, 64
+		cfg.Seasons, cfg.SeasonsKept = writecontract.Calendar(), 1000
 		x := histogram.New(rdb, cfg)
 		lc := chledger.DefaultConfig()
 		lc.Addr, lc.Database = cs.Addr, name
@@ -43,12 +44,13 @@ func TestWriteContract(t *testing.T) {
 		coal := ingest.NewCoalescer(x, cfg.BatchSize, 4, 10*time.Second)
 		return writecontract.Harness{
 			Writer: func(now func() time.Time) *ingest.Writer {
-				return ingest.NewWriter(coal, led, rule).WithClock(now).WithRecall(x)
+				return ingest.NewWriter(coal, led, rule).WithClock(now).WithRecall(x).WithSeasons(writecontract.Calendar())
 			},
-			Balance:      x.Balance,
-			Settle:       func(ctx context.Context) error { _, err := shipper.ShipOnce(ctx); return err },
-			AdvanceClock: x.SetClockAhead,
-			MaxPoints:    histogram.MaxPoints,
+			Balance:       x.Balance,
+			Settle:        func(ctx context.Context) error { _, err := shipper.ShipOnce(ctx); return err },
+			AdvanceClock:  x.SetClockAhead,
+			MaxPoints:     histogram.MaxPoints,
+			SeasonBalance: x.SeasonBalance,
 		}
 	})
 }

@@ -92,6 +92,16 @@ func decodeEntry(id string, v map[string]any) (ledger.Entry, error) {
 		return e, fmt.Errorf("change log entry %s: %w", id, err)
 	}
 	e.Seq, e.RecordedAt = seqOf(id), time.Unix(ts, 0).UTC()
+	if sn, _ := v["s"].(string); sn != "" {
+		sd, _ := v["sd"].(string)
+		sb, _ := v["sb"].(string)
+		e.Season = sn
+		e.SeasonDelta, e1 = strconv.ParseInt(sd, 10, 64)
+		e.SeasonBalance, e2 = strconv.ParseInt(sb, 10, 64)
+		if err := errors.Join(e1, e2); err != nil {
+			return e, fmt.Errorf("change log entry %s: season: %w", id, err)
+		}
+	}
 	return e, nil
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/xyz/loyalty/ledger"
+	"github.com/xyz/loyalty/season"
 )
 
 // ErrUnavailable wraps every failure to reach Redis.
@@ -46,6 +47,10 @@ type Config struct {
 	// WaitTimeout bounds that WAIT; on timeout the write is not acknowledged
 	// (ErrNotConfirmed) and a retry is a replay.
 	WaitTimeout time.Duration
+	// Seasons names the season boards' seasons; SeasonsKept is how many
+	// seasons a season board is kept after its own ends.
+	Seasons     season.Calendar
+	SeasonsKept int
 	// AssumeNoEviction acknowledges that Redis's maxmemory-policy is
 	// noeviction where CONFIG GET is not allowed (some managed services);
 	// Check then warns instead of failing.
@@ -162,7 +167,8 @@ func (x *Index) Apply(ctx context.Context, changes []ledger.Change) ([]ledger.Ou
 		last := day + (int64(x.cfg.MaxAhead/time.Second)+daySeconds-1)/daySeconds
 		g := x.p + ":g" + gen
 		keys := append([]string{x.p + ":seq", x.p + ":log", x.p + ":shipped", x.p + ":clock"}, x.histKeys(gen, hot)...)
-		args := make([]any, 0, 2+10*len(batch))
+		args := make([]any, 0, 2+12*len(batch))
+		seasons := map[string]bool{}
 		args = append(args, x.cfg.DedupeDays, int64(x.cfg.MaxAhead/time.Second))
 		for i := range batch {
 			c := &batch[i]
@@ -188,7 +194,17 @@ func (x *Index) Apply(ctx context.Context, changes []ledger.Change) ([]ledger.Ou
 			if c.Checked {
 				mark = int64(c.CheckedMark)
 			}
-			args = append(args, c.ID, c.Digest, c.CustomerID, bk, c.Points, t, mode, part, mark, js)
+			var sexp int64
+			if c.Season != "" {
+				sexp = x.cfg.Seasons.ExpiresAt(c.OccurredAt, x.cfg.SeasonsKept).Unix()
+				sb := g + ":s:" + c.Season
+				keys = append(keys, sb+":b:"+bk)
+				if !seasons[c.Season] {
+					seasons[c.Season] = true
+					keys = append(keys, x.boardKeys(sb, hot)...)
+				}
+			}
+			args = append(args, c.ID, c.Digest, c.CustomerID, bk, c.Points, t, mode, part, mark, js, c.Season, sexp)
 		}
 		res, err := x.run(ctx, applyScript, keys, true, args...)
 		if err != nil {
@@ -348,6 +364,21 @@ func (x *Index) Balance(ctx context.Context, id uint64) (int64, error) {
 		return 0, nil
 	}
 	return v, unavailable("read balance", err)
+}
+
+// SeasonBalance returns a customer's balance on the board of season name in
+// the current generation (0 when absent or expired).
+func (x *Index) SeasonBalance(ctx context.Context, name string, id uint64) (int64, error) {
+	gen, err := x.Generation(ctx)
+	if err != nil {
+		return 0, err
+	}
+	k := x.p + ":g" + strconv.FormatUint(gen, 10) + ":s:" + name + ":b:" + strconv.FormatUint(id>>balanceShift, 10)
+	v, err := x.rdb.HGet(ctx, k, strconv.FormatUint(id, 10)).Int64()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	return v, unavailable("read season balance", err)
 }
 
 func (x *Index) balKey(gen, bucket uint64) string {

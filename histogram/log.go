@@ -18,6 +18,12 @@ type LogEntry struct {
 	CustomerID uint64
 	Balance    int64 // after the change
 	Delta      int64 // applied
+	// Season, SeasonBalance and SeasonDelta: the season board the change
+	// moved ("" for none), its balance there after the change, and the
+	// change applied there.
+	Season        string
+	SeasonBalance int64
+	SeasonDelta   int64
 }
 
 func (x *Index) logKey() string { return x.p + ":log" }
@@ -61,6 +67,16 @@ func (x *Index) ReadLog(ctx context.Context, after uint64, count int64, block ti
 		e.Delta, e3 = strconv.ParseInt(d, 10, 64)
 		if err := errors.Join(e1, e2, e3); err != nil {
 			return nil, fmt.Errorf("change log entry %s: %w", m.ID, err)
+		}
+		if sn, _ := m.Values["s"].(string); sn != "" {
+			sb, _ := m.Values["sb"].(string)
+			sd, _ := m.Values["sd"].(string)
+			e.Season = sn
+			e.SeasonBalance, e1 = strconv.ParseInt(sb, 10, 64)
+			e.SeasonDelta, e2 = strconv.ParseInt(sd, 10, 64)
+			if err := errors.Join(e1, e2); err != nil {
+				return nil, fmt.Errorf("change log entry %s: season: %w", m.ID, err)
+			}
 		}
 		out = append(out, e)
 	}

@@ -176,7 +176,12 @@ func (x *Index) view() (gen string, day int64, hot []int) {
 // histKeys returns the keys of generation gen's histogram: the bucket tree,
 // the ranked count, and the trees of the hot buckets.
 func (x *Index) histKeys(gen string, hot []int) []string {
-	g := x.p + ":g" + gen
+	return x.boardKeys(x.p+":g"+gen, hot)
+}
+
+// boardKeys returns the histogram keys of the board with key prefix g (a
+// generation's all-time board, or a season board).
+func (x *Index) boardKeys(g string, hot []int) []string {
 	ks := make([]string, 0, 4+hotBuckets+len(hot))
 	ks = append(ks, g+":h1", g+":n", g+":top", g+":topmin")
 	for b := 1; b <= hotBuckets; b++ {

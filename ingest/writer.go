@@ -8,6 +8,7 @@ import (
 
 	"github.com/xyz/loyalty/ledger"
 	"github.com/xyz/loyalty/points"
+	"github.com/xyz/loyalty/season"
 )
 
 // Index applies changes atomically and exactly once by change id: the Redis
@@ -37,11 +38,12 @@ const maxLedgerRounds = 3
 // points rule, exactly-once application to the index (which also queues the
 // ledger entry). Safe for concurrent use.
 type Writer struct {
-	idx    Index
-	hist   History
-	recall Recaller
-	rule   *points.Rule
-	now    func() time.Time
+	idx     Index
+	hist    History
+	recall  Recaller
+	rule    *points.Rule
+	seasons season.Calendar
+	now     func() time.Time
 }
 
 // NewWriter returns a writer. hist may be nil for an index that remembers
@@ -54,6 +56,13 @@ func NewWriter(idx Index, hist History, rule *points.Rule) *Writer {
 // a purchase's time) and returns it. For tests of skewed clocks.
 func (w *Writer) WithClock(now func() time.Time) *Writer {
 	w.now = now
+	return w
+}
+
+// WithSeasons makes every change also move the season board of its time
+// (Change.Season) and returns the writer.
+func (w *Writer) WithSeasons(c season.Calendar) *Writer {
+	w.seasons = c
 	return w
 }
 
@@ -89,6 +98,7 @@ func (w *Writer) Apply(ctx context.Context, changes []ledger.Change) ([]ledger.O
 	todo := make([]int, len(changes))
 	for i := range todo {
 		todo[i] = i
+		cur[i].Season = w.seasons.Of(cur[i].OccurredAt)
 	}
 	for round := 0; len(todo) > 0; round++ {
 		batch := make([]ledger.Change, len(todo))

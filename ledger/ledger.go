@@ -71,6 +71,10 @@ type Change struct {
 	Actor      string          `json:"actor,omitempty"`    // who asked (token subject, file name)
 	OccurredAt time.Time       `json:"occurred_at"`        // time of purchase (or of the request)
 	Digest     string          `json:"digest"`             // content hash, see Seal
+	// Season is the season board the change also moves ("2026-12"; empty
+	// without seasons): the season of OccurredAt, set by the write path.
+	// Derived, not content: not sealed.
+	Season string `json:"season,omitempty"`
 
 	// Checked says the ledger was searched for ID and did not hold it, at a
 	// time when every entry up to seq CheckedMark had been shipped to it. An
@@ -117,6 +121,11 @@ type Entry struct {
 	Delta      int64     `json:"delta"`   // applied change: Points, limited so the balance stays >= 0
 	Balance    int64     `json:"balance"` // balance after
 	RecordedAt time.Time `json:"recorded_at"`
+	// SeasonDelta and SeasonBalance are the change applied to the season
+	// board of Change.Season and that board's balance after (floored at
+	// zero on its own).
+	SeasonDelta   int64 `json:"season_delta,omitempty"`
+	SeasonBalance int64 `json:"season_balance,omitempty"`
 }
 
 // Outcome is the result of applying one Change.

@@ -6,7 +6,9 @@
 --   that bounds when the change was first applied),
 --   mode ('f': the balance is floored at zero; 's': strict, refused when the
 --   balance is short), dedupe part, checked mark (-1: the ledger was not
---   searched; else the shipped mark it was searched at), change JSON.
+--   searched; else the shipped mark it was searched at), change JSON,
+--   season ('' for none: the season board the change also moves, floored
+--   at zero on its own), and when that season board's keys expire (unix).
 -- It answers a header 'H <generation> <clock>' and then, per change:
 --   'N seq delta balance unix' applied, 'R ... points' a replay (the
 --   original's values and requested points), 'C ...' the same id with other
@@ -36,6 +38,7 @@ local seq0 = tonumber(redis.call('GET', seqk) or '0')
 local seq = seq0
 local h = newhist()
 local bals = {}
+local seasons = {} -- season -> {h = histogram batch, bals = balances, B = prefix, exp = expiry}
 local ids = {}
 local writes = {}
 local out = {'H ' .. GEN .. ' ' .. now}
@@ -61,7 +64,7 @@ local function covers(s)
   return covered[s]
 end
 
-for i = 8, #ARGV, 10 do
+for i = 8, #ARGV, 12 do
   local id, dig, cust, hk = ARGV[i], ARGV[i + 1], ARGV[i + 2], G .. ':b:' .. ARGV[i + 3]
   local pts, t, mode, part = tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]), ARGV[i + 6], ARGV[i + 7]
   local mark = tonumber(ARGV[i + 8])
@@ -107,11 +110,31 @@ for i = 8, #ARGV, 10 do
       h.move(old, new)
       seq = seq + 1
       local rec = seq .. ' ' .. (new - old) .. ' ' .. new .. ' ' .. now
+      local sname, sd, sb = ARGV[i + 10], 0, 0
+      if sname ~= '' then
+        local sn = seasons[sname]
+        if not sn then
+          sn = {h = newhist(G .. ':s:' .. sname), bals = {}, B = G .. ':s:' .. sname, exp = tonumber(ARGV[i + 11])}
+          seasons[sname] = sn
+        end
+        local shk = sn.B .. ':b:' .. ARGV[i + 3]
+        local sk = shk .. ' ' .. cust
+        local x = sn.bals[sk]
+        if not x then
+          local v0 = balance(shk, cust)
+          x = {shk, cust, v0, v0}
+          sn.bals[sk] = x
+        end
+        sb = math.min(math.max(x[3] + pts, 0), MAXP)
+        sd = sb - x[3]
+        sn.h.move(x[3], sb)
+        x[3] = sb
+      end
       local md = math.floor(math.max(now, t) / DAY)
       local ok = P .. ':o:' .. md .. ':' .. part
       has(ok)
       ids[id] = dig .. ' ' .. rec .. ' ' .. pts
-      writes[#writes + 1] = {ok, id, ids[id], seq, cust, ARGV[i + 3], new, new - old, ARGV[i + 9], (md + win + 1) * DAY - real}
+      writes[#writes + 1] = {ok, id, ids[id], seq, cust, ARGV[i + 3], new, new - old, ARGV[i + 9], (md + win + 1) * DAY - real, sname, sd, sb}
       out[#out + 1] = 'N ' .. rec
     end
   end
@@ -120,6 +143,15 @@ if #missing > 0 then return retry() end
 if #writes == 0 then return out end
 h.write()
 setbals(bals)
+for _, sn in pairs(seasons) do
+  sn.h.write()
+  setbals(sn.bals, sn.B)
+  -- A season board lives until its expiry (a few seasons after it ends).
+  local keys = {sn.B .. ':h1', sn.B .. ':n', sn.B .. ':top', sn.B .. ':topmin'}
+  for b in pairs(sn.h.l2) do keys[#keys + 1] = sn.B .. ':h2:' .. b end
+  for _, x in pairs(sn.bals) do keys[#keys + 1] = x[1] end
+  for _, k in ipairs(keys) do redis.call('EXPIREAT', k, sn.exp) end
+end
 local expiring = {}
 for _, w in ipairs(writes) do
   redis.call('HSET', w[1], w[2], w[3])
@@ -127,7 +159,11 @@ for _, w in ipairs(writes) do
     redis.call('EXPIRE', w[1], w[10])
     expiring[w[1]] = true
   end
-  redis.call('XADD', logk, w[4] .. '-0', 'u', w[5], 'k', w[6], 'b', w[7], 'd', w[8], 't', now, 'c', w[9])
+  if w[11] ~= '' then
+    redis.call('XADD', logk, w[4] .. '-0', 'u', w[5], 'k', w[6], 'b', w[7], 'd', w[8], 't', now, 's', w[11], 'sd', w[12], 'sb', w[13], 'c', w[9])
+  else
+    redis.call('XADD', logk, w[4] .. '-0', 'u', w[5], 'k', w[6], 'b', w[7], 'd', w[8], 't', now, 'c', w[9])
+  end
 end
 redis.call('SET', seqk, seq)
 if now == real then redis.call('SET', clockk, now) end

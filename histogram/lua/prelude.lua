@@ -60,15 +60,18 @@ local function path(t, i, n, d)
   end
 end
 
-local function newhist()
-  local h = {l1 = {}, l2 = {}, n = 0}
+-- newhist returns a batch of histogram updates for board B (a key prefix:
+-- G for the all-time board, G .. ':s:' .. season for a season board).
+local function newhist(B)
+  B = B or G
+  local h = {l1 = {}, l2 = {}, n = 0, B = B}
   -- add adds d customers at score s (s >= 1).
   function h.add(s, d)
     local b = math.floor(s / W) + 1
     path(h.l1, b, NB, d)
     local t = h.l2[b]
     if not t then
-      has(G .. ':h2:' .. b)
+      has(B .. ':h2:' .. b)
       t = {}
       h.l2[b] = t
     end
@@ -92,24 +95,25 @@ local function newhist()
   end
   -- write writes the collected updates (call only when nothing is missing).
   function h.write()
-    flush(G .. ':h1', h.l1)
-    for b, t in pairs(h.l2) do flush(G .. ':h2:' .. b, t) end
-    if h.n ~= 0 then redis.call('INCRBY', G .. ':n', h.n) end
+    flush(B .. ':h1', h.l1)
+    for b, t in pairs(h.l2) do flush(B .. ':h2:' .. b, t) end
+    if h.n ~= 0 then redis.call('INCRBY', B .. ':n', h.n) end
   end
-  has(G .. ':h1')
-  has(G .. ':n')
-  has(G .. ':top')
-  has(G .. ':topmin')
+  has(B .. ':h1')
+  has(B .. ':n')
+  has(B .. ':top')
+  has(B .. ':topmin')
   return h
 end
 
--- setbals writes final balances: bals maps "hk cust" to {hk, cust, points,
--- points before}. It keeps the generation's top list: the sorted set
--- G:top holds every customer with at least G:topmin points (a customer
+-- setbals writes final balances of board B (default G): bals maps "hk cust"
+-- to {hk, cust, points, points before}. It keeps the board's top list: the
+-- sorted set B:top holds every customer with at least G:topmin points (a customer
 -- with more points is never missing from it) and at most TOPCAP of them;
--- when it grows past TOPCAP, topmin rises past the lowest score in it.
-local function setbals(bals)
-  local topk, mink = G .. ':top', G .. ':topmin'
+-- when it grows past TOPCAP, B:topmin rises past the lowest score in it.
+local function setbals(bals, B)
+  B = B or G
+  local topk, mink = B .. ':top', B .. ':topmin'
   local min = tonumber(redis.call('GET', mink) or '1')
   local grew = false
   for _, v in pairs(bals) do
@@ -134,11 +138,13 @@ end
 
 -- atmost returns the customers with at most s points: the bucket tree's
 -- prefix sum before s's bucket (the approximate rank), then the bucket's
--- own tree up to s (exact). Its keys must have been checked with has().
-local function atmost(s)
+-- own tree up to s (exact), on board B (default G). Its keys must have been
+-- checked with has().
+local function atmost(s, B)
+  B = B or G
   local b = math.floor(s / W) + 1
   local n = 0
-  local args = {'BITFIELD_RO', G .. ':h1'}
+  local args = {'BITFIELD_RO', B .. ':h1'}
   local i = b - 1
   while i > 0 do
     args[#args + 1] = 'GET'; args[#args + 1] = 'i32'; args[#args + 1] = '#' .. (i - 1)
@@ -147,7 +153,7 @@ local function atmost(s)
   if #args > 2 then
     for _, v in ipairs(redis.call(unpack(args))) do n = n + v end
   end
-  args = {'BITFIELD_RO', G .. ':h2:' .. b}
+  args = {'BITFIELD_RO', B .. ':h2:' .. b}
   i = (s % W) + 1
   while i > 0 do
     args[#args + 1] = 'GET'; args[#args + 1] = 'i32'; args[#args + 1] = '#' .. (i - 1)

@@ -16,6 +16,9 @@
 //   - a refund floors the balance at zero; a manual deduction larger than
 //     the balance is refused (ledger.ErrInsufficient) and changes nothing;
 //     a balance never exceeds the store's limit;
+//   - a change also moves the season board of its own time (Europe/London
+//     months), floored at zero on its own: refunds in the season of their
+//     own date, across boundaries, checked against a brute-force sum;
 //   - order ids may not use the "manual:" prefix of manual changes;
 //   - a correction applies the difference to the points the order stands
 //     at, once however often it is sent, also after the store forgot the
@@ -40,6 +43,7 @@ import (
 	"github.com/xyz/loyalty/ingest"
 	"github.com/xyz/loyalty/ledger"
 	"github.com/xyz/loyalty/points"
+	"github.com/xyz/loyalty/season"
 )
 
 // Harness is one fresh store under test.
@@ -57,6 +61,18 @@ type Harness struct {
 	AdvanceClock func(ctx context.Context, d time.Duration) error
 	// MaxPoints is the largest balance the store holds.
 	MaxPoints int64
+	// SeasonBalance returns a customer's balance on a season board; the
+	// harness's writer must use monthly seasons (Calendar).
+	SeasonBalance func(ctx context.Context, season string, customer uint64) (int64, error)
+}
+
+// Calendar is the season calendar harnesses give their writers: months.
+func Calendar() season.Calendar {
+	c, err := season.New(season.Month)
+	if err != nil {
+		panic(err) // Europe/London is embedded (time/tzdata)
+	}
+	return c
 }
 
 // Run runs the contract against stores made by newHarness, each subtest on
@@ -75,6 +91,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"FloorsAndLimits", testFloorsAndLimits},
 		{"Manual", testManual},
 		{"Corrections", testCorrections},
+		{"Seasons", testSeasons},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newHarness(t)) })
@@ -535,4 +552,55 @@ func testCorrections(t *testing.T, h Harness) {
 	}
 	wantBalance(t, h, 60, 10)
 	wantBalance(t, h, 61, 0)
+}
+
+// testSeasons: random purchases and refunds around month boundaries
+// (including British Summer Time's) land on the season board of their own
+// time, each board floored at zero on its own, as a brute-force replay says.
+func testSeasons(t *testing.T, h Harness) {
+	r := seed(t)
+	w := h.Writer(time.Now)
+	cal := Calendar()
+	edges := []time.Time{
+		time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC),                // London is on UTC in winter
+		time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC).Add(-time.Hour), // 00:00 BST
+		time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+	}
+	type key struct {
+		season string
+		cust   uint64
+	}
+	all, seasonal := map[uint64]int64{}, map[key]int64{}
+	for i := range 80 {
+		at := edges[r.IntN(len(edges))].Add(time.Duration(r.IntN(7200)-3600) * time.Second)
+		cust := uint64(300 + r.IntN(4))
+		amount := fmt.Sprintf("%d", 5+r.IntN(200))
+		if r.IntN(3) == 0 {
+			amount = "-" + amount
+		}
+		o := order(fmt.Sprintf("season-%d", i), cust, amount, at)
+		out := apply(t, w, o)
+		if out.Err != nil || out.Replayed {
+			t.Fatalf("order %s: %+v", o.ID, out)
+		}
+		p := pointsOf(t, o)
+		all[cust] = max(all[cust]+p, 0)
+		k := key{cal.Of(at), cust}
+		seasonal[k] = max(seasonal[k]+p, 0)
+	}
+	for c, want := range all {
+		wantBalance(t, h, c, want)
+	}
+	for k, want := range seasonal {
+		got, err := h.SeasonBalance(context.Background(), k.season, k.cust)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Fatalf("customer %d on season %s: %d points, want %d", k.cust, k.season, got, want)
+		}
+	}
+	if len(seasonal) < 6 {
+		t.Fatalf("only %d season balances exercised", len(seasonal))
+	}
 }
