@@ -29,6 +29,11 @@ type Config struct {
 	RequestTimeout time.Duration
 	// RetryAfter is the delay advertised in the Retry-After header of 503s.
 	RetryAfter time.Duration
+	// DevSignIn routes POST /dev/token, which mints a customer or staff
+	// token signed with Auth.HS256Key for anyone who asks: the web page's
+	// development sign-in. Only for the embedded store's demo, never in
+	// production (serve sets it only when no Redis is configured).
+	DevSignIn bool
 }
 
 // AuthConfig configures bearer-token verification. At least one of the keys
@@ -81,6 +86,9 @@ func (c Config) validate() error {
 	}
 	if c.RetryAfter < time.Second {
 		bad("RetryAfter must be at least 1s, got %s", c.RetryAfter)
+	}
+	if c.DevSignIn && len(c.Auth.HS256Key) == 0 {
+		bad("DevSignIn needs Auth.HS256Key to sign the tokens it mints")
 	}
 	if _, err := c.Auth.keys(); err != nil {
 		errs = append(errs, err)

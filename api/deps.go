@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"net/http"
 
 	"github.com/xyz/loyalty/ingest"
 	"github.com/xyz/loyalty/ledger"
@@ -60,4 +61,10 @@ type Deps struct {
 	// LedgerDeadLettered, if set, reports how many changes this process set
 	// aside as dead letters (a counter).
 	LedgerDeadLettered func() float64
+	// History, if set, answers GET /loyalty/{userId}/history (the route is
+	// absent without it).
+	History HistoryReader
+	// Page, if set, serves the web page at / and its files at /app/ (see
+	// package web).
+	Page http.Handler
 }

@@ -66,5 +66,16 @@ func (s *Server) routes() *gin.Engine {
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", s.metricsHandler())
 	e.GET("/openapi.json", s.openapi)
+	if s.deps.History != nil {
+		e.GET("/loyalty/:userId/history", s.authenticate(RoleCustomer, RoleStaff), s.getHistory)
+	}
+	if s.cfg.DevSignIn {
+		e.POST("/dev/token", s.postDevToken)
+	}
+	if s.deps.Page != nil {
+		page := gin.WrapH(s.deps.Page)
+		e.GET("/", page)
+		e.GET("/app/*file", page)
+	}
 	return e
 }

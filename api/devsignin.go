@@ -1,0 +1,63 @@
+package api
+
+import (
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// DevTokenTTL is how long a token from POST /dev/token is valid.
+const DevTokenTTL = 8 * time.Hour
+
+var staffSubjectPattern = regexp.MustCompile(`^[A-Za-z0-9._@-]{1,64}$`)
+
+// devTokenRequest is the body of POST /dev/token.
+type devTokenRequest struct {
+	Role    string `json:"role"`
+	Subject string `json:"subject"`
+}
+
+// devTokenResponse answers POST /dev/token.
+type devTokenResponse struct {
+	Token     string    `json:"token"`
+	Role      string    `json:"role"`
+	Subject   string    `json:"subject"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// postDevToken mints a customer or staff token for whoever asks: the
+// development sign-in of the web page on the embedded store. It is only
+// routed when Config.DevSignIn is set.
+func (s *Server) postDevToken(c *gin.Context) {
+	var req devTokenRequest
+	if !s.decodeBody(c, &req) {
+		return
+	}
+	var issues []FieldIssue
+	switch req.Role {
+	case RoleCustomer:
+		if _, ok := parseCustomerID(req.Subject); !ok {
+			issues = append(issues, FieldIssue{"subject", "for a customer: the customer id, " + customerIDRule})
+		}
+	case RoleStaff:
+		if !staffSubjectPattern.MatchString(req.Subject) {
+			issues = append(issues, FieldIssue{"subject", "for staff: a user name of 1-64 letters, digits or . _ @ -"})
+		}
+	default:
+		issues = append(issues, FieldIssue{"role", `must be "customer" or "staff"`})
+	}
+	if len(issues) > 0 {
+		s.problem(c, problemInvalid, "The request has invalid fields: "+issues[0].Field+" "+issues[0].Reason+".", issues)
+		return
+	}
+	exp := time.Now().Add(DevTokenTTL).UTC().Truncate(time.Second)
+	tok, err := MintToken(s.cfg.Auth, req.Subject, req.Role, DevTokenTTL)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusCreated, devTokenResponse{Token: tok, Role: req.Role, Subject: req.Subject, ExpiresAt: exp})
+}
