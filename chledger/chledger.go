@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"regexp"
 	"syscall"
@@ -53,6 +54,9 @@ type Config struct {
 	ConnMaxLifetime time.Duration //
 
 	SkipMigrate bool // don't create or migrate the schema (read-only users)
+
+	// Logger, if set, receives clickhouse-go's own log lines (nil: none).
+	Logger *slog.Logger
 }
 
 // DefaultConfig returns the settings for a local server and the "loyalty"
@@ -94,6 +98,8 @@ type Ledger struct {
 	conn driver.Conn
 	cfg  Config
 	db   string // quoted database name, for queries
+	// migrated are the migrations Open applied.
+	migrated []int
 }
 
 // Open connects to ClickHouse, checks the server answers and, unless
@@ -115,6 +121,7 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 		MaxOpenConns:    cfg.MaxOpenConns,
 		MaxIdleConns:    cfg.MaxIdleConns,
 		ConnMaxLifetime: cfg.ConnMaxLifetime,
+		Logger:          cfg.Logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("chledger: open %s: %v", cfg.Addr, err)
@@ -127,13 +134,19 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 	if !cfg.SkipMigrate {
 		qctx, cancel := context.WithTimeout(ctx, cfg.ScanTimeout) // backfills may be long
 		defer cancel()
-		if _, err := schema.Migrate(qctx, conn, cfg.Database); err != nil {
+		applied, err := schema.Migrate(qctx, conn, cfg.Database)
+		if err != nil {
 			conn.Close()
 			return nil, l.wrap(qctx, "migrate", err)
 		}
+		l.migrated = applied
 	}
 	return l, nil
 }
+
+// Migrated returns the versions of the schema migrations Open applied, in
+// order (none when the schema was current).
+func (l *Ledger) Migrated() []int { return l.migrated }
 
 // Close closes the connection pool.
 func (l *Ledger) Close() error {
