@@ -14,6 +14,7 @@ import (
 	"github.com/xyz/loyalty/api"
 	"github.com/xyz/loyalty/histogram"
 	"github.com/xyz/loyalty/ranker"
+	"github.com/xyz/loyalty/web"
 )
 
 func serveCmd() *cobra.Command {
@@ -31,13 +32,20 @@ func serveCmd() *cobra.Command {
 				return err
 			}
 			defer s.Close()
-			deps := api.Deps{Writer: s.writer}
+			page, err := web.Handler()
+			if err != nil {
+				return err
+			}
+			deps := api.Deps{Writer: s.writer, Page: page}
 			var wg sync.WaitGroup
 			bg, stopBG := context.WithCancel(context.Background())
 			defer func() { stopBG(); wg.Wait() }()
 			if s.emb != nil {
 				e.log.Warn("running on the embedded store (no Redis configured): data in " + e.cfg.Data.Dir + "; development keys are in use unless configured")
 				deps.Ranker = ranker.Local{B: s.emb.Board()}
+				deps.History = s.emb
+				// The web page's development sign-in: only here, never with Redis.
+				acfg.DevSignIn = len(acfg.Auth.HS256Key) > 0
 				deps.IndexSize = func() float64 { return float64(s.emb.Board().Len()) }
 			} else {
 				rcfg := ranker.DefaultReplicaConfig()
@@ -52,6 +60,7 @@ func serveCmd() *cobra.Command {
 				go func() { defer wg.Done(); s.shipper.Run(bg) }()
 				go func() { defer wg.Done(); guard.Run(bg) }()
 				deps.Settings = guard.Err
+				deps.History = s.ledger
 				deps.Ranker = rep
 				deps.IndexSize = func() float64 {
 					if b := rep.Board(); b != nil {
