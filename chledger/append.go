@@ -14,7 +14,7 @@ import (
 // Append's columns and scanEntry's destinations. inserted_at is left to its
 // default.
 const entryColumns = "seq, change_id, customer_id, cause, points, delta, balance, channel, store_id, " +
-	"amount, currency, amount_gbp, item_ids, reason, actor, digest, occurred_at, recorded_at"
+	"amount, currency, amount_gbp, item_ids, reason, actor, digest, occurred_at, recorded_at, season, season_delta, season_balance"
 
 // The ledger's amount columns (schema migration 0004). Validation
 // (ingest.Order.Validate, points.New) keeps amounts to 6 decimal places and
@@ -60,6 +60,8 @@ func (l *Ledger) Append(ctx context.Context, entries []ledger.Entry) error {
 		amount, amountGBP              = make([]decimal.Decimal, n), make([]decimal.Decimal, n)
 		items                          = make([][]string, n)
 		occurred, recorded             = make([]time.Time, n), make([]time.Time, n)
+		season                         = make([]string, n)
+		seasonDelta, seasonBalance     = make([]int64, n), make([]int64, n)
 	)
 	for i := range entries {
 		e := &entries[i]
@@ -75,6 +77,7 @@ func (l *Ledger) Append(ctx context.Context, entries []ledger.Entry) error {
 			items[i] = []string{}
 		}
 		occurred[i], recorded[i] = e.OccurredAt.UTC(), e.RecordedAt.UTC()
+		season[i], seasonDelta[i], seasonBalance[i] = e.Season, e.SeasonDelta, e.SeasonBalance
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.QueryTimeout)
@@ -89,7 +92,7 @@ func (l *Ledger) Append(ctx context.Context, entries []ledger.Entry) error {
 		return fmt.Errorf("chledger: %s: %w", op, err)
 	}
 	for i, col := range []any{seq, changeID, customer, cause, points, delta, balance, channel, store,
-		amount, currency, amountGBP, items, reason, actor, digest, occurred, recorded} {
+		amount, currency, amountGBP, items, reason, actor, digest, occurred, recorded, season, seasonDelta, seasonBalance} {
 		if err := b.Column(i).Append(col); err != nil {
 			return l.wrap(ctx, op, err)
 		}

@@ -175,7 +175,8 @@ func scanEntry(rows driver.Rows) (ledger.Entry, error) {
 		cause string
 	)
 	err := rows.Scan(&e.Seq, &e.ID, &e.CustomerID, &cause, &e.Points, &e.Delta, &e.Balance, &e.Channel, &e.StoreID,
-		&e.Amount, &e.Currency, &e.AmountGBP, &e.ItemIDs, &e.Reason, &e.Actor, &e.Digest, &e.OccurredAt, &e.RecordedAt)
+		&e.Amount, &e.Currency, &e.AmountGBP, &e.ItemIDs, &e.Reason, &e.Actor, &e.Digest, &e.OccurredAt, &e.RecordedAt,
+		&e.Season, &e.SeasonDelta, &e.SeasonBalance)
 	e.Cause = ledger.Cause(cause)
 	e.OccurredAt, e.RecordedAt = e.OccurredAt.UTC(), e.RecordedAt.UTC()
 	return e, err

@@ -61,3 +61,58 @@ func (l *Ledger) Since(ctx context.Context, t time.Time) ([]ledger.Entry, error)
 	}
 	return out, nil
 }
+
+// SeasonBalancesUpTo calls fn with every customer's balance on the board of
+// season name as of seq upTo (the sum of their season deltas, copies
+// counted once), in ascending customer id order, zeros included.
+// Streamed; bounded by Config.ScanTimeout.
+func (l *Ledger) SeasonBalancesUpTo(ctx context.Context, name string, upTo uint64, fn func(customerID uint64, balance int64) error) error {
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.ScanTimeout)
+	defer cancel()
+	op := "season " + name + " balances up to seq"
+	rows, err := l.conn.Query(ctx, "SELECT customer_id, sum(sd) FROM (SELECT customer_id, seq, any(season_delta) AS sd FROM "+
+		l.db+".ledger WHERE season = ? AND seq <= ? GROUP BY customer_id, seq) GROUP BY customer_id ORDER BY customer_id", name, upTo)
+	if err != nil {
+		return l.wrap(ctx, op, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var customer uint64
+		var balance int64
+		if err := rows.Scan(&customer, &balance); err != nil {
+			return l.wrap(ctx, op, err)
+		}
+		if err := fn(customer, balance); err != nil {
+			cancel()
+			return fmt.Errorf("chledger: season %s balances: customer %d: %w", name, customer, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return l.wrap(ctx, op, err)
+	}
+	return nil
+}
+
+// Seasons returns the names of the seasons the ledger holds changes of,
+// ascending.
+func (l *Ledger) Seasons(ctx context.Context) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.ScanTimeout)
+	defer cancel()
+	rows, err := l.conn.Query(ctx, "SELECT DISTINCT season FROM "+l.db+".ledger WHERE season != '' ORDER BY season")
+	if err != nil {
+		return nil, l.wrap(ctx, "seasons", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, l.wrap(ctx, "seasons", err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, l.wrap(ctx, "seasons", err)
+	}
+	return out, nil
+}

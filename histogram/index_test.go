@@ -24,12 +24,19 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func newIndex(t *testing.T) (*histogram.Index, *redis.Client) {
 	t.Helper()
+	return newIndexWith(t, func(*histogram.Config) {})
+}
+
+// newIndexWith is newIndex with tweak applied to the config.
+func newIndexWith(t *testing.T, tweak func(*histogram.Config)) (*histogram.Index, *redis.Client) {
+	t.Helper()
 	srv := testenv.Redis(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, PoolSize: 32})
 	t.Cleanup(func() { rdb.Close() })
 	cfg := histogram.DefaultConfig()
 	cfg.Prefix = t.Name()
 	cfg.DedupeParts = 64
+	tweak(&cfg)
 	x := histogram.New(rdb, cfg)
 	if _, err := x.Check(testenv.Context(t)); err != nil {
 		t.Fatal(err)
@@ -325,7 +332,7 @@ func TestRebuild(t *testing.T) {
 			}
 		}
 		return nil
-	})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

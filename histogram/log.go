@@ -154,7 +154,12 @@ func (x *Index) MarkShipped(ctx context.Context, seq uint64) error {
 // Scan calls fn for every customer with a balance in generation gen, a
 // batch of hashes at a time; not a snapshot (see ranker.Replica).
 func (x *Index) Scan(ctx context.Context, gen uint64, fn func(id uint64, points int64) error) error {
-	match := x.p + ":g" + strconv.FormatUint(gen, 10) + ":b:*"
+	return x.scanBoard(ctx, x.p+":g"+strconv.FormatUint(gen, 10), fn)
+}
+
+// scanBoard calls fn for every balance of the board with key prefix board.
+func (x *Index) scanBoard(ctx context.Context, board string, fn func(id uint64, points int64) error) error {
+	match := board + ":b:*"
 	var cursor uint64
 	for {
 		keys, next, err := x.rdb.Scan(ctx, cursor, match, 2000).Result()
@@ -230,4 +235,10 @@ func (x *Index) Confirmed(ctx context.Context) (uint64, error) {
 		return 0, nil
 	}
 	return s, unavailable("read seq", err)
+}
+
+// ScanSeason calls fn for every customer with a balance on the board of
+// season name in generation gen, as Scan does for the all-time board.
+func (x *Index) ScanSeason(ctx context.Context, gen uint64, name string, fn func(id uint64, points int64) error) error {
+	return x.scanBoard(ctx, x.p+":g"+strconv.FormatUint(gen, 10)+":s:"+name, fn)
 }

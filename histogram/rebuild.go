@@ -21,7 +21,7 @@ import (
 // one script, so no change is lost or applied twice. The old generation is
 // deleted afterwards. It returns the new generation. Only one rebuild may run
 // at a time (a lock key guards it).
-func (x *Index) Rebuild(ctx context.Context, upTo uint64, load func(put func(id uint64, points int64) error) error) (uint64, error) {
+func (x *Index) Rebuild(ctx context.Context, upTo uint64, load func(put func(id uint64, points int64) error) error, seasons []SeasonLoad) (uint64, error) {
 	ok, err := x.rdb.SetNX(ctx, x.p+":rebuilding", time.Now().Unix(), 6*time.Hour).Result()
 	if err != nil {
 		return 0, unavailable("lock rebuild", err)
@@ -46,8 +46,18 @@ func (x *Index) Rebuild(ctx context.Context, upTo uint64, load func(put func(id 
 		return 0, fmt.Errorf("rebuild: the change log starts at seq %d but the ledger ends at %d: changes in between are in neither; ship the log to the ledger first", first, upTo)
 	}
 	g := strconv.FormatUint(gen, 10)
-	if err := x.bulkLoad(ctx, gen, load); err != nil {
+	gp := x.p + ":g" + g
+	if err := x.bulkLoad(ctx, gp, load); err != nil {
 		return 0, fmt.Errorf("rebuild generation %d: %w", gen, err)
+	}
+	for _, sl := range seasons {
+		sb := gp + ":s:" + sl.Season
+		if err := x.bulkLoad(ctx, sb, sl.Load); err != nil {
+			return 0, fmt.Errorf("rebuild generation %d, season %s: %w", gen, sl.Season, err)
+		}
+		if err := x.expireBoard(ctx, sb, sl.Season); err != nil {
+			return 0, err
+		}
 	}
 	args := []any{g, "add"}
 	var keys []string
@@ -59,6 +69,14 @@ func (x *Index) Rebuild(ctx context.Context, upTo uint64, load func(put func(id 
 		args, keys = args[:2], keys[:0]
 		return unavailable("catch up", err)
 	}
+	entryKeys := func(ks []string, e LogEntry) []string {
+		ks = append(ks, x.balKey(gen, e.CustomerID>>balanceShift))
+		if e.Season != "" {
+			sb := gp + ":s:" + e.Season
+			ks = append(append(ks, sb+":b:"+strconv.FormatUint(e.CustomerID>>balanceShift, 10)), x.boardKeys(sb, nil)...)
+		}
+		return ks
+	}
 	last := upTo
 	for {
 		entries, err := x.ReadLog(ctx, last, 5000, 0)
@@ -68,7 +86,7 @@ func (x *Index) Rebuild(ctx context.Context, upTo uint64, load func(put func(id 
 		if len(entries) < logCatchUp {
 			ks := append([]string{x.p + ":seq", x.p + ":shipped", x.p + ":log"}, x.histKeys(g, nil)...)
 			for _, e := range entries {
-				ks = append(ks, x.balKey(gen, e.CustomerID>>balanceShift))
+				ks = entryKeys(ks, e)
 			}
 			v, err := x.run(ctx, switchScript, ks, false, g, last, upTo, logCatchUp)
 			if err != nil {
@@ -79,8 +97,8 @@ func (x *Index) Rebuild(ctx context.Context, upTo uint64, load func(put func(id 
 			}
 		}
 		for _, e := range entries {
-			args = append(args, e.CustomerID, e.CustomerID>>balanceShift, e.Delta)
-			keys = append(keys, x.balKey(gen, e.CustomerID>>balanceShift))
+			args = append(args, e.CustomerID, e.CustomerID>>balanceShift, e.Delta, e.Season, e.SeasonDelta)
+			keys = entryKeys(keys, e)
 			last = e.Seq
 		}
 		if err := flush(); err != nil {
@@ -88,6 +106,43 @@ func (x *Index) Rebuild(ctx context.Context, upTo uint64, load func(put func(id 
 		}
 	}
 	return gen, x.dropGeneration(ctx, old)
+}
+
+// SeasonLoad loads one season board in a rebuild: Load must put every
+// customer's balance on the board of Season as of the rebuild's seq.
+type SeasonLoad struct {
+	Season string
+	Load   func(put func(id uint64, points int64) error) error
+}
+
+// expireBoard sets the expiry of the season board with key prefix sb, as
+// writes do (Config.Seasons, Config.SeasonsKept).
+func (x *Index) expireBoard(ctx context.Context, sb, name string) error {
+	start, ok := x.cfg.Seasons.StartOf(name)
+	if !ok {
+		return fmt.Errorf("season %q is not a %s season of the configured calendar", name, x.cfg.Seasons.Period())
+	}
+	at := x.cfg.Seasons.ExpiresAt(start, x.cfg.SeasonsKept)
+	var cursor uint64
+	for {
+		keys, next, err := x.rdb.Scan(ctx, cursor, sb+":*", 5000).Result()
+		if err != nil {
+			return unavailable("scan season board", err)
+		}
+		pipe := x.rdb.Pipeline()
+		for _, k := range keys {
+			pipe.ExpireAt(ctx, k, at)
+		}
+		if len(keys) > 0 {
+			if _, err := pipe.Exec(ctx); err != nil {
+				return unavailable("expire season board", err)
+			}
+		}
+		if next == 0 {
+			return nil
+		}
+		cursor = next
+	}
 }
 
 // dropGeneration deletes every key of generation gen.
@@ -138,7 +193,7 @@ func (x *Index) Remember(ctx context.Context, entries []ledger.Entry) error {
 // bulkLoad writes the balances load puts into generation gen, which nobody
 // reads yet: balances with pipelined HSETs (one per run of customers sharing
 // a hash), the histogram built in memory and written as whole strings.
-func (x *Index) bulkLoad(ctx context.Context, gen uint64, load func(put func(id uint64, points int64) error) error) error {
+func (x *Index) bulkLoad(ctx context.Context, board string, load func(put func(id uint64, points int64) error) error) error {
 	counts := map[int64]int32{}
 	top := &topHeap{}
 	var total int64
@@ -166,7 +221,7 @@ func (x *Index) bulkLoad(ctx context.Context, gen uint64, load func(put func(id 
 		if points == 0 {
 			return nil
 		}
-		k := x.balKey(gen, id>>7)
+		k := board + ":b:" + strconv.FormatUint(id>>balanceShift, 10)
 		if k != key {
 			if err := send(); err != nil {
 				return err
@@ -199,7 +254,7 @@ func (x *Index) bulkLoad(ctx context.Context, gen uint64, load func(put func(id 
 		}
 		t[j] += n
 	}
-	g := x.p + ":g" + strconv.FormatUint(gen, 10)
+	g := board
 	min, members := top.list(counts)
 	pipe.Set(ctx, g+":topmin", min, 0)
 	if len(members) > 0 {

@@ -35,7 +35,7 @@ func (b *bench) seed(ctx context.Context) error {
 			}
 		}
 		return nil
-	})
+	}, nil)
 	if err != nil {
 		return fmt.Errorf("seed the index: %w", err)
 	}

@@ -142,6 +142,11 @@ ORDER BY version`,
 		}
 		for i, s := range m.Statements {
 			if err := conn.Exec(ctx, strings.ReplaceAll(s, "{db}", db)); err != nil {
+				if addsExistingColumn(s, err) {
+					// A migration interrupted before it was recorded: the
+					// column is there already.
+					continue
+				}
 				return applied, fmt.Errorf("schema: migration %s statement %d: %w", m.Name, i+1, err)
 			}
 		}
@@ -153,6 +158,13 @@ ORDER BY version`,
 		applied = append(applied, m.Version)
 	}
 	return applied, nil
+}
+
+// addsExistingColumn reports whether statement s is an ADD COLUMN that
+// failed because the column exists (ClickHouse 18.16 has no ADD COLUMN IF
+// NOT EXISTS).
+func addsExistingColumn(s string, err error) bool {
+	return strings.Contains(s, " ADD COLUMN ") && strings.Contains(err.Error(), "already exists")
 }
 
 // Applied returns the migration versions recorded in database, ascending.

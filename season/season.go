@@ -105,3 +105,19 @@ func (c Calendar) ExpiresAt(t time.Time, kept int) time.Time {
 	}
 	return c.Start(t).AddDate(0, months, 0)
 }
+
+// StartOf returns when the season called name begins (false for a name
+// that is not one of this calendar's).
+func (c Calendar) StartOf(name string) (time.Time, bool) {
+	if !c.Valid(name) {
+		return time.Time{}, false
+	}
+	var y, n int
+	if c.period == Quarter {
+		fmt.Sscanf(name, "%4d-Q%1d", &y, &n)
+		n = (n-1)*3 + 1
+	} else {
+		fmt.Sscanf(name, "%4d-%2d", &y, &n)
+	}
+	return time.Date(y, time.Month(n), 1, 0, 0, 0, 0, c.loc), true
+}

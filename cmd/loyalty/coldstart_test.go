@@ -40,7 +40,7 @@ func TestColdStartPartial(t *testing.T) {
 			}
 		}
 		return nil
-	}); err != nil {
+	}, nil); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("seeded %d customers in %s", customers, time.Since(start).Round(time.Millisecond))

@@ -51,7 +51,7 @@ func rebuildCmd() *cobra.Command {
 					n++
 					return put(id, p)
 				})
-			})
+			}, nil)
 			if err != nil {
 				return err
 			}

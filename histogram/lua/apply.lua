@@ -112,23 +112,11 @@ for i = 8, #ARGV, 12 do
       local rec = seq .. ' ' .. (new - old) .. ' ' .. new .. ' ' .. now
       local sname, sd, sb = ARGV[i + 10], 0, 0
       if sname ~= '' then
-        local sn = seasons[sname]
-        if not sn then
-          sn = {h = newhist(G .. ':s:' .. sname), bals = {}, B = G .. ':s:' .. sname, exp = tonumber(ARGV[i + 11])}
-          seasons[sname] = sn
-        end
-        local shk = sn.B .. ':b:' .. ARGV[i + 3]
-        local sk = shk .. ' ' .. cust
-        local x = sn.bals[sk]
-        if not x then
-          local v0 = balance(shk, cust)
-          x = {shk, cust, v0, v0}
-          sn.bals[sk] = x
-        end
-        sb = math.min(math.max(x[3] + pts, 0), MAXP)
-        sd = sb - x[3]
-        sn.h.move(x[3], sb)
-        x[3] = sb
+        local sn = seasonboard(seasons, sname)
+        sn.exp = tonumber(ARGV[i + 11])
+        local before
+        sb, before = addto(sn.h, sn.bals, sn.B, cust, ARGV[i + 3], pts)
+        sd = sb - before
       end
       local md = math.floor(math.max(now, t) / DAY)
       local ok = P .. ':o:' .. md .. ':' .. part
@@ -143,9 +131,8 @@ if #missing > 0 then return retry() end
 if #writes == 0 then return out end
 h.write()
 setbals(bals)
+writeseasons(seasons)
 for _, sn in pairs(seasons) do
-  sn.h.write()
-  setbals(sn.bals, sn.B)
   -- A season board lives until its expiry (a few seasons after it ends).
   local keys = {sn.B .. ':h1', sn.B .. ':n', sn.B .. ':top', sn.B .. ':topmin'}
   for b in pairs(sn.h.l2) do keys[#keys + 1] = sn.B .. ':h2:' .. b end

@@ -162,3 +162,41 @@ local function atmost(s, B)
   for _, v in ipairs(redis.call(unpack(args))) do n = n + v end
   return n
 end
+
+-- addto adds d to customer cust's balance (hash bk) on board B, floored at
+-- zero and capped at MAXP, in the batch sh with balances sbals (see
+-- setbals). It returns the balance after and before.
+local function addto(sh, sbals, B, cust, bk, d)
+  local hk = B .. ':b:' .. bk
+  local key = hk .. ' ' .. cust
+  local b = sbals[key]
+  if not b then
+    local v0 = balance(hk, cust)
+    b = {hk, cust, v0, v0}
+    sbals[key] = b
+  end
+  local prev = b[3]
+  local v = math.min(math.max(prev + d, 0), MAXP)
+  sh.move(prev, v)
+  b[3] = v
+  return v, prev
+end
+
+-- seasonboard returns the batch of season board name in seasons, creating
+-- it: {h = histogram batch, bals = balances, B = key prefix}.
+local function seasonboard(seasons, name)
+  local sn = seasons[name]
+  if not sn then
+    sn = {h = newhist(G .. ':s:' .. name), bals = {}, B = G .. ':s:' .. name}
+    seasons[name] = sn
+  end
+  return sn
+end
+
+-- writeseasons writes the season boards' batches.
+local function writeseasons(seasons)
+  for _, sn in pairs(seasons) do
+    sn.h.write()
+    setbals(sn.bals, sn.B)
+  end
+end

@@ -12,27 +12,25 @@ local entries = redis.call('XRANGE', logk, '(' .. last .. '-0', '+', 'COUNT', mo
 if #entries > most then return {'OK', tostring(last + 1)} end
 local h = newhist()
 local bals = {}
+local seasons = {}
 for _, e in ipairs(entries) do
   local f = e[2]
-  local cust, bk, d
+  local cust, bk, d, sname, sd
   for j = 1, #f, 2 do
-    if f[j] == 'u' then cust = f[j + 1] elseif f[j] == 'k' then bk = f[j + 1] elseif f[j] == 'd' then d = tonumber(f[j + 1]) end
+    local k = f[j]
+    if k == 'u' then cust = f[j + 1] elseif k == 'k' then bk = f[j + 1] elseif k == 'd' then d = tonumber(f[j + 1])
+    elseif k == 's' then sname = f[j + 1] elseif k == 'sd' then sd = tonumber(f[j + 1]) end
   end
-  local hk = G .. ':b:' .. bk
-  local key = hk .. ' ' .. cust
-  local b = bals[key]
-  if not b then
-    local v0 = balance(hk, cust)
-    b = {hk, cust, v0, v0}
-    bals[key] = b
+  addto(h, bals, G, cust, bk, d)
+  if sname and sname ~= '' then
+    local sn = seasonboard(seasons, sname)
+    addto(sn.h, sn.bals, sn.B, cust, bk, sd)
   end
-  local v = math.max(b[3] + d, 0)
-  h.move(b[3], v)
-  b[3] = v
 end
 if #missing > 0 then return retry() end
 h.write()
 setbals(bals)
+writeseasons(seasons)
 if upto > tonumber(redis.call('GET', seqk) or '0') then redis.call('SET', seqk, upto) end
 if upto > tonumber(redis.call('GET', shipk) or '0') then redis.call('SET', shipk, upto) end
 redis.call('SET', KEYS[1], ARGV[6])
