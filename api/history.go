@@ -18,6 +18,8 @@ const (
 	HistoryMaxLimit     = 100 // the largest limit a request may ask
 )
 
+//go:generate go run go.uber.org/mock/mockgen@v0.6.0 -source=history.go -destination=mocks/history.go -package=mocks
+
 // HistoryReader reads customers' ledger entries: the ClickHouse ledger
 // (chledger.Ledger, behind serve's connection) or the embedded store.
 type HistoryReader interface {
