@@ -130,6 +130,8 @@ type Shipper struct {
 	backlog  atomic.Int64
 	dead     atomic.Int64 // pending dead letters, as of the last round
 	deadSeen atomic.Int64 // dead letters this shipper set aside
+	retries  atomic.Int64 // rounds of Run that failed and were retried
+	oldest   atomic.Int64 // unix nanos the oldest unshipped entry was recorded, as of the last round; 0: none
 }
 
 // NewShipper returns a shipper of out's entries to sink, up to batch entries
@@ -149,6 +151,33 @@ func (s *Shipper) DeadLetterCount() int64 { return s.dead.Load() }
 
 // DeadLettered returns how many entries this shipper set aside (a counter).
 func (s *Shipper) DeadLettered() int64 { return s.deadSeen.Load() }
+
+// Retries returns how many shipping rounds of Run failed (the ledger or
+// the index unreachable) and were retried (a counter).
+func (s *Shipper) Retries() int64 { return s.retries.Load() }
+
+// OldestUnshipped returns when the oldest entry not yet in the ledger was
+// recorded, as of the last round (zero when none waits).
+func (s *Shipper) OldestUnshipped() time.Time {
+	if n := s.oldest.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
+}
+
+// Drain ships what is waiting now, for a process that is stopping: Run
+// must have returned. It ships only if this shipper holds the lease (or
+// none is used); otherwise the holder ships, and it returns 0 and nil. What
+// is left is in Backlog.
+func (s *Shipper) Drain(ctx context.Context) (int, error) {
+	if s.lease != nil {
+		held, err := s.lease.Lease(ctx, "shipper", s.holder, 15*time.Second)
+		if err != nil || !held {
+			return 0, err
+		}
+	}
+	return s.ShipOnce(ctx)
+}
 
 // ShipOnce ships what is waiting now, batch by batch; it returns how many
 // entries it shipped to the ledger (not counting those set aside).
@@ -170,6 +199,7 @@ func (s *Shipper) ShipOnce(ctx context.Context) (int, error) {
 		}
 		s.backlog.Store(int64(head - min(done, head)))
 		if done >= head {
+			s.oldest.Store(0)
 			return n, nil
 		}
 		es, err := s.out.Entries(ctx, done, min(s.batch, int64(head-done)))
@@ -183,6 +213,9 @@ func (s *Shipper) ShipOnce(ctx context.Context) (int, error) {
 		}
 		if broken != nil && broken.Seq > head {
 			broken = nil
+		}
+		if len(es) > 0 && !es[0].RecordedAt.IsZero() {
+			s.oldest.Store(es[0].RecordedAt.UnixNano())
 		}
 		if len(es) == 0 && broken == nil {
 			if done < head {
@@ -349,6 +382,7 @@ func (s *Shipper) Run(ctx context.Context) {
 		n, err := s.ShipOnce(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
+			s.retries.Add(1)
 			s.log.Warn("ledger shipping paused", "err", err, "backlog", s.Backlog(), "retry_in", wait)
 			wait = min(wait*2, 10*time.Second)
 		case n == 0:

@@ -51,6 +51,9 @@ type Board struct {
 	hist   *histogram.Counts
 	seq    uint64
 	at     time.Time // when seq was applied
+	// seasons are the season boards kept beside this all-time board (a
+	// replica's; nil otherwise), each at this board's seq.
+	seasons map[string]*Board
 }
 
 // NewBoard returns an empty board.
@@ -130,6 +133,14 @@ func (b *Board) Seq() uint64 {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	return b.seq
+}
+
+// Applied returns the last change applied and when it was applied (the
+// replica's lag metrics).
+func (b *Board) Applied() (seq uint64, at time.Time) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.seq, b.at
 }
 
 // Len returns the number of customers on the board.
