@@ -27,6 +27,17 @@ type devTokenResponse struct {
 	ExpiresAt time.Time `json:"expiresAt"`
 }
 
+// devSignInInfo answers GET /dev/token: the page shows its development
+// sign-in where this route answers 200.
+type devSignInInfo struct {
+	Roles []string `json:"roles"`
+}
+
+// getDevToken says the development sign-in is there, and for which roles.
+func (s *Server) getDevToken(c *gin.Context) {
+	c.JSON(http.StatusOK, devSignInInfo{Roles: []string{RoleCustomer, RoleStaff}})
+}
+
 // postDevToken mints a customer or staff token for whoever asks: the
 // development sign-in of the web page on the embedded store. It is only
 // routed when Config.DevSignIn is set.

@@ -210,9 +210,13 @@ func TestDevSignIn(t *testing.T) {
 		}
 	}
 	want(t, e.post(t, "/dev/token", "", `{"role":"staff","subject":"alice","extra":1}`), http.StatusBadRequest)
+	if r := e.get(t, "/dev/token", ""); r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"roles":["customer","staff"]`) {
+		t.Fatalf("GET /dev/token: %d %s", r.Status, r.Body)
+	}
 
 	off := newEmbeddedEnv(t)
 	want(t, off.post(t, "/dev/token", "", `{"role":"staff","subject":"alice"}`), http.StatusNotFound)
+	want(t, off.get(t, "/dev/token", ""), http.StatusNotFound)
 
 	cfg := testConfig()
 	cfg.DevSignIn = true

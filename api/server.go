@@ -70,6 +70,7 @@ func (s *Server) routes() *gin.Engine {
 		e.GET("/loyalty/:userId/history", s.authenticate(RoleCustomer, RoleStaff), s.getHistory)
 	}
 	if s.cfg.DevSignIn {
+		e.GET("/dev/token", s.getDevToken)
 		e.POST("/dev/token", s.postDevToken)
 	}
 	if s.deps.Page != nil {

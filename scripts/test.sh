@@ -2,7 +2,8 @@
 # The project's test command (`make test` runs it; CI runs `make test`).
 #
 # 1. Installs what the tests need when it is missing: redis-server,
-#    clickhouse-server (+client) and docker-compose from Debian's packages.
+#    clickhouse-server (+client), docker-compose and chromium (for the web
+#    page's browser tests) from Debian's packages.
 #    It starts no server: the Go tests start their own redis-server and
 #    clickhouse-server on free loopback ports (internal/testenv).
 # 2. gofmt, go vet, and a docker-compose.yml validation.
@@ -20,11 +21,11 @@ section() { printf '\n==== %s ====\n' "$*"; }
 
 section "dependencies"
 missing=()
-for bin in redis-server clickhouse-server clickhouse-client docker-compose; do
+for bin in redis-server clickhouse-server clickhouse-client docker-compose chromium; do
 	command -v "$bin" >/dev/null 2>&1 || missing+=("$bin")
 done
 if ((${#missing[@]} == 0)); then
-	echo "redis-server, clickhouse-server, clickhouse-client, docker-compose: present"
+	echo "redis-server, clickhouse-server, clickhouse-client, docker-compose, chromium: present"
 else
 	if [[ $(id -u) -eq 0 ]]; then
 		sudo=()
@@ -32,13 +33,13 @@ else
 		sudo=(sudo)
 	else
 		echo "error: ${missing[*]} not installed, and this is not root and sudo is not available." >&2
-		echo "Install them as root: apt-get update && apt-get install -y --no-install-recommends redis-server clickhouse-server clickhouse-client docker-compose" >&2
+		echo "Install them as root: apt-get update && apt-get install -y --no-install-recommends redis-server clickhouse-server clickhouse-client docker-compose chromium" >&2
 		exit 1
 	fi
 	echo "missing: ${missing[*]}; installing from Debian's packages"
 	"${sudo[@]}" apt-get update -q
 	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-		redis-server clickhouse-server clickhouse-client docker-compose
+		redis-server clickhouse-server clickhouse-client docker-compose chromium
 	for bin in "${missing[@]}"; do
 		command -v "$bin" >/dev/null 2>&1 || { echo "error: $bin still not on PATH after install" >&2; exit 1; }
 	done

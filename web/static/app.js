@@ -126,6 +126,9 @@
     $("signin").hidden = false;
     $("page-title").textContent = "Loyalty points";
     $("token").value = "";
+    $("subject").value = "";
+    $("find-id").value = "";
+    clearDashboard();
     if (reason) showError(reason); else clearError();
     say(reason ? "" : "Signed out.");
     const first = $("dev-form").hidden ? $("token") : $("subject");
@@ -157,14 +160,26 @@
     $("subject").setAttribute("inputmode", role === "customer" ? "numeric" : "text");
   }
 
-  // The development sign-in exists only on the embedded store: the route
-  // answers 405 to a GET where it exists, 404 where it doesn't.
+  // The development sign-in exists only on the embedded store: GET
+  // /dev/token answers 200 there, 404 elsewhere.
   async function probeDevSignIn() {
     const res = await api("GET", "/dev/token");
-    $("dev-form").hidden = res.status !== 405;
+    $("dev-form").hidden = res.status !== 200;
   }
 
   // --- dashboard ----------------------------------------------------------
+
+  // clearDashboard empties what a previous sign-in showed.
+  function clearDashboard() {
+    $("me-rank").textContent = "-";
+    $("me-points").textContent = "-";
+    $("pct-card").hidden = true;
+    $("board-name").hidden = true;
+    for (const id of ["nudges", "meta", "points-result"]) $(id).replaceChildren();
+    for (const id of ["top-table", "around-table", "history-table"]) $(id).tBodies[0].replaceChildren();
+    $("history-note").hidden = true;
+    $("history-more").hidden = true;
+  }
 
   function dashPath(id, board, top, around) {
     let q = "?top=" + top + "&around=" + around;
@@ -172,16 +187,16 @@
     return "/loyalty/" + encodeURIComponent(id) + q;
   }
 
-  // probeSeasons asks once whether the API has season boards: a season
-  // dashboard answers 200 where it does, 400 or 404 before they exist.
+  // probeSeasons asks once whether the API has season boards: where it
+  // does, a season dashboard names its season in "board"; before, the API
+  // answers 400 or 404, or ignores the parameter (no "board" in the answer).
   async function probeSeasons(id) {
     if (state.seasons !== null) return;
     const res = await api("GET", dashPath(id, "season", 1, 0));
-    state.seasons = res.status === 200;
+    const board = res.status === 200 && res.body ? res.body.board : undefined;
+    state.seasons = typeof board === "string" && board !== "all-time";
     $("board-switch").hidden = !state.seasons;
-    if (state.seasons && res.body && res.body.board) {
-      $("season-name").textContent = " (" + res.body.board + ")";
-    }
+    $("season-name").textContent = state.seasons ? " (" + board + ")" : "";
   }
 
   async function showCustomer(id, focus) {

@@ -1,0 +1,343 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/xyz/loyalty/internal/testenv"
+)
+
+// demo is `loyalty serve` on the embedded store, as `make run` starts it,
+// with a fresh data directory.
+type demo struct {
+	base string
+	env  []string
+	logs *strings.Builder
+}
+
+func startDemo(t *testing.T) *demo {
+	t.Helper()
+	addr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	cmd := exec.Command(bin, "serve")
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "LOYALTY_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "LOYALTY_HTTP_ADDR="+addr, "LOYALTY_DATA_DIR="+t.TempDir(), "LOYALTY_LOG_LEVEL=warn")
+	d := &demo{base: "http://" + addr, env: cmd.Env, logs: &strings.Builder{}}
+	cmd.Stderr = d.logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for end := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if res, err := http.Get(d.base + "/readyz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return d
+			}
+		}
+		if time.Now().After(end) {
+			t.Fatalf("serve not ready after 15s:\n%s", d.logs)
+		}
+	}
+}
+
+// call sends a request to the demo and decodes the JSON answer.
+func (d *demo) call(t *testing.T, method, path, token, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, d.base+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	return res.StatusCode, m
+}
+
+// browser is a headless Chromium tab for one test. On failure it keeps a
+// screenshot of the page and names it in the failure message.
+type browser struct {
+	t    *testing.T
+	ctx  context.Context
+	shot string
+	mu   sync.Mutex
+	errs []string // uncaught exceptions, console errors and CSP refusals of the page
+}
+
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
+	exe, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatal("chromium not found on PATH: install Debian's chromium (scripts/test.sh, which `make test` runs, installs it)")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
+		chromedp.WindowSize(1280, 900), chromedp.Flag("disable-gpu", true))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	b := &browser{t: t, ctx: ctx, shot: filepath.Join(os.TempDir(), "loyalty-browser-"+regexp.MustCompile(`[^A-Za-z0-9_-]+`).ReplaceAllString(t.Name(), "_")+".png")}
+	if err := chromedp.Do(ctx); err != nil { // starts the browser, bound to ctx only
+		t.Fatalf("start chromium: %v", err)
+	}
+	messages := chromedp.Console(ctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			// A refused request is the page's business (it shows the
+			// problem); a script error or a refused resource is not.
+			if m.IsException() || (m.Type == "error" && m.Source != "network") {
+				b.mu.Lock()
+				b.errs = append(b.errs, fmt.Sprintf("%s:%d %s", m.URL, m.Line+1, m))
+				b.mu.Unlock()
+			}
+		}
+	}()
+	os.Remove(b.shot)
+	return b
+}
+
+// fatalf fails the test after saving a screenshot of the page.
+func (b *browser) fatalf(format string, args ...any) {
+	b.t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer cancel()
+	if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil && os.WriteFile(b.shot, png, 0o644) == nil {
+		msg += "\nscreenshot of the page: " + b.shot
+	} else {
+		msg += fmt.Sprintf("\n(no screenshot: %v)", err)
+	}
+	b.t.Fatal(msg)
+}
+
+// do runs steps, failing the test (with a screenshot) on error.
+func (b *browser) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		b.fatalf("%s: %v", what, err)
+	}
+}
+
+// eval evaluates a JavaScript expression in the page.
+func eval[T any](b *browser, expr string) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		b.fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// text returns the trimmed text of the first element matching sel.
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	return eval[string](b, fmt.Sprintf(`(document.querySelector(%q)?.textContent ?? "<no %s>").trim()`, sel, sel))
+}
+
+// waitText waits until the element's text is want.
+func (b *browser) waitText(sel, want string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer cancel()
+	expr := fmt.Sprintf(`(document.querySelector(%q)?.textContent ?? "").trim() === %q`, sel, want)
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(20*time.Millisecond))); err != nil {
+		b.fatalf("%s shows %q, want %q (%v)", sel, b.text(sel), want, err)
+	}
+}
+
+// waitTrue waits until the expression is true.
+func (b *browser) waitTrue(what, expr string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(20*time.Millisecond))); err != nil {
+		b.fatalf("%s: %s is not true (%v)", what, expr, err)
+	}
+}
+
+// pageErrors fails the test if the page threw or logged an error.
+func (b *browser) pageErrors() {
+	b.t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.errs) > 0 {
+		b.fatalf("the page logged errors:\n%s", strings.Join(b.errs, "\n"))
+	}
+}
+
+func jsonInt(m map[string]any, path ...string) int64 {
+	var v any = m
+	for _, k := range path {
+		o, _ := v.(map[string]any)
+		v = o[k]
+	}
+	f, _ := v.(float64)
+	return int64(f)
+}
+
+// TestBrowserDemo drives the page in headless Chromium against `loyalty
+// serve` on the embedded store: a customer signs in with the keyboard and
+// sees the rank, points and history the API gives; the season switch is
+// used when the API has season boards (hidden before); staff find the
+// customer and add points; the customer's rank changes; and the page fits a
+// phone's screen.
+func TestBrowserDemo(t *testing.T) {
+	d := startDemo(t)
+	mint := exec.Command(bin, "token", "pos-1", "--role", "channel")
+	mint.Env = d.env
+	out, err := mint.Output()
+	if err != nil {
+		t.Fatalf("loyalty token: %v", err)
+	}
+	channel := strings.TrimSpace(string(out))
+	_, tok := d.call(t, "POST", "/dev/token", "", `{"role":"staff","subject":"seeder"}`)
+	seeder, _ := tok["token"].(string)
+	for i := 1; i <= 12; i++ {
+		if code, m := d.call(t, "POST", fmt.Sprintf("/loyalty/%d", 100+i), seeder,
+			fmt.Sprintf(`{"loyalty-points":%d,"reason":"seed","idempotencyKey":"seed-%d"}`, 10*i, i)); code != 201 {
+			t.Fatalf("seed customer %d: %d %v", 100+i, code, m)
+		}
+	}
+	at := time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)
+	for id, body := range map[string]string{
+		"web-1": `{"customerId":"42","channel":"web","paymentDetails":{"amount":"100.00","currency":"GBP"},"purchasedAt":"` + at + `"}`,
+		"pos-2": `{"customerId":"42","channel":"store","storeId":"S-12","paymentDetails":{"amount":"54.99","currency":"GBP"},"purchasedAt":"` + at + `"}`,
+	} {
+		if code, m := d.call(t, "POST", "/order/"+id, channel, body); code != 201 {
+			t.Fatalf("order %s: %d %v", id, code, m)
+		}
+	}
+	_, tok = d.call(t, "POST", "/dev/token", "", `{"role":"customer","subject":"42"}`)
+	me, _ := tok["token"].(string)
+	dashboard := func(board string) (int, map[string]any) {
+		q := "?top=10&around=2"
+		if board != "" {
+			q += "&board=" + board
+		}
+		return d.call(t, "GET", "/loyalty/42"+q, me, "")
+	}
+	historyLen := func() int {
+		_, h := d.call(t, "GET", "/loyalty/42/history?limit=10", me, "")
+		es, _ := h["entries"].([]any)
+		return len(es)
+	}
+
+	b := newBrowser(t)
+	b.do("open the page", chromedp.Navigate(d.base+"/"), chromedp.WaitVisible(chromedp.CSS("#dev-form")))
+
+	// A customer signs in with the keyboard: the id, then Enter.
+	b.do("sign in as customer 42", chromedp.Focus(chromedp.CSS("#subject")), chromedp.SendKeys(chromedp.CSS("#subject"), "42\r"))
+	b.waitText("#who", "Customer 42")
+	b.waitTrue("the dashboard is shown", `!document.getElementById("dash").hidden && document.getElementById("me-rank").textContent !== "-"`)
+	_, dash := dashboard("")
+	b.waitText("#me-rank", strconv.FormatInt(jsonInt(dash, "me", "rank"), 10))
+	b.waitText("#me-points", strconv.FormatInt(jsonInt(dash, "me", "points"), 10))
+	if got := eval[string](b, `document.activeElement.id`); got != "dash-h" {
+		b.fatalf("focus after sign-in is on #%s, want the dashboard's heading #dash-h", got)
+	}
+	name, _ := dash["me"].(map[string]any)["proxyName"].(string)
+	if got := b.text("#around-table tr.me td:nth-child(2)"); !strings.HasPrefix(got, name) || !strings.HasSuffix(got, "you") {
+		b.fatalf("the highlighted line around the customer is %q, want %q marked you", got, name)
+	}
+	if n := eval[int](b, `document.querySelectorAll("#top-table tbody tr").length`); n != 10 {
+		b.fatalf("the top table has %d lines, want 10", n)
+	}
+	b.waitTrue("the history is shown", fmt.Sprintf(`document.querySelectorAll("#history-table tbody tr").length === %d`, historyLen()))
+
+	// The season board, once the API has one; before, the switch is hidden.
+	code, season := dashboard("season")
+	seasonName, _ := season["board"].(string)
+	switch {
+	case code == 200 && seasonName != "" && seasonName != "all-time":
+		t.Logf("the API has season boards: switching to the season board %s", seasonName)
+		b.do("switch to the season board", chromedp.Click(chromedp.CSS(`input[name="board"][value="season"]`)))
+		b.waitText("#board-name", "Season "+seasonName)
+		b.waitText("#me-rank", strconv.FormatInt(jsonInt(season, "me", "rank"), 10))
+		b.waitText("#me-points", strconv.FormatInt(jsonInt(season, "me", "points"), 10))
+		b.do("back to the all-time board", chromedp.Click(chromedp.CSS(`input[name="board"][value="all-time"]`)))
+		b.waitText("#me-rank", strconv.FormatInt(jsonInt(dash, "me", "rank"), 10))
+	case code == 400 || code == 404 || (code == 200 && seasonName == ""):
+		t.Logf("the API has no season boards yet (board=season: %d, board %q): the switch must be hidden", code, seasonName)
+		if !eval[bool](b, `document.getElementById("board-switch").offsetParent === null`) {
+			b.fatalf("the season switch is shown, but the API has no season board (%d, board %q)", code, seasonName)
+		}
+	default:
+		t.Fatalf("GET /loyalty/42?board=season: %d %v", code, season)
+	}
+
+	// Staff find customer 42 and add enough points to lead the board.
+	top, _ := dash["top"].([]any)
+	if len(top) == 0 {
+		t.Fatalf("the dashboard has no top: %v", dash)
+	}
+	add := int64(top[0].(map[string]any)["points"].(float64)) - jsonInt(dash, "me", "points") + 25
+	b.do("sign out", chromedp.Click(chromedp.CSS("#signout")), chromedp.WaitVisible(chromedp.CSS("#dev-form")))
+	b.do("sign in as staff",
+		chromedp.Click(chromedp.CSS(`input[name="role"][value="staff"]`)),
+		chromedp.SendKeys(chromedp.CSS("#subject"), "alice\r"),
+		chromedp.WaitVisible(chromedp.CSS("#find-id")))
+	b.waitText("#who", "Staff: alice")
+	b.do("find customer 42", chromedp.SendKeys(chromedp.CSS("#find-id"), "42\r"), chromedp.WaitVisible(chromedp.CSS("#points-form")))
+	b.waitText("#me-rank", strconv.FormatInt(jsonInt(dash, "me", "rank"), 10))
+	b.do("add points",
+		chromedp.SendKeys(chromedp.CSS("#points"), strconv.FormatInt(add, 10)),
+		chromedp.SendKeys(chromedp.CSS("#reason"), "browser test goodwill"),
+		chromedp.Click(chromedp.CSS("#points-submit")))
+	b.waitTrue("the points are added", `document.getElementById("points-result").textContent.includes("balance is now")`)
+	_, after := dashboard("")
+	if jsonInt(after, "me", "rank") != 1 || jsonInt(after, "me", "points") != jsonInt(dash, "me", "points")+add {
+		t.Fatalf("the API's dashboard after adding %d points: %v", add, after)
+	}
+	b.waitText("#me-rank", "1")
+
+	// The customer sees the new rank and the points in their history.
+	b.do("sign out", chromedp.Click(chromedp.CSS("#signout")), chromedp.WaitVisible(chromedp.CSS("#dev-form")))
+	b.do("sign in as customer 42 again",
+		chromedp.Click(chromedp.CSS(`input[name="role"][value="customer"]`)),
+		chromedp.SendKeys(chromedp.CSS("#subject"), "42\r"))
+	b.waitText("#who", "Customer 42")
+	b.waitText("#me-rank", "1")
+	b.waitText("#me-points", strconv.FormatInt(jsonInt(after, "me", "points"), 10))
+	b.waitTrue("the new points are in the history", fmt.Sprintf(`document.querySelectorAll("#history-table tbody tr").length === %d`, historyLen()))
+	if got := b.text("#history-table tbody tr:first-child td:nth-child(3)"); got != "+"+strconv.FormatInt(add, 10) {
+		b.fatalf("the newest history line shows %q points, want +%d", got, add)
+	}
+
+	// On a phone's screen nothing is wider than the screen.
+	b.do("a phone's screen", chromedp.EmulateViewport(390, 844))
+	b.waitTrue("the page fits 390 px", `document.documentElement.scrollWidth <= window.innerWidth`)
+	b.pageErrors()
+}
