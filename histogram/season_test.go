@@ -1,15 +1,19 @@
 package histogram_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
 
 	"github.com/xyz/loyalty/histogram"
+	"github.com/xyz/loyalty/internal/oracle"
 	"github.com/xyz/loyalty/internal/testenv"
 	"github.com/xyz/loyalty/internal/writecontract"
 	"github.com/xyz/loyalty/ledger"
+	"github.com/xyz/loyalty/ranker"
 )
 
 // TestSeasonRebuild: a rebuild loads season boards as well as the all-time
@@ -111,5 +115,72 @@ func TestSeasonRebuild(t *testing.T) {
 		if got, err := x.Balance(ctx, id); err != nil || got != want {
 			t.Fatalf("seed %d: customer %d: %d (%v), want %d", seed, id, got, err, want)
 		}
+	}
+}
+
+// TestSeasonDashboards: the replica's season boards (loaded from a snapshot,
+// then followed from the log) answer season dashboards equal to a
+// brute-force oracle per season, each floored on its own; seasons older
+// than the kept ones are not held.
+func TestSeasonDashboards(t *testing.T) {
+	cal := writecontract.Calendar()
+	x, _ := newIndexWith(t, func(c *histogram.Config) { c.Seasons, c.SeasonsKept = cal, 1000 })
+	ctx := testenv.Context(t)
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	r := rand.New(rand.NewPCG(seed, 4))
+	now := time.Now()
+	months := []time.Time{now.AddDate(0, -2, 0), now.AddDate(0, -1, 0), now}
+	oracles := map[string]*oracle.Oracle{}
+	next := 0
+	apply := func(n int) {
+		for range n {
+			at := months[r.IntN(len(months))]
+			c := change(fmt.Sprintf("sd%d", next), uint64(1+r.IntN(300)), int64(r.IntN(40)-10))
+			next++
+			c.OccurredAt, c.Season = at.UTC().Truncate(time.Second), cal.Of(at)
+			c.Seal()
+			c.Checked, c.CheckedMark = true, 1<<62
+			if _, err := x.Apply(ctx, []ledger.Change{c}); err != nil {
+				t.Fatal(err)
+			}
+			o := oracles[c.Season]
+			if o == nil {
+				o = oracle.New()
+				oracles[c.Season] = o
+			}
+			o.Add(c.CustomerID, c.Points)
+		}
+	}
+	apply(500) // before the replica loads: the snapshot holds them
+	cfg := ranker.DefaultReplicaConfig()
+	cfg.Seasons = ranker.Seasons{Calendar: cal, Kept: 1}
+	rep := ranker.NewReplica(x, x, cfg, quiet)
+	rctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { rep.Run(rctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	apply(500) // after: the log carries them
+	for _, m := range months[1:] {
+		name := cal.Of(m)
+		for range 20 {
+			id := uint64(1 + r.IntN(310))
+			got, err := rep.SeasonDashboard(ctx, name, id, 5, 2)
+			for err != nil && errors.Is(err, ranker.ErrNotReady) {
+				time.Sleep(10 * time.Millisecond)
+				got, err = rep.SeasonDashboard(ctx, name, id, 5, 2)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := oracle.Diff(got, oracles[name].Dashboard(id, 5, 2)); diff != "" {
+				t.Fatalf("seed %d: season %s dashboard of %d: %s", seed, name, id, diff)
+			}
+		}
+	}
+	// Two months back is past Kept 1: not held.
+	d, err := rep.SeasonDashboard(ctx, cal.Of(months[0]), 1, 5, 2)
+	if err != nil || d.Total != 0 {
+		t.Fatalf("a season past the kept ones: %+v, %v; want an empty board", d, err)
 	}
 }

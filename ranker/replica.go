@@ -22,6 +22,7 @@ type Source interface {
 	Generation(ctx context.Context) (uint64, error)
 	Seq(ctx context.Context) (uint64, error)
 	Scan(ctx context.Context, gen uint64, fn func(id uint64, points int64) error) error
+	ScanSeason(ctx context.Context, gen uint64, name string, fn func(id uint64, points int64) error) error
 	ReadLog(ctx context.Context, after uint64, count int64, block time.Duration) ([]histogram.LogEntry, error)
 	FirstLogSeq(ctx context.Context) (uint64, error)
 }
@@ -50,6 +51,9 @@ type ReplicaConfig struct {
 	// Partial, if set, answers dashboards from the Redis histogram while no
 	// board is loaded (marked Partial) instead of ErrNotReady.
 	Partial Histogram
+	// Seasons are the season boards kept beside the all-time board (none
+	// with a zero value).
+	Seasons Seasons
 }
 
 // Histogram is the Redis index read directly, for partial dashboards while
@@ -196,6 +200,17 @@ func (r *Replica) follow(ctx context.Context) error {
 	if err := r.src.Scan(ctx, gen, func(id uint64, points int64) error { b.Set(id, points, 0); return nil }); err != nil {
 		return err
 	}
+	for _, name := range r.cfg.Seasons.names(r.cfg.Now()) {
+		err := r.src.ScanSeason(ctx, gen, name, func(id uint64, points int64) error {
+			b.mu.Lock()
+			b.setSeason(name, id, points)
+			b.mu.Unlock()
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
 	if g, err := r.src.Generation(ctx); err != nil || g != gen {
 		return errors.Join(err, errResync)
 	}
@@ -292,10 +307,18 @@ func (r *Replica) catchUp(ctx context.Context, b *Board, block time.Duration) er
 				return err
 			}
 		}
+		oldest := r.cfg.Seasons.oldest(now)
 		b.mu.Lock()
 		for _, e := range es {
 			b.set(e.CustomerID, e.Balance)
 			b.seq, b.at = e.Seq, now
+			if e.Season != "" && e.Season >= oldest {
+				b.setSeason(e.Season, e.CustomerID, e.SeasonBalance)
+			}
+		}
+		b.dropSeasonsBefore(oldest)
+		for _, sb := range b.seasons {
+			sb.SetSeq(b.seq, b.at)
 		}
 		b.mu.Unlock()
 		if len(es) > 0 {
@@ -316,9 +339,20 @@ func (r *Replica) catchUp(ctx context.Context, b *Board, block time.Duration) er
 // answers from the Redis histogram, marked Partial, or ErrNotReady without
 // one.
 func (r *Replica) Dashboard(ctx context.Context, id uint64, n, k int) (Dashboard, error) {
-	b := r.board.Load()
-	if b == nil {
+	if r.board.Load() == nil {
 		return r.partial(ctx, id, n)
+	}
+	return r.answer(ctx, func(b *Board) Dashboard { return b.Dashboard(id, n, k) })
+}
+
+// answer waits until the board has applied the latest change (or gives up
+// and marks the answer stale) and answers with read from the board.
+func (r *Replica) answer(ctx context.Context, read func(*Board) Dashboard) (Dashboard, error) {
+	b := r.board.Load()
+	stale := func() (Dashboard, error) {
+		d := read(r.board.Load())
+		d.Stale = true
+		return d, nil
 	}
 	hctx, cancel := context.WithTimeout(ctx, r.cfg.HeadTimeout)
 	target, err := r.gate.latest(hctx)
@@ -327,20 +361,20 @@ func (r *Replica) Dashboard(ctx context.Context, id uint64, n, k int) (Dashboard
 		if ctx.Err() != nil {
 			return Dashboard{}, ctx.Err()
 		}
-		return r.stale(id, n, k), nil
+		return stale()
 	}
 	if b.Seq() >= target {
-		return b.Dashboard(id, n, k), nil
+		return read(b), nil
 	}
 	if !r.following() {
-		return r.stale(id, n, k), nil
+		return stale()
 	}
 	wctx, cancel := context.WithTimeout(ctx, r.cfg.MaxWait)
 	defer cancel()
 	for {
 		ch := r.waitChan()
 		if b = r.board.Load(); b.Seq() >= target {
-			return b.Dashboard(id, n, k), nil
+			return read(b), nil
 		}
 		select {
 		case <-ch:
@@ -348,7 +382,7 @@ func (r *Replica) Dashboard(ctx context.Context, id uint64, n, k int) (Dashboard
 			if ctx.Err() != nil {
 				return Dashboard{}, ctx.Err()
 			}
-			return r.stale(id, n, k), nil
+			return stale()
 		}
 	}
 }
@@ -383,13 +417,6 @@ func (r *Replica) partial(ctx context.Context, id uint64, n int) (Dashboard, err
 		d.Tied = max(atLeast-p.Above, 1)
 	}
 	return d, nil
-}
-
-// stale answers from what the board has applied, marked so.
-func (r *Replica) stale(id uint64, n, k int) Dashboard {
-	d := r.board.Load().Dashboard(id, n, k)
-	d.Stale = true
-	return d
 }
 
 // gate coalesces "what is the latest seq?" questions: every caller waits for
@@ -458,8 +485,12 @@ func (g *gate) fetch() {
 }
 
 // Local serves dashboards straight from a board that is itself the index
-// (embedded mode). Safe for concurrent use.
-type Local struct{ B *Board }
+// (embedded mode), and its season boards from Seasons (nil: none). Safe for
+// concurrent use.
+type Local struct {
+	B       *Board
+	Seasons func(name string) *Board
+}
 
 // Dashboard answers from the board.
 func (l Local) Dashboard(_ context.Context, id uint64, n, k int) (Dashboard, error) {
