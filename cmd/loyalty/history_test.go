@@ -1,0 +1,118 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xyz/loyalty/api"
+	"github.com/xyz/loyalty/internal/testenv"
+)
+
+// TestServeHistoryRedis runs `loyalty serve` on Redis and ClickHouse: the
+// history comes from the ClickHouse ledger once shipped, answers 503 while
+// ClickHouse is down (dashboards 200), and recovers by itself; the web page
+// is served, and the development sign-in is not there.
+func TestServeHistoryRedis(t *testing.T) {
+	s := newStack(t)
+	addr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = append(s.env, "LOYALTY_HTTP_ADDR="+addr)
+	var logs strings.Builder
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	d := &demo{base: "http://" + addr, logs: &logs}
+	for end := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if res, err := http.Get(d.base + "/readyz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(end) {
+			t.Fatalf("serve not ready after 15s:\n%s", logs.String())
+		}
+	}
+	auth := api.AuthConfig{HS256Key: []byte("0123456789abcdef0123456789abcdef"), Issuer: "loyalty", Audience: "loyalty-api"}
+	token := func(sub, role string) string {
+		tok, err := api.MintToken(auth, sub, role, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	channel, staff, me := token("pos-1", "channel"), token("agent-1", "staff"), token("42", "customer")
+
+	for _, method := range []string{"GET", "POST"} {
+		if code, _ := d.call(t, method, "/dev/token", "", `{"role":"staff","subject":"mallory"}`); code != http.StatusNotFound {
+			t.Fatalf("%s /dev/token with Redis configured: %d, want 404 (the development sign-in is for the embedded store only)", method, code)
+		}
+	}
+	res, err := http.Get(d.base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(page), "/app/app.js") {
+		t.Fatalf("GET /: %d %.200s", res.StatusCode, page)
+	}
+
+	at := time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)
+	for i, amount := range []string{"100.00", "54.99"} {
+		body := fmt.Sprintf(`{"customerId":"42","channel":"web","paymentDetails":{"amount":%q,"currency":"GBP"},"purchasedAt":%q}`, amount, at)
+		if code, m := d.call(t, "POST", fmt.Sprintf("/order/w-%d", i), channel, body); code != 201 {
+			t.Fatalf("order %d: %d %v", i, code, m)
+		}
+	}
+	if code, m := d.call(t, "POST", "/loyalty/42", staff, `{"loyalty-points":7,"reason":"goodwill","idempotencyKey":"k-1"}`); code != 201 {
+		t.Fatalf("manual points: %d %v", code, m)
+	}
+	// The history is the ledger's: the changes show once shipped.
+	var hist map[string]any
+	for end := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		code, m := d.call(t, "GET", "/loyalty/42/history", me, "")
+		if es, _ := m["entries"].([]any); code == 200 && len(es) == 3 {
+			hist = m
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("history after 30s: %d %v\n%s", code, m, logs.String())
+		}
+	}
+	first := hist["entries"].([]any)[0].(map[string]any)
+	if first["kind"] != "manual" || first["points"] != 7.0 || first["balance"] != 22.0 || first["reason"] != "goodwill" {
+		t.Fatalf("the newest entry: %v", first)
+	}
+
+	s.ch.Stop()
+	code, m := d.call(t, "GET", "/loyalty/42/history", me, "")
+	if code != http.StatusServiceUnavailable || m["type"] != "https://loyalty.xyz.com/problems/unavailable" ||
+		!strings.Contains(fmt.Sprint(m["detail"]), "history") || strings.Contains(fmt.Sprint(m), s.ch.Addr) {
+		t.Fatalf("history with ClickHouse down: %d %v, want a 503 problem saying the history is unavailable", code, m)
+	}
+	if code, m := d.call(t, "GET", "/loyalty/42", me, ""); code != 200 || m["me"].(map[string]any)["points"] != 22.0 {
+		t.Fatalf("dashboard with ClickHouse down: %d %v", code, m)
+	}
+	s.ch.Start(t)
+	for end := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		code, m := d.call(t, "GET", "/loyalty/42/history?limit=2", me, "")
+		if code == 200 {
+			if es := m["entries"].([]any); len(es) != 2 || m["nextBefore"] == nil {
+				t.Fatalf("history page after ClickHouse is back: %v", m)
+			}
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("history still %d 30s after ClickHouse is back: %v\n%s", code, m, logs.String())
+		}
+	}
+}
