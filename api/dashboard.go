@@ -36,7 +36,13 @@ type dashboardResponse struct {
 	// me, tiedWith, totalRanked and top come from the Redis index, exact;
 	// above and below are empty until the board is loaded.
 	Partial bool `json:"partial"`
+	// Board is the board answered: "all-time", or a season's name
+	// ("2026-12").
+	Board string `json:"board"`
 }
+
+// allTime names the all-time board in ?board= and in answers.
+const allTime = "all-time"
 
 // asOf names the last change a dashboard includes.
 type asOf struct {
@@ -95,14 +101,62 @@ func (s *Server) getDashboard(c *gin.Context) {
 	if !ok {
 		return
 	}
-	d, err := s.deps.Ranker.Dashboard(c.Request.Context(), id, n, k)
+	board, ok := s.board(c)
+	if !ok {
+		return
+	}
+	var d ranker.Dashboard
+	var err error
+	if board == allTime {
+		d, err = s.deps.Ranker.Dashboard(c.Request.Context(), id, n, k)
+	} else {
+		d, err = s.deps.Ranker.SeasonDashboard(c.Request.Context(), board, id, n, k)
+	}
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	c.Header("Cache-Control", "private, no-store")
 	c.Header(staleHeader, strconv.FormatBool(d.Stale))
-	c.JSON(http.StatusOK, s.view(d))
+	v := s.view(d)
+	v.Board = board
+	c.JSON(http.StatusOK, v)
+}
+
+// board reads ?board=: all-time (the default), season (the current season)
+// or a kept season's name; on failure it has answered 404 saying which
+// boards there are.
+func (s *Server) board(c *gin.Context) (string, bool) {
+	b := c.Query("board")
+	if b == "" || b == allTime {
+		return allTime, true
+	}
+	cal := s.deps.Seasons.Calendar
+	if !cal.Enabled() {
+		s.problem(c, problemBoardNotFound, "There are no season boards (seasons are off): use board=all-time.", []FieldIssue{{"board", "must be all-time"}})
+		return "", false
+	}
+	now := time.Now()
+	if b == "season" {
+		return cal.Of(now), true
+	}
+	oldest, current := cal.Back(now, s.deps.Seasons.Kept), cal.Of(now)
+	if !cal.Valid(b) || b < oldest || b > current {
+		s.problem(c, problemBoardNotFound, fmt.Sprintf("No board %q: use all-time, season (now %s) or a season from %s to %s.", cutQuery(b), current, oldest, current),
+			[]FieldIssue{{"board", fmt.Sprintf("must be all-time, season or a season from %s to %s", oldest, current)}})
+		return "", false
+	}
+	return b, true
+}
+
+// problemBoardNotFound answers a dashboard of a board that does not exist.
+var problemBoardNotFound = problemKind{"board-not-found", "Board not found", http.StatusNotFound}
+
+func cutQuery(s string) string {
+	if len(s) > 20 {
+		return s[:20] + "..."
+	}
+	return s
 }
 
 // view maps a dashboard to what the customer may see: proxy names, never ids.

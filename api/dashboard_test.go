@@ -137,7 +137,7 @@ func TestDashboardMatchesRanker(t *testing.T) {
 		_ = json.Unmarshal(res.Body, &raw)
 		for k := range raw {
 			switch k {
-			case "me", "ranked", "tiedWith", "totalRanked", "top", "above", "below", "asOf", "stale", "partial":
+			case "me", "ranked", "tiedWith", "totalRanked", "top", "above", "below", "asOf", "stale", "partial", "board":
 			default:
 				t.Fatalf("unexpected key %q in a dashboard", k)
 			}

@@ -17,6 +17,8 @@ type Ranker interface {
 	// Dashboard returns one consistent snapshot for customer id with the top
 	// n and k neighbours on each side.
 	Dashboard(ctx context.Context, customerID uint64, n, k int) (ranker.Dashboard, error)
+	// SeasonDashboard is Dashboard on the board of season name.
+	SeasonDashboard(ctx context.Context, name string, customerID uint64, n, k int) (ranker.Dashboard, error)
 	// Ready reports whether dashboards can be answered.
 	Ready() bool
 }
@@ -42,6 +44,9 @@ type Check struct {
 type Deps struct {
 	Ranker Ranker
 	Writer Writer
+	// Seasons are the season boards the ranker keeps (none when its
+	// calendar is off): ?board=season and the kept seasons by name.
+	Seasons ranker.Seasons
 	// Settings, if set, reports a dependency configured unsafely (a Redis
 	// whose maxmemory-policy may evict keys): /readyz answers 503 while it
 	// returns an error.

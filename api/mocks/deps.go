@@ -72,6 +72,21 @@ func (mr *MockRankerMockRecorder) Ready() *gomock.Call {
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Ready", reflect.TypeOf((*MockRanker)(nil).Ready))
 }
 
+// SeasonDashboard mocks base method.
+func (m *MockRanker) SeasonDashboard(ctx context.Context, name string, customerID uint64, n, k int) (ranker.Dashboard, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "SeasonDashboard", ctx, name, customerID, n, k)
+	ret0, _ := ret[0].(ranker.Dashboard)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// SeasonDashboard indicates an expected call of SeasonDashboard.
+func (mr *MockRankerMockRecorder) SeasonDashboard(ctx, name, customerID, n, k any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "SeasonDashboard", reflect.TypeOf((*MockRanker)(nil).SeasonDashboard), ctx, name, customerID, n, k)
+}
+
 // MockWriter is a mock of Writer interface.
 type MockWriter struct {
 	ctrl     *gomock.Controller
