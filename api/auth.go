@@ -130,12 +130,21 @@ func (s *Server) authenticate(roles ...string) gin.HandlerFunc {
 				return
 			}
 		}
-		s.forbidden(c)
+		s.problem(c, problemForbidden, fmt.Sprintf("This route needs a token with role %s; this token's role is %s.", orRoles(roles), p.Role), nil)
 	}
 }
 
+// orRoles lists roles for a message: "staff", "channel or staff".
+func orRoles(roles []string) string {
+	if len(roles) < 2 {
+		return strings.Join(roles, "")
+	}
+	return strings.Join(roles[:len(roles)-1], ", ") + " or " + roles[len(roles)-1]
+}
+
+// forbidden answers a customer token used on another customer's resource.
 func (s *Server) forbidden(c *gin.Context) {
-	s.problem(c, problemForbidden, "This token may not do this.", nil)
+	s.problem(c, problemForbidden, "A customer token may read only its own customer's resources (the user id in the path must be the token's subject); role staff may read any customer's.", nil)
 }
 
 func principalOf(c *gin.Context) principal {

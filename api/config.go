@@ -34,6 +34,9 @@ type Config struct {
 	// development sign-in. Only for the embedded store's demo, never in
 	// production (serve sets it only when no Redis is configured).
 	DevSignIn bool
+	// AdminOnlyMetrics leaves /metrics off the public handler: it is served
+	// by AdminHandler alone (http.admin_addr).
+	AdminOnlyMetrics bool
 }
 
 // AuthConfig configures bearer-token verification. At least one of the keys

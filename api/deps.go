@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/xyz/loyalty/ingest"
 	"github.com/xyz/loyalty/ledger"
 	"github.com/xyz/loyalty/ranker"
@@ -69,6 +71,9 @@ type Deps struct {
 	// History, if set, answers GET /loyalty/{userId}/history (the route is
 	// absent without it).
 	History HistoryReader
+	// Metrics are more collectors /metrics exports beside the API's own
+	// (the stores' command latency, the replica's lag, build_info).
+	Metrics []prometheus.Collector
 	// Page, if set, serves the web page at / and its files at /app/ (see
 	// package web).
 	Page http.Handler

@@ -24,8 +24,17 @@ type checkResult struct {
 	Status string `json:"status"` // "up" or "down"
 }
 
+// livez answers 200 while the process serves HTTP at all: the liveness
+// probe. It checks no dependency, so an outage of Redis or ClickHouse never
+// gets a process restarted.
+func (s *Server) livez(c *gin.Context) {
+	s.health(c, []checkResult{{Name: "process", Status: "up"}})
+}
+
 // healthz reports the process and each dependency; 503 when one is down.
-// The reasons are logged, not shown.
+// It is for monitoring (which dependency is down), not a liveness probe
+// (/livez) nor a readiness probe (/readyz). The reasons are logged, not
+// shown.
 func (s *Server) healthz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), min(s.cfg.RequestTimeout, 2*time.Second))
 	defer cancel()

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -24,20 +25,34 @@ const (
 
 var idempotencyKeyPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
 
-// pointsRequest is the body of POST /loyalty/{userId}.
+// pointsRequest is the body of POST /loyalty/{userId}. The fields are read
+// raw, so that a field of the wrong type is reported with every other
+// invalid field in one 422.
 type pointsRequest struct {
-	Points         *int64 `json:"loyalty-points"`
-	Reason         string `json:"reason"`
-	IdempotencyKey string `json:"idempotencyKey"`
+	Points         json.RawMessage `json:"loyalty-points"`
+	Reason         json.RawMessage `json:"reason"`
+	IdempotencyKey json.RawMessage `json:"idempotencyKey"`
 }
 
-// pointsResponse answers POST /loyalty/{userId}.
+// pointsResponse answers POST /loyalty/{userId}. LedgerSeq is the ledger
+// entry's seq, named as in the order responses; LedgerID is the same value
+// under its first name, kept for the clients written against it.
 type pointsResponse struct {
 	Status        string `json:"status"`
+	LedgerSeq     uint64 `json:"ledgerSeq"`
 	LedgerID      uint64 `json:"ledgerId"`
 	PointsAwarded int64  `json:"pointsAwarded"`
 	Balance       int64  `json:"balance"`
 	Replayed      bool   `json:"replayed"`
+}
+
+// rawString decodes an optional JSON string field; ok is false when the
+// field holds something else.
+func rawString(raw json.RawMessage) (s string, ok bool) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", true
+	}
+	return s, json.Unmarshal(raw, &s) == nil
 }
 
 // problemInsufficient answers a manual deduction larger than the balance.
@@ -56,35 +71,52 @@ func (s *Server) postPoints(c *gin.Context) {
 	header := c.GetHeader("Idempotency-Key")
 	var issues []FieldIssue
 	bad := func(field, reason string) { issues = append(issues, FieldIssue{field, reason}) }
+	var pts int64
+	pointsRule := fmt.Sprintf("must be a non-zero integer from -%d to %d", MaxManualPoints, MaxManualPoints)
 	switch {
-	case req.Points == nil:
+	case len(req.Points) == 0 || string(req.Points) == "null":
 		bad("loyalty-points", "is required: a non-zero integer")
-	case *req.Points == 0 || *req.Points > MaxManualPoints || *req.Points < -MaxManualPoints:
-		bad("loyalty-points", fmt.Sprintf("must be a non-zero integer from -%d to %d", MaxManualPoints, MaxManualPoints))
+	case json.Unmarshal(req.Points, &pts) != nil || pts == 0 || pts > MaxManualPoints || pts < -MaxManualPoints:
+		bad("loyalty-points", pointsRule)
 	}
-	reason := strings.TrimSpace(req.Reason)
+	reason, ok := rawString(req.Reason)
+	reason = strings.TrimSpace(reason)
 	switch {
+	case !ok:
+		bad("reason", "must be a string: why the points are inserted (1-200 characters)")
 	case reason == "":
 		bad("reason", "is required: why the points are inserted (1-200 characters)")
 	case !utf8.ValidString(reason) || utf8.RuneCountInString(reason) > MaxReasonLen || strings.ContainsFunc(reason, unicode.IsControl):
 		bad("reason", "must be 1-200 characters of text, without control characters")
 	}
-	key := req.IdempotencyKey
+	key, ok := rawString(req.IdempotencyKey)
 	switch {
+	case !ok:
+		bad("idempotencyKey", "must be a string: 1-64 letters, digits or . _ : -")
 	case key != "" && header != "" && key != header:
 		bad("idempotencyKey", "differs from the Idempotency-Key header; send one, or the same in both")
 	case key == "":
 		key = header
-	}
-	if len(issues) == 0 && !idempotencyKeyPattern.MatchString(key) {
-		bad("idempotencyKey", "is required (in the body or the Idempotency-Key header): 1-64 letters, digits or . _ : -")
+		fallthrough
+	default:
+		if !idempotencyKeyPattern.MatchString(key) {
+			bad("idempotencyKey", "is required (in the body or the Idempotency-Key header): 1-64 letters, digits or . _ : -")
+		}
 	}
 	if len(issues) > 0 {
-		s.problem(c, problemInvalid, "The request has invalid fields: "+issues[0].Field+" "+issues[0].Reason+".", issues)
+		detail := make([]string, len(issues))
+		for i, fi := range issues {
+			detail[i] = fi.Field + " " + fi.Reason
+		}
+		head := "The request has an invalid field: "
+		if len(issues) > 1 {
+			head = fmt.Sprintf("The request has %d invalid fields: ", len(issues))
+		}
+		s.problem(c, problemInvalid, head+strings.Join(detail, "; ")+".", issues)
 		return
 	}
 	ch := ledger.Change{
-		ID: manualPrefix + key, CustomerID: id, Points: *req.Points, Cause: ledger.CauseManual,
+		ID: manualPrefix + key, CustomerID: id, Points: pts, Cause: ledger.CauseManual,
 		Reason: reason, Actor: principalOf(c).Subject, OccurredAt: time.Now().UTC().Truncate(time.Second),
 	}
 	ch.Seal()
@@ -98,7 +130,7 @@ func (s *Server) postPoints(c *gin.Context) {
 	}
 	out := outs[0]
 	if errors.Is(out.Err, ledger.ErrInsufficient) {
-		s.problem(c, problemInsufficient, fmt.Sprintf("The customer has %d points, fewer than the %d to deduct; nothing was deducted.", out.Balance, -*req.Points),
+		s.problem(c, problemInsufficient, fmt.Sprintf("The customer has %d points, fewer than the %d to deduct; nothing was deducted.", out.Balance, -pts),
 			[]FieldIssue{{"loyalty-points", fmt.Sprintf("must not deduct more than the balance (%d)", out.Balance)}})
 		return
 	}
@@ -116,5 +148,5 @@ func (s *Server) postPoints(c *gin.Context) {
 	} else {
 		s.metrics.applied(string(ledger.CauseManual), out.Delta)
 	}
-	c.JSON(status, pointsResponse{Status: "success", LedgerID: out.Seq, PointsAwarded: out.Delta, Balance: out.Balance, Replayed: out.Replayed})
+	c.JSON(status, pointsResponse{Status: "success", LedgerSeq: out.Seq, LedgerID: out.Seq, PointsAwarded: out.Delta, Balance: out.Balance, Replayed: out.Replayed})
 }

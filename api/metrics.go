@@ -34,6 +34,7 @@ func newMetrics(deps Deps) *metrics {
 	}
 	m.reg.MustRegister(m.latency, m.orders, m.points,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(deps.Metrics...)
 	if deps.IndexSize != nil {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "loyalty_index_customers", Help: "Customers in the ranking index.",

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"regexp"
 	"runtime/debug"
 	"strconv"
@@ -45,15 +46,28 @@ func (s *Server) observe(c *gin.Context) {
 		route = "unmatched"
 	}
 	status := c.Writer.Status()
-	s.metrics.latency.WithLabelValues(c.Request.Method, route, strconv.Itoa(status)).Observe(took.Seconds())
+	method := methodLabel(c.Request.Method)
+	s.metrics.latency.WithLabelValues(method, route, strconv.Itoa(status)).Observe(took.Seconds())
 	level := slog.LevelInfo
 	if status >= 500 {
 		level = slog.LevelWarn
 	}
 	s.log.LogAttrs(c.Request.Context(), level, "http request",
-		slog.String("requestId", c.GetString(requestIDKey)), slog.String("method", c.Request.Method),
+		slog.String("requestId", c.GetString(requestIDKey)), slog.String("method", method),
 		slog.String("route", route), slog.String("path", c.Request.URL.Path), slog.Int("status", status),
 		slog.Int("bytes", c.Writer.Size()), slog.Duration("took", took), slog.String("remote", c.ClientIP()))
+}
+
+// methodLabel bounds the method label of the metrics (and the logs): a
+// method outside the standard set is "other", so made-up methods can't add
+// series (/metrics needs no token).
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "other"
 }
 
 // recover turns a panic into a 500 problem, logging it with its stack.

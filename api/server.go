@@ -4,6 +4,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 )
@@ -38,8 +40,44 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Server, error) {
 	return s, nil
 }
 
-// Handler returns the HTTP handler serving every route.
+// Handler returns the HTTP handler serving every route (/metrics too,
+// unless Config.AdminOnlyMetrics).
 func (s *Server) Handler() http.Handler { return s.engine }
+
+// AdminHandler returns the handler of the admin listener: /metrics, the
+// probes and Go's pprof under /debug/pprof/. Serve it on an address only
+// operators reach.
+func (s *Server) AdminHandler() http.Handler {
+	e := gin.New()
+	e.RedirectTrailingSlash = false
+	e.ContextWithFallback = true
+	e.Use(s.requestID, s.recover)
+	e.NoRoute(func(c *gin.Context) {
+		s.problem(c, problemNotFound, "The admin listener serves /metrics, /livez, /readyz, /healthz and /debug/pprof/.", nil)
+	})
+	e.GET("/metrics", s.metricsHandler())
+	e.GET("/livez", s.livez)
+	e.GET("/readyz", s.readyz)
+	e.GET("/healthz", s.healthz)
+	e.GET("/debug/pprof/*name", gin.WrapF(pprofHandler))
+	return e
+}
+
+// pprofHandler serves net/http/pprof's index and profiles.
+func pprofHandler(w http.ResponseWriter, r *http.Request) {
+	switch strings.TrimPrefix(r.URL.Path, "/debug/pprof/") {
+	case "cmdline":
+		pprof.Cmdline(w, r)
+	case "profile":
+		pprof.Profile(w, r)
+	case "symbol":
+		pprof.Symbol(w, r)
+	case "trace":
+		pprof.Trace(w, r)
+	default:
+		pprof.Index(w, r)
+	}
+}
 
 func (s *Server) routes() *gin.Engine {
 	e := gin.New()
@@ -62,9 +100,12 @@ func (s *Server) routes() *gin.Engine {
 	e.PUT("/order/:orderId", s.authenticate(RoleChannel, RoleStaff), s.putOrder)
 	e.GET("/loyalty/:userId", s.authenticate(RoleCustomer, RoleStaff), s.getDashboard)
 	e.POST("/loyalty/:userId", s.authenticate(RoleStaff), s.postPoints)
+	e.GET("/livez", s.livez)
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
-	e.GET("/metrics", s.metricsHandler())
+	if !s.cfg.AdminOnlyMetrics {
+		e.GET("/metrics", s.metricsHandler())
+	}
 	e.GET("/openapi.json", s.openapi)
 	if s.deps.History != nil {
 		e.GET("/loyalty/:userId/history", s.authenticate(RoleCustomer, RoleStaff), s.getHistory)

@@ -1,24 +1,33 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+	"github.com/xyz/loyalty/embedded"
 )
 
 // Config is the whole effective configuration: file, LOYALTY_* environment
 // and flags, read once at start by load (the only viper user).
 type Config struct {
 	HTTP struct {
-		Addr            string        `mapstructure:"addr"`
+		Addr string `mapstructure:"addr"`
+		// AdminAddr, if set, is a second listener for /metrics and pprof
+		// (and the probes), which the public listener then does not serve.
+		AdminAddr       string        `mapstructure:"admin_addr"`
 		ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
 	} `mapstructure:"http"`
 	Redis struct {
@@ -87,12 +96,9 @@ type Config struct {
 	} `mapstructure:"log"`
 }
 
-// devKey is the signing and proxy-name key of the embedded development mode
-// only: with Redis configured, real keys are required.
-const devKey = "loyalty-development-key-not-for-production"
-
 func defaults(v *viper.Viper) {
 	v.SetDefault("http.addr", "127.0.0.1:8080")
+	v.SetDefault("http.admin_addr", "")
 	v.SetDefault("http.shutdown_timeout", 15*time.Second)
 	v.SetDefault("redis.addr", "")
 	v.SetDefault("redis.read_addrs", []string{})
@@ -129,9 +135,81 @@ func defaults(v *viper.Viper) {
 	v.SetDefault("log.format", "text")
 }
 
+// flagKeys maps the command-line flags onto their config keys.
+var flagKeys = map[string]string{"http-addr": "http.addr", "redis-addr": "redis.addr", "clickhouse-addr": "clickhouse.addr", "data-dir": "data.dir"}
+
+// otherEnv are the LOYALTY_* variables that are not config keys: the config
+// file, and the retail data of the tests (internal/testenv).
+var otherEnv = []string{"LOYALTY_CONFIG", "LOYALTY_RETAIL_DATA"}
+
+// envName is the environment variable of a config key.
+func envName(key string) string {
+	return "LOYALTY_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// name is a key as the user writes it: the file key, its environment
+// variable and its flag, if it has one.
+func name(key string) string {
+	for f, k := range flagKeys {
+		if k == key {
+			return fmt.Sprintf("%s (%s, --%s)", key, envName(key), f)
+		}
+	}
+	return fmt.Sprintf("%s (%s)", key, envName(key))
+}
+
+// field is one config key and the field it fills.
+type field struct {
+	key string
+	v   reflect.Value
+}
+
+// fields lists the keys of c in declaration order, from the mapstructure
+// tags: the one list of known keys.
+func (c *Config) fields() []field {
+	var out []field
+	var walk func(v reflect.Value, prefix string)
+	walk = func(v reflect.Value, prefix string) {
+		for i := 0; i < v.NumField(); i++ {
+			f := v.Type().Field(i)
+			key := prefix + f.Tag.Get("mapstructure")
+			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
+				walk(v.Field(i), key+".")
+				continue
+			}
+			out = append(out, field{key, v.Field(i)})
+		}
+	}
+	walk(reflect.ValueOf(c).Elem(), "")
+	return out
+}
+
+// secret reports whether a key holds a secret, masked when logged.
+func secret(key string) bool {
+	return strings.HasSuffix(key, "password") || strings.HasSuffix(key, "key")
+}
+
 // load reads the config file (--config or LOYALTY_CONFIG), the environment
-// (LOYALTY_REDIS_ADDR for redis.addr, ...) and the command's flags.
+// (LOYALTY_REDIS_ADDR for redis.addr, ...) and the command's flags, and
+// validates the result. An unknown key in the file, an unknown LOYALTY_*
+// variable, a value of the wrong type (a duration without a unit) and a
+// value out of range are refused, each error naming the key, its variable
+// and the value.
 func load(flags *pflag.FlagSet) (*Config, error) {
+	var c Config
+	known := map[string]bool{}
+	var keys, envs []string
+	for _, f := range c.fields() {
+		known[f.key] = true
+		keys, envs = append(keys, f.key), append(envs, envName(f.key))
+	}
+	var errs []error
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "LOYALTY_") && !slices.Contains(envs, k) && !slices.Contains(otherEnv, k) {
+			errs = append(errs, fmt.Errorf("unknown environment variable %s%s", k, suggest(k, append(envs, otherEnv...))))
+		}
+	}
 	v := viper.New()
 	defaults(v)
 	v.SetEnvPrefix("LOYALTY")
@@ -142,66 +220,302 @@ func load(flags *pflag.FlagSet) (*Config, error) {
 		file = os.Getenv("LOYALTY_CONFIG")
 	}
 	if file != "" {
+		fv := viper.New()
+		fv.SetConfigFile(file)
+		if err := fv.ReadInConfig(); err != nil {
+			return nil, fmt.Errorf("read config file %s: %w", file, err)
+		}
+		for _, k := range fv.AllKeys() {
+			if !known[k] {
+				errs = append(errs, fmt.Errorf("config file %s: unknown key %s%s", file, k, suggest(k, keys)))
+			}
+		}
 		v.SetConfigFile(file)
 		if err := v.ReadInConfig(); err != nil {
-			return nil, fmt.Errorf("read config %s: %w", file, err)
+			return nil, fmt.Errorf("read config file %s: %w", file, err)
 		}
 	}
-	for flag, key := range map[string]string{"http-addr": "http.addr", "redis-addr": "redis.addr", "clickhouse-addr": "clickhouse.addr", "data-dir": "data.dir"} {
+	for flag, key := range flagKeys {
 		if f := flags.Lookup(flag); f != nil {
 			if err := v.BindPFlag(key, f); err != nil {
 				return nil, err
 			}
 		}
 	}
-	var c Config
-	if err := v.Unmarshal(&c); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+	for _, f := range c.fields() {
+		if err := decode(f.v, v.Get(f.key)); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name(f.key), err))
+		}
 	}
-	// A comma-separated LOYALTY_REDIS_READ_ADDRS (or _SENTINEL_ADDRS)
-	// arrives as one string.
-	c.Redis.ReadAddrs = splitList(c.Redis.ReadAddrs)
-	c.Redis.SentinelAddrs = splitList(c.Redis.SentinelAddrs)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
 	return &c, c.validate()
 }
 
-// splitList splits a one-element list holding a comma-separated string and
-// drops empty elements.
-func splitList(l []string) []string {
-	if len(l) == 1 {
-		l = strings.Split(l[0], ",")
+// decode sets f from a raw value of the file, the environment or a flag
+// (strings from the last two), refusing what its type can't hold.
+func decode(f reflect.Value, raw any) error {
+	str, isStr := raw.(string)
+	switch f.Interface().(type) {
+	case time.Duration:
+		switch r := raw.(type) {
+		case time.Duration:
+			f.SetInt(int64(r))
+		case string:
+			d, err := time.ParseDuration(strings.TrimSpace(r))
+			if err != nil {
+				if _, nerr := strconv.ParseFloat(strings.TrimSpace(r), 64); nerr == nil {
+					return fmt.Errorf("%q has no unit: write a duration with its unit, e.g. %ss or %sms", r, strings.TrimSpace(r), strings.TrimSpace(r))
+				}
+				return fmt.Errorf("%q is not a duration: write e.g. 15s, 500ms or 2m", r)
+			}
+			f.SetInt(int64(d))
+		case int, int64, float64, uint64:
+			return fmt.Errorf("%v has no unit: write a duration with its unit, e.g. \"%vs\" or \"%vms\"", r, r, r)
+		default:
+			return fmt.Errorf("%v is not a duration: write e.g. 15s, 500ms or 2m", raw)
+		}
+	case string:
+		switch r := raw.(type) {
+		case string:
+			f.SetString(r)
+		case int, int64, uint64, bool:
+			f.SetString(fmt.Sprint(r))
+		case float64:
+			f.SetString(strconv.FormatFloat(r, 'f', -1, 64))
+		default:
+			return fmt.Errorf("%v is not a single value: write one string", raw)
+		}
+	case int:
+		switch r := raw.(type) {
+		case int:
+			f.SetInt(int64(r))
+		case int64:
+			f.SetInt(r)
+		case float64:
+			if r != float64(int64(r)) {
+				return fmt.Errorf("%v is not a whole number", r)
+			}
+			f.SetInt(int64(r))
+		case string:
+			n, err := strconv.Atoi(strings.TrimSpace(r))
+			if err != nil {
+				return fmt.Errorf("%q is not a whole number", r)
+			}
+			f.SetInt(int64(n))
+		default:
+			return fmt.Errorf("%v is not a whole number", raw)
+		}
+	case bool:
+		switch r := raw.(type) {
+		case bool:
+			f.SetBool(r)
+		case string:
+			b, err := strconv.ParseBool(strings.TrimSpace(r))
+			if err != nil {
+				return fmt.Errorf("%q is not true or false", r)
+			}
+			f.SetBool(b)
+		default:
+			return fmt.Errorf("%v is not true or false", raw)
+		}
+	case []string:
+		var l []string
+		switch r := raw.(type) {
+		case []string:
+			l = r
+		case []any:
+			for _, e := range r {
+				l = append(l, fmt.Sprint(e))
+			}
+		default:
+			if !isStr {
+				return fmt.Errorf("%v is not a list: write a list, or one comma-separated string", raw)
+			}
+			l = []string{str}
+		}
+		f.Set(reflect.ValueOf(splitList(slices.Clone(l))))
+	default:
+		return fmt.Errorf("unsupported config type %s", f.Type())
 	}
-	out := l[:0]
-	for _, s := range l {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
+	return nil
+}
+
+// suggest names the known name nearest to an unknown one.
+func suggest(unknown string, known []string) string {
+	best, dist := "", -1
+	for _, k := range known {
+		if d := editDistance(strings.ToLower(unknown), strings.ToLower(k)); dist < 0 || d < dist {
+			best, dist = k, d
+		}
+	}
+	if best == "" || dist > max(3, len(unknown)/3) {
+		return ": no known key is close; see the Configuration table of README.md"
+	}
+	return ": did you mean " + best + "?"
+}
+
+// editDistance is the Levenshtein distance of a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+// splitList splits the comma-separated strings of a list and drops empty
+// elements.
+func splitList(l []string) []string {
+	var out []string
+	for _, e := range l {
+		for _, s := range strings.Split(e, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
 		}
 	}
 	return out
 }
 
+// MinKeyBytes is the shortest auth.hs256_key and proxy.key accepted.
+const MinKeyBytes = 32
+
+var (
+	dbIdentifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+	logLevels    = []string{"debug", "info", "warn", "error"}
+	logFormats   = []string{"text", "json"}
+)
+
 func (c *Config) validate() error {
 	var errs []error
-	if _, err := decimal.NewFromString(c.Points.EURToGBP); err != nil {
-		errs = append(errs, fmt.Errorf("points.eur_to_gbp %q is not a decimal number", c.Points.EURToGBP))
+	bad := func(key string, value any, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s is %s: %s", name(key), quote(value), fmt.Sprintf(format, a...)))
+	}
+	addr := func(key, a string, optional bool) {
+		if a == "" && optional {
+			return
+		}
+		if msg := checkAddr(a); msg != "" {
+			bad(key, a, "%s", msg)
+		}
+	}
+	addr("http.addr", c.HTTP.Addr, false)
+	addr("http.admin_addr", c.HTTP.AdminAddr, true)
+	if c.HTTP.AdminAddr != "" && c.HTTP.AdminAddr == c.HTTP.Addr {
+		bad("http.admin_addr", c.HTTP.AdminAddr, "the same as http.addr; give the admin listener its own port, or leave it empty")
+	}
+	if c.HTTP.ShutdownTimeout <= 0 || c.HTTP.ShutdownTimeout > 10*time.Minute {
+		bad("http.shutdown_timeout", c.HTTP.ShutdownTimeout, "want a drain from 1ms to 10m, e.g. 15s")
+	}
+	addr("redis.addr", c.Redis.Addr, true)
+	for _, a := range c.Redis.ReadAddrs {
+		addr("redis.read_addrs", a, false)
+	}
+	if strings.TrimSpace(c.Redis.Prefix) == "" || strings.ContainsAny(c.Redis.Prefix, " \t\r\n{}") {
+		bad("redis.prefix", c.Redis.Prefix, "want a non-empty key prefix without spaces or braces, e.g. loyalty")
+	}
+	if c.Redis.PoolSize < 1 {
+		bad("redis.pool_size", c.Redis.PoolSize, "want at least 1 connection, e.g. 64")
 	}
 	if c.Redis.DedupeParts < 1 {
-		errs = append(errs, errors.New("redis.dedupe_parts must be at least 1"))
-	}
-	if c.Points.DedupeDays < 1 {
-		errs = append(errs, errors.New("points.dedupe_days must be at least 1"))
-	}
-	if c.Ranking.DefaultTop < 0 || c.Ranking.DefaultTop > c.Ranking.MaxTop || c.Ranking.DefaultAround < 0 || c.Ranking.DefaultAround > c.Ranking.MaxAround {
-		errs = append(errs, errors.New("ranking: want 0 <= default_top <= max_top and 0 <= default_around <= max_around"))
+		bad("redis.dedupe_parts", c.Redis.DedupeParts, "want at least 1 (about daily changes / 100)")
 	}
 	errs = append(errs, c.validateRedis()...)
-	if c.Ranking.HeadTimeout <= 0 {
-		errs = append(errs, fmt.Errorf("ranking.head_timeout is %s: it must be positive (for example 50ms)", c.Ranking.HeadTimeout))
+	addr("clickhouse.addr", c.ClickHouse.Addr, true)
+	if !dbIdentifier.MatchString(c.ClickHouse.Database) {
+		bad("clickhouse.database", c.ClickHouse.Database, "want a database name of letters, digits and _ (not starting with a digit), e.g. loyalty")
 	}
-	if c.Ranking.MaxStaleness <= 0 {
-		errs = append(errs, fmt.Errorf("ranking.max_staleness is %s: it must be positive (for example 5m)", c.Ranking.MaxStaleness))
+	if strings.TrimSpace(c.Data.Dir) == "" {
+		bad("data.dir", c.Data.Dir, "want the embedded store's directory, e.g. loyalty-data")
+	}
+	if r, err := decimal.NewFromString(c.Points.EURToGBP); err != nil {
+		bad("points.eur_to_gbp", c.Points.EURToGBP, "not a decimal number; write the value of 1 EUR in GBP, e.g. 0.85")
+	} else if !r.IsPositive() || r.GreaterThanOrEqual(decimal.NewFromInt(10)) || !r.Equal(r.Truncate(6)) {
+		bad("points.eur_to_gbp", c.Points.EURToGBP, "want a rate above 0 and below 10 with at most 6 decimal places, e.g. 0.85")
+	}
+	if c.Points.DedupeDays < 1 {
+		bad("points.dedupe_days", c.Points.DedupeDays, "want at least 1 day")
+	}
+	rk := c.Ranking
+	if rk.MaxTop < 1 || rk.MaxTop > 1000 {
+		bad("ranking.max_top", rk.MaxTop, "want 1 to 1000, e.g. 100")
+	} else if rk.DefaultTop < 1 || rk.DefaultTop > rk.MaxTop {
+		bad("ranking.default_top", rk.DefaultTop, "want 1 to ranking.max_top (%d), e.g. 10", rk.MaxTop)
+	}
+	if rk.MaxAround < 0 || rk.MaxAround > 100 {
+		bad("ranking.max_around", rk.MaxAround, "want 0 to 100, e.g. 10")
+	} else if rk.DefaultAround < 0 || rk.DefaultAround > rk.MaxAround {
+		bad("ranking.default_around", rk.DefaultAround, "want 0 to ranking.max_around (%d), e.g. 2", rk.MaxAround)
+	}
+	if rk.GCPercent != -1 && (rk.GCPercent < 1 || rk.GCPercent > 10000) {
+		bad("ranking.gc_percent", rk.GCPercent, "want a GC target from 1 to 10000 percent, or -1 to turn the collector off")
+	}
+	if rk.HeadTimeout <= 0 {
+		bad("ranking.head_timeout", rk.HeadTimeout, "it must be positive (for example 50ms)")
+	}
+	if rk.MaxStaleness <= 0 {
+		bad("ranking.max_staleness", rk.MaxStaleness, "it must be positive (for example 5m)")
+	}
+	if n := len(c.Auth.HS256Key); n > 0 && n < MinKeyBytes {
+		errs = append(errs, fmt.Errorf("%s is %d bytes: a signing key needs at least %d random bytes; set it to e.g. the output of `openssl rand -hex 32`", name("auth.hs256_key"), n, MinKeyBytes))
+	}
+	if n := len(c.Proxy.Key); n > 0 && n < MinKeyBytes {
+		errs = append(errs, fmt.Errorf("%s is %d bytes: the proxy-name key needs at least %d random bytes; set it to e.g. the output of `openssl rand -hex 32`", name("proxy.key"), n, MinKeyBytes))
+	}
+	if f := c.Auth.RS256PublicKeyPEM; f != "" {
+		if _, err := os.Stat(f); err != nil {
+			bad("auth.rs256_public_key_file", f, "can't be read (%v); give the path of a PEM RSA public key", errors.Unwrap(err))
+		}
+	}
+	if strings.TrimSpace(c.Auth.Issuer) == "" {
+		bad("auth.issuer", c.Auth.Issuer, "want the issuer your tokens name (iss), e.g. loyalty")
+	}
+	if strings.TrimSpace(c.Auth.Audience) == "" {
+		bad("auth.audience", c.Auth.Audience, "want the audience your tokens name (aud), e.g. loyalty-api")
+	}
+	if !slices.Contains(logLevels, strings.ToLower(c.Log.Level)) {
+		bad("log.level", c.Log.Level, "want one of %s", strings.Join(logLevels, ", "))
+	}
+	if !slices.Contains(logFormats, strings.ToLower(c.Log.Format)) {
+		bad("log.format", c.Log.Format, "want text or json (json for production)")
 	}
 	return errors.Join(errs...)
+}
+
+// quote renders a bad value for a message: strings quoted, so an empty one
+// shows.
+func quote(v any) string {
+	if s, ok := v.(string); ok {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprint(v)
+}
+
+// checkAddr returns what is wrong with a host:port listen or dial address,
+// or "".
+func checkAddr(a string) string {
+	_, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return "not host:port; write e.g. 127.0.0.1:8080, or :8080 for every interface"
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return "its port is not a number from 0 to 65535"
+	}
+	return ""
 }
 
 // validateRedis checks that the Redis keys make one topology: none
@@ -213,28 +527,28 @@ func (c *Config) validateRedis() []error {
 	sentinel := len(r.SentinelAddrs) > 0
 	switch {
 	case r.Addr != "" && sentinel:
-		errs = append(errs, errors.New("redis.addr and redis.sentinel_addrs are both set: set redis.addr for one fixed primary, or redis.sentinel_addrs with redis.master_name to find the primary through Sentinel, not both"))
+		errs = append(errs, fmt.Errorf("%s and %s are both set: set redis.addr for one fixed primary, or redis.sentinel_addrs with redis.master_name to find the primary through Sentinel, not both", name("redis.addr"), name("redis.sentinel_addrs")))
 	case sentinel && r.MasterName == "":
-		errs = append(errs, errors.New("redis.sentinel_addrs is set but redis.master_name is not: set redis.master_name (LOYALTY_REDIS_MASTER_NAME) to the name the sentinels monitor (their `sentinel monitor NAME ...` line)"))
+		errs = append(errs, fmt.Errorf("redis.sentinel_addrs is set but redis.master_name is not: set %s to the name the sentinels monitor (their `sentinel monitor NAME ...` line)", name("redis.master_name")))
 	case !sentinel && r.MasterName != "":
-		errs = append(errs, errors.New("redis.master_name is set but redis.sentinel_addrs is not: set redis.sentinel_addrs (LOYALTY_REDIS_SENTINEL_ADDRS, comma-separated host:port) to the sentinels"))
+		errs = append(errs, fmt.Errorf("redis.master_name is set but redis.sentinel_addrs is not: set %s (comma-separated host:port) to the sentinels", name("redis.sentinel_addrs")))
 	}
 	if !sentinel && r.SentinelPassword != "" {
-		errs = append(errs, errors.New("redis.sentinel_password is set but redis.sentinel_addrs is not: set redis.sentinel_addrs too, or drop the password"))
+		errs = append(errs, fmt.Errorf("redis.sentinel_password is set but redis.sentinel_addrs is not: set %s too, or drop the password", name("redis.sentinel_addrs")))
 	}
 	for _, a := range r.SentinelAddrs {
-		if _, _, err := net.SplitHostPort(a); err != nil {
-			errs = append(errs, fmt.Errorf("redis.sentinel_addrs: %q is not host:port", a))
+		if msg := checkAddr(a); msg != "" {
+			errs = append(errs, fmt.Errorf("%s: %q is %s", name("redis.sentinel_addrs"), a, msg))
 		}
 	}
 	if r.MinReplicasAck < 0 {
-		errs = append(errs, fmt.Errorf("redis.min_replicas_ack is %d: set it to 0 (acknowledge once the primary has a change) or to how many replicas must confirm it", r.MinReplicasAck))
+		errs = append(errs, fmt.Errorf("%s is %d: set it to 0 (acknowledge once the primary has a change) or to how many replicas must confirm it", name("redis.min_replicas_ack"), r.MinReplicasAck))
 	}
 	if r.MinReplicasAck > 0 && r.WaitTimeout <= 0 {
-		errs = append(errs, fmt.Errorf("redis.wait_timeout is %s with redis.min_replicas_ack %d: set a positive timeout (for example 100ms)", r.WaitTimeout, r.MinReplicasAck))
+		errs = append(errs, fmt.Errorf("%s is %s with redis.min_replicas_ack %d: set a positive timeout (for example 100ms)", name("redis.wait_timeout"), r.WaitTimeout, r.MinReplicasAck))
 	}
 	if r.Addr == "" && !sentinel && len(r.ReadAddrs) > 0 {
-		errs = append(errs, errors.New("redis.read_addrs needs the primary: set redis.addr, or redis.sentinel_addrs with redis.master_name"))
+		errs = append(errs, fmt.Errorf("%s needs the primary: set redis.addr, or redis.sentinel_addrs with redis.master_name", name("redis.read_addrs")))
 	}
 	return errs
 }
@@ -254,52 +568,50 @@ func (c *Config) redisName() string {
 	return c.Redis.Addr
 }
 
-// keys returns the auth and proxy keys; in embedded mode a missing key falls
-// back to the development key, with Redis configured it is an error.
+// keys returns the auth and proxy keys. With Redis both must be configured;
+// on the embedded store a key not configured is the one generated in the
+// data directory on first use (embedded.Keys).
 func (c *Config) keys() (auth, proxy []byte, err error) {
-	a, p := c.Auth.HS256Key, c.Proxy.Key
-	if !c.embeddedMode() && ((a == "" && c.Auth.RS256PublicKeyPEM == "") || p == "") {
-		return nil, nil, errors.New("set auth.hs256_key (LOYALTY_AUTH_HS256_KEY) or auth.rs256_public_key_file, and proxy.key (LOYALTY_PROXY_KEY): development keys are only used without Redis")
+	a, p := []byte(c.Auth.HS256Key), []byte(c.Proxy.Key)
+	rsa := c.Auth.RS256PublicKeyPEM != ""
+	if !c.embeddedMode() {
+		var errs []error
+		if len(a) == 0 && !rsa {
+			errs = append(errs, fmt.Errorf("no token key: set %s to at least %d random bytes (e.g. `openssl rand -hex 32`), or %s to your identity provider's public key", name("auth.hs256_key"), MinKeyBytes, name("auth.rs256_public_key_file")))
+		}
+		if len(p) == 0 {
+			errs = append(errs, fmt.Errorf("no proxy-name key: set %s to at least %d random bytes (e.g. `openssl rand -hex 32`); it must stay the same across restarts and processes", name("proxy.key"), MinKeyBytes))
+		}
+		return a, p, errors.Join(errs...)
 	}
-	if a == "" && c.Auth.RS256PublicKeyPEM == "" {
-		a = devKey
+	if len(a) > 0 && len(p) > 0 || rsa && len(p) > 0 {
+		return a, p, nil
 	}
-	if p == "" {
-		p = devKey
+	k, err := embedded.Keys(c.Data.Dir)
+	if err != nil {
+		return nil, nil, err
 	}
-	return []byte(a), []byte(p), nil
+	if len(a) == 0 && !rsa {
+		a = k.Auth
+	}
+	if len(p) == 0 {
+		p = k.Proxy
+	}
+	return a, p, nil
 }
 
-func mask(s string) string {
-	if s == "" {
-		return ""
+// logEffective logs the whole effective configuration, secrets masked.
+func (c *Config) logEffective(log *slog.Logger, level slog.Level) {
+	attrs := make([]slog.Attr, 0, 40)
+	for _, f := range c.fields() {
+		v := f.v.Interface()
+		if secret(f.key) {
+			v = "****"
+			if f.v.Len() == 0 {
+				v = ""
+			}
+		}
+		attrs = append(attrs, slog.Any(f.key, v))
 	}
-	return "****"
-}
-
-// logEffective logs the effective configuration with secrets masked.
-func (c *Config) logEffective(log *slog.Logger) {
-	log.Info("config",
-		"http.addr", c.HTTP.Addr, "redis.addr", c.Redis.Addr, "redis.read_addrs", c.Redis.ReadAddrs,
-		"redis.sentinel_addrs", c.Redis.SentinelAddrs, "redis.master_name", c.Redis.MasterName,
-		"redis.sentinel_password", mask(c.Redis.SentinelPassword), "redis.min_replicas_ack", c.Redis.MinReplicasAck,
-		"redis.wait_timeout", c.Redis.WaitTimeout, "redis.assume_noeviction", c.Redis.AssumeNoEviction,
-		"redis.password", mask(c.Redis.Password), "redis.prefix", c.Redis.Prefix,
-		"clickhouse.addr", c.ClickHouse.Addr, "clickhouse.database", c.ClickHouse.Database,
-		"clickhouse.password", mask(c.ClickHouse.Password), "data.dir", c.Data.Dir,
-		"points.eur_to_gbp", c.Points.EURToGBP, "points.dedupe_days", c.Points.DedupeDays,
-		"ranking.max_top", c.Ranking.MaxTop, "ranking.max_around", c.Ranking.MaxAround,
-		"ranking.head_timeout", c.Ranking.HeadTimeout, "ranking.max_staleness", c.Ranking.MaxStaleness,
-		"auth.hs256_key", mask(c.Auth.HS256Key), "auth.rs256_public_key_file", c.Auth.RS256PublicKeyPEM,
-		"auth.issuer", c.Auth.Issuer, "auth.audience", c.Auth.Audience, "proxy.key", mask(c.Proxy.Key))
-}
-
-func newLogger(c *Config) *slog.Logger {
-	var lvl slog.Level
-	_ = lvl.UnmarshalText([]byte(c.Log.Level))
-	opts := &slog.HandlerOptions{Level: lvl}
-	if c.Log.Format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	log.LogAttrs(context.Background(), level, "config", attrs...)
 }

@@ -2,9 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"net/http"
+	"log/slog"
+	"path/filepath"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/spf13/cobra"
 	"github.com/xyz/loyalty/api"
+	"github.com/xyz/loyalty/embedded"
 	"github.com/xyz/loyalty/histogram"
 	"github.com/xyz/loyalty/ranker"
 	"github.com/xyz/loyalty/web"
@@ -20,13 +20,14 @@ import (
 func serveCmd() *cobra.Command {
 	cmd := command("serve", "Run the HTTP API (embedded store when no Redis is configured)",
 		func(ctx context.Context, e env, cmd *cobra.Command, _ []string) error {
-			e.cfg.logEffective(e.log)
+			e.cfg.logEffective(e.log, slog.LevelInfo)
 			gin.SetMode(gin.ReleaseMode)
 			debug.SetGCPercent(e.cfg.Ranking.GCPercent)
 			acfg, err := e.cfg.apiConfig()
 			if err != nil {
 				return err
 			}
+			acfg.AdminOnlyMetrics = e.cfg.HTTP.AdminAddr != ""
 			s, err := openStores(ctx, e.cfg, e.log, false)
 			if err != nil {
 				return err
@@ -36,12 +37,12 @@ func serveCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			deps := api.Deps{Writer: s.writer, Page: page}
+			deps := api.Deps{Writer: s.writer, Page: page, Metrics: append(s.metrics.collectors(), buildInfoMetric())}
 			var wg sync.WaitGroup
 			bg, stopBG := context.WithCancel(context.Background())
 			defer func() { stopBG(); wg.Wait() }()
 			if s.emb != nil {
-				e.log.Warn("running on the embedded store (no Redis configured): data in " + e.cfg.Data.Dir + "; development keys are in use unless configured")
+				e.log.Warn("running on the embedded store (no Redis configured): data in "+e.cfg.Data.Dir+"; unless configured, the token and proxy-name keys are the ones generated in it", "keys", filepath.Join(e.cfg.Data.Dir, embedded.KeyFile))
 				deps.Ranker = ranker.Local{B: s.emb.Board()}
 				deps.History = s.emb
 				// The web page's development sign-in: only here, never with Redis.
@@ -72,28 +73,35 @@ func serveCmd() *cobra.Command {
 				deps.LedgerDeadLetters = func() float64 { return float64(s.shipper.DeadLetterCount()) }
 				deps.LedgerDeadLettered = func() float64 { return float64(s.shipper.DeadLettered()) }
 				deps.Checks = []api.Check{{Name: "redis", Check: s.index.Ping}, {Name: "clickhouse", Check: s.ledger.Ping}}
+				deps.Metrics = append(deps.Metrics, replicaMetrics(rep, s.index)...)
+				deps.Metrics = append(deps.Metrics, shipperMetrics(s.shipper)...)
 			}
 			a, err := api.New(acfg, deps, e.log)
 			if err != nil {
 				return err
 			}
-			srv := &http.Server{Addr: e.cfg.HTTP.Addr, Handler: a.Handler(), ReadHeaderTimeout: 5 * time.Second,
-				ReadTimeout: 10 * time.Second, WriteTimeout: 15 * time.Second, IdleTimeout: 120 * time.Second}
-			errc := make(chan error, 1)
-			go func() { errc <- srv.ListenAndServe() }()
-			e.log.Info("loyalty serving", "addr", e.cfg.HTTP.Addr)
-			select {
-			case err := <-errc:
-				return fmt.Errorf("serve %s: %w", e.cfg.HTTP.Addr, err)
-			case <-ctx.Done():
+			pub, err := listen("http", e.cfg.HTTP.Addr, a.Handler())
+			if err != nil {
+				return err
 			}
-			e.log.Info("shutting down: draining requests", "timeout", e.cfg.HTTP.ShutdownTimeout)
-			sctx, cancel := context.WithTimeout(context.Background(), e.cfg.HTTP.ShutdownTimeout)
-			defer cancel()
-			if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				return fmt.Errorf("shutdown: %w", err)
+			ls := []*listener{pub}
+			if e.cfg.HTTP.AdminAddr != "" {
+				adm, err := listen("admin", e.cfg.HTTP.AdminAddr, a.AdminHandler())
+				if err != nil {
+					pub.ln.Close()
+					return err
+				}
+				ls = append(ls, adm)
 			}
-			return nil
+			return serveUntil(ctx, e.log, e.cfg.HTTP.ShutdownTimeout, ls, func(dctx context.Context) {
+				// The background work stops; the shipper ships what it can
+				// in what is left of the drain.
+				stopBG()
+				wg.Wait()
+				if s.shipper != nil {
+					drainLedger(dctx, e.log, s.shipper)
+				}
+			})
 		})
 	cmd.Flags().String("http-addr", "127.0.0.1:8080", "listen address (LOYALTY_HTTP_ADDR)")
 	return cmd

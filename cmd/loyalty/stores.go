@@ -27,6 +27,7 @@ type stores struct {
 	reads   *histogram.Index // Redis mode: for replica reads (a Redis replica or the primary)
 	ledger  *lazyLedger      // Redis mode
 	shipper *ingest.Shipper  // Redis mode
+	metrics *storeMetrics    // Redis mode: command latency and errors (nil otherwise)
 	closers []func() error
 }
 
@@ -102,6 +103,10 @@ func openStores(ctx context.Context, c *Config, log *slog.Logger, needLedger boo
 	}
 	s := &stores{}
 	if c.embeddedMode() {
+		if c.ClickHouse.Addr != "" {
+			return nil, fmt.Errorf("%s is set but no Redis is: the embedded store keeps its own ledger and would ignore ClickHouse; set %s (or %s with %s) too, or unset clickhouse.addr to run on the embedded store",
+				name("clickhouse.addr"), name("redis.addr"), name("redis.sentinel_addrs"), name("redis.master_name"))
+		}
 		s.emb, err = embedded.Open(c.Data.Dir)
 		if err != nil {
 			return nil, err
@@ -111,9 +116,14 @@ func openStores(ctx context.Context, c *Config, log *slog.Logger, needLedger boo
 		return s, nil
 	}
 	if c.ClickHouse.Addr == "" {
-		return nil, errors.New("redis is configured but clickhouse.addr is not: with Redis, the ledger lives in ClickHouse (set LOYALTY_CLICKHOUSE_ADDR)")
+		return nil, fmt.Errorf("redis is configured but clickhouse.addr is not: with Redis, the ledger lives in ClickHouse (set %s)", name("clickhouse.addr"))
 	}
 	rdb, ro := c.redisClients()
+	s.metrics = newStoreMetrics()
+	rdb.AddHook(s.metrics.redisHook("primary"))
+	if ro != nil {
+		ro.AddHook(s.metrics.redisHook("replica"))
+	}
 	s.closers = append(s.closers, rdb.Close)
 	s.index = histogram.New(rdb, c.histogramConfig())
 	s.reads = s.index
@@ -127,7 +137,9 @@ func openStores(ctx context.Context, c *Config, log *slog.Logger, needLedger boo
 	} else if warn != nil {
 		log.Warn("redis settings not checked", "err", warn)
 	}
-	s.ledger = &lazyLedger{cfg: c.chConfig()}
+	chc := c.chConfig()
+	chc.Logger = log.With("component", "clickhouse-go")
+	s.ledger = &lazyLedger{cfg: chc, metrics: s.metrics}
 	s.closers = append(s.closers, s.ledger.Close)
 	if _, err := s.ledger.get(ctx); err != nil {
 		if needLedger || !errors.Is(err, chledger.ErrUnavailable) {
@@ -149,11 +161,12 @@ func openStores(ctx context.Context, c *Config, log *slog.Logger, needLedger boo
 // after a failed connect (at most every few seconds), so the service starts
 // and serves while ClickHouse is down. Safe for concurrent use.
 type lazyLedger struct {
-	cfg  chledger.Config
-	mu   sync.Mutex
-	l    *chledger.Ledger
-	last time.Time
-	err  error
+	cfg     chledger.Config
+	metrics *storeMetrics // nil: none
+	mu      sync.Mutex
+	l       *chledger.Ledger
+	last    time.Time
+	err     error
 }
 
 func (z *lazyLedger) get(ctx context.Context) (*chledger.Ledger, error) {
@@ -171,7 +184,8 @@ func (z *lazyLedger) get(ctx context.Context) (*chledger.Ledger, error) {
 }
 
 // Lookup finds changes in the ledger.
-func (z *lazyLedger) Lookup(ctx context.Context, ids []string) (map[string]ledger.Entry, error) {
+func (z *lazyLedger) Lookup(ctx context.Context, ids []string) (found map[string]ledger.Entry, err error) {
+	defer func(start time.Time) { z.metrics.clickhouse("lookup", start, err) }(time.Now())
 	l, err := z.get(ctx)
 	if err != nil {
 		return nil, err
@@ -180,7 +194,8 @@ func (z *lazyLedger) Lookup(ctx context.Context, ids []string) (map[string]ledge
 }
 
 // Append writes entries to the ledger.
-func (z *lazyLedger) Append(ctx context.Context, es []ledger.Entry) error {
+func (z *lazyLedger) Append(ctx context.Context, es []ledger.Entry) (err error) {
+	defer func(start time.Time) { z.metrics.clickhouse("append", start, err) }(time.Now())
 	l, err := z.get(ctx)
 	if err != nil {
 		return err
@@ -189,7 +204,8 @@ func (z *lazyLedger) Append(ctx context.Context, es []ledger.Entry) error {
 }
 
 // Ping checks ClickHouse.
-func (z *lazyLedger) Ping(ctx context.Context) error {
+func (z *lazyLedger) Ping(ctx context.Context) (err error) {
+	defer func(start time.Time) { z.metrics.clickhouse("ping", start, err) }(time.Now())
 	l, err := z.get(ctx)
 	if err != nil {
 		return err

@@ -1,0 +1,285 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/xyz/loyalty/internal/testenv"
+)
+
+// server is a `loyalty serve` process of a test.
+type server struct {
+	cmd  *exec.Cmd
+	base string
+	done chan struct{} // closed when the process has exited
+	err  error         // of Wait, once done
+	mu   sync.Mutex
+	logs strings.Builder
+}
+
+// lockedWriter appends to the server's logs.
+func (s *server) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.logs.Write(p)
+}
+
+func (s *server) log() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.logs.String()
+}
+
+// startServe starts `loyalty serve` with env on a free port and waits until
+// /livez answers.
+func startServe(t *testing.T, env []string) *server {
+	t.Helper()
+	addr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	s := &server{base: "http://" + addr, done: make(chan struct{})}
+	s.cmd = exec.Command(bin, "serve")
+	s.cmd.Env = append(env, "LOYALTY_HTTP_ADDR="+addr)
+	s.cmd.Stderr = s
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.err = s.cmd.Wait(); close(s.done) }()
+	t.Cleanup(func() { s.cmd.Process.Kill(); <-s.done })
+	for end := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if code, _ := s.get(t, "/livez", ""); code == 200 {
+			return s
+		}
+		select {
+		case <-s.done:
+			t.Fatalf("serve exited: %v\n%s", s.err, s.log())
+		default:
+		}
+		if time.Now().After(end) {
+			t.Fatalf("serve not live after 20s:\n%s", s.log())
+		}
+	}
+}
+
+func (s *server) do(t *testing.T, method, url, token, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+func (s *server) get(t *testing.T, path, token string) (int, string) {
+	return s.do(t, "GET", s.base+path, token, "")
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (s *server) stop(t *testing.T) {
+	t.Helper()
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	<-s.done
+	if s.err != nil {
+		t.Fatalf("serve after SIGTERM: %v\n%s", s.err, s.log())
+	}
+}
+
+func orderBody(customer, amount string) string {
+	return fmt.Sprintf(`{"customerId":%q,"channel":"web","paymentDetails":{"amount":%q,"currency":"GBP"},"purchasedAt":%q}`,
+		customer, amount, time.Now().UTC().Format(time.RFC3339))
+}
+
+// TestProbesWithStoresDown: with Redis and ClickHouse both down, /livez
+// stays 200 (the process), /readyz stays 200 (the board is fresh: the
+// dashboards are answered, marked stale), /healthz is 503 naming both;
+// `loyalty healthcheck` follows the probe it is given. The admin listener
+// serves /metrics (the public one does not) with the stores' errors, the
+// replica's lag and build_info. Logs are JSON lines only (go-redis's too),
+// "serving" is logged once the ports are bound, and on SIGTERM the shipper's
+// last round is logged with the backlog left.
+func TestProbesWithStoresDown(t *testing.T) {
+	st := newStack(t)
+	admin := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	env := append(st.env, "LOYALTY_HTTP_ADMIN_ADDR="+admin, "LOYALTY_LOG_FORMAT=json", "LOYALTY_LOG_LEVEL=info", "LOYALTY_HTTP_SHUTDOWN_TIMEOUT=5s")
+	srv := startServe(t, env)
+	for end := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if code, _ := srv.get(t, "/readyz", ""); code == 200 {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("not ready:\n%s", srv.log())
+		}
+	}
+	if !strings.Contains(srv.log(), `"msg":"serving"`) || !strings.Contains(srv.log(), `"admin":"`+admin+`"`) {
+		t.Fatalf("no serving line naming both listeners:\n%s", srv.log())
+	}
+	channel, _, _ := runBin(t, env, "token", "pos-1", "--role", "channel")
+	me, _, _ := runBin(t, env, "token", "42", "--role", "customer")
+	channel, me = strings.TrimSpace(channel), strings.TrimSpace(me)
+	if code, body := srv.do(t, "POST", srv.base+"/order/p-1", channel, orderBody("42", "100.00")); code != 201 {
+		t.Fatalf("order: %d %s", code, body)
+	}
+	if code, _ := srv.get(t, "/metrics", ""); code != 404 {
+		t.Errorf("public /metrics with an admin listener: %d, want 404", code)
+	}
+
+	st.ch.Stop()
+	st.redis.Stop()
+	probe := func(path string, want int) {
+		t.Helper()
+		code, body := srv.get(t, path, "")
+		if code != want {
+			t.Errorf("%s with Redis and ClickHouse down: %d %s, want %d", path, code, body, want)
+		}
+	}
+	probe("/livez", 200)
+	probe("/readyz", 200)
+	probe("/healthz", 503)
+	if _, body := srv.get(t, "/healthz", ""); !strings.Contains(body, `{"name":"redis","status":"down"}`) || !strings.Contains(body, `{"name":"clickhouse","status":"down"}`) {
+		t.Errorf("/healthz does not name both dependencies down: %s", body)
+	}
+	if code, body := srv.get(t, "/loyalty/42", me); code != 200 || !strings.Contains(body, `"stale":true`) {
+		t.Errorf("dashboard with Redis down: %d %s", code, body)
+	}
+	hc := func(want int, args ...string) {
+		t.Helper()
+		out, errOut, code := runBin(t, env, append([]string{"healthcheck"}, args...)...)
+		if code != want {
+			t.Errorf("healthcheck %v: exit %d, want %d\n%s%s", args, code, want, out, errOut)
+		}
+	}
+	hc(0, "--url", "http://"+admin+"/livez")
+	hc(0, "--url", srv.base+"/livez")
+	hc(0, "--url", srv.base+"/readyz")
+	hc(1, "--url", srv.base+"/healthz")
+	hc(1, "--url", "http://127.0.0.1:1/livez")
+
+	code, metrics := srv.do(t, "GET", "http://"+admin+"/metrics", "", "")
+	if code != 200 {
+		t.Fatalf("admin /metrics: %d", code)
+	}
+	for _, re := range []string{
+		`loyalty_build_info\{goversion="go[^"]+",revision="[^"]+",version="[^"]+"\} 1`,
+		`loyalty_redis_command_errors_total\{client="primary",command="[a-z_]+"\} [1-9]`,
+		`loyalty_redis_command_duration_seconds_count\{client="primary",command="evalsha"\} [1-9]`,
+		`loyalty_clickhouse_operation_errors_total\{operation="ping"\} [1-9]`,
+		`loyalty_replica_lag_seqs (NaN|\d+)`,
+		`loyalty_replica_lag_seconds `,
+		`loyalty_ledger_ship_retries_total \d+`,
+		`loyalty_ledger_oldest_unshipped_seconds `,
+		`loyalty_ledger_backlog \d+`,
+	} {
+		if !regexp.MustCompile(re).MatchString(metrics) {
+			t.Errorf("admin /metrics has no line matching %s", re)
+		}
+	}
+	if code, _ := srv.do(t, "GET", "http://"+admin+"/debug/pprof/", "", ""); code != 200 {
+		t.Errorf("admin pprof: %d", code)
+	}
+
+	srv.stop(t)
+	logs := srv.log()
+	sc := bufio.NewScanner(strings.NewReader(logs))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Errorf("a log line is not JSON: %s", sc.Text())
+		}
+		for k, v := range m {
+			if s, ok := v.(string); ok && regexp.MustCompile(`^[0-9.]+(ns|µs|ms|s|m)$`).MatchString(s) {
+				t.Errorf("%s=%s: a duration not in milliseconds", k, s)
+			}
+		}
+	}
+	for _, w := range []string{`"msg":"config"`, `"http.shutdown_timeout_ms":5000`, `"auth.hs256_key":"****"`, `"msg":"shutting down: draining requests"`, `"backlog":`, `"msg":"stopped"`} {
+		if !strings.Contains(logs, w) {
+			t.Errorf("logs lack %s:\n%s", w, logs)
+		}
+	}
+	if strings.Contains(logs, "0123456789abcdef0123456789abcdef") {
+		t.Errorf("a key is logged")
+	}
+}
+
+// TestEmbeddedKeys: on the embedded store the first start generates the
+// keys in the data directory; `loyalty token` uses them while serve runs;
+// they survive a restart; a token signed with another data directory's key
+// is refused; `balances` reads the ledger while serve owns the directory.
+func TestEmbeddedKeys(t *testing.T) {
+	dirA, dirB := filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")
+	envA := cleanEnv("LOYALTY_DATA_DIR="+dirA, "LOYALTY_LOG_LEVEL=warn")
+	envB := cleanEnv("LOYALTY_DATA_DIR="+dirB, "LOYALTY_LOG_LEVEL=warn")
+	srv := startServe(t, envA)
+	tok := func(env []string, sub, role string) string {
+		out, errOut, code := runBin(t, env, "token", sub, "--role", role)
+		if code != 0 {
+			t.Fatalf("token: exit %d %s", code, errOut)
+		}
+		return strings.TrimSpace(out)
+	}
+	meA, meB := tok(envA, "17850", "customer"), tok(envB, "17850", "customer")
+	if code, body := srv.do(t, "POST", srv.base+"/order/k-1", tok(envA, "pos-1", "channel"), orderBody("17850", "54.99")); code != 201 {
+		t.Fatalf("order: %d %s", code, body)
+	}
+	if code, _ := srv.get(t, "/loyalty/17850", meA); code != 200 {
+		t.Fatalf("token of the server's own data dir: %d", code)
+	}
+	if code, _ := srv.get(t, "/loyalty/17850", meB); code != 401 {
+		t.Fatalf("token of another data dir: %d, want 401", code)
+	}
+	out, errOut, code := runBin(t, envA, "balances")
+	if code != 0 || out != "customer_id,points\n17850,5\n" {
+		t.Fatalf("balances while serve runs: exit %d %q %s", code, out, errOut)
+	}
+	_, body := srv.get(t, "/loyalty/17850", meA)
+	srv.stop(t)
+	srv = startServe(t, envA)
+	asOf := regexp.MustCompile(`"asOf":\{[^}]*\}`)
+	if code, again := srv.get(t, "/loyalty/17850", meA); code != 200 || asOf.ReplaceAllString(again, "") != asOf.ReplaceAllString(body, "") {
+		t.Fatalf("after a restart: %d %s, want 200 and the same dashboard (proxy names too) %s", code, again, body)
+	}
+}
+
+// TestMigrateLists: migrate says which migrations it applied, and that
+// none were needed the second time.
+func TestMigrateLists(t *testing.T) {
+	st := newStack(t)
+	out, errOut, code := runBin(t, st.env, "migrate")
+	if code != 0 || !strings.Contains(out, "applied 0001_") || !regexp.MustCompile(`is current \((\d+) migrations applied now, (\d+) in all\)`).MatchString(out) {
+		t.Fatalf("first migrate: exit %d\n%s%s", code, out, errOut)
+	}
+	m := regexp.MustCompile(`\((\d+) migrations applied now, (\d+) in all\)`).FindStringSubmatch(out)
+	if m[1] != m[2] || strings.Count(out, "applied 0") != mustAtoi(t, m[1]) {
+		t.Errorf("first migrate on an empty database: %s", out)
+	}
+	out, _, code = runBin(t, st.env, "migrate")
+	if code != 0 || strings.Contains(out, "applied 0") || !strings.Contains(out, "(0 migrations applied now") {
+		t.Fatalf("second migrate: exit %d\n%s", code, out)
+	}
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
