@@ -82,7 +82,8 @@ func TestHistoryPage(t *testing.T) {
 				w, g := want[i], got[i]
 				if g.Seq != w.Seq || g.ID != w.ID || g.Cause != w.Cause || g.Delta != w.Delta || g.Balance != w.Balance ||
 					g.Channel != w.Channel || g.StoreID != w.StoreID || g.Reason != w.Reason || !g.Amount.Equal(w.Amount) ||
-					!g.OccurredAt.Equal(w.OccurredAt) || g.Digest != w.Digest {
+					!g.OccurredAt.Equal(w.OccurredAt) || !g.RecordedAt.Equal(w.RecordedAt) || g.Points != w.Points ||
+					g.Currency != w.Currency || g.CustomerID != w.CustomerID {
 					t.Fatalf("customer %d limit %d entry %d:\n got %+v\nwant %+v", c, limit, i, g, w)
 				}
 			}
@@ -95,4 +96,51 @@ func TestHistoryPage(t *testing.T) {
 	if _, err := l.HistoryPage(ctx, 1, 0, 10); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("with the server down: %v, want ErrUnavailable", err)
 	}
+}
+
+// BenchmarkHistoryPage reads a page of 20 entries of a random customer from a
+// ledger of 1M entries of 100k customers: through ledger_by_customer (the
+// primary keys), and, for comparison, by filtering the ledger on customer_id
+// (a scan of the whole table).
+func BenchmarkHistoryPage(b *testing.B) {
+	ctx, l, _ := open(b)
+	const entries, customers, batch = 1_000_000, 100_000, 20_000
+	r := rand.New(rand.NewPCG(1, 2))
+	bal := make([]int64, customers+1)
+	es := make([]ledger.Entry, 0, batch)
+	for seq := uint64(1); seq <= entries; seq++ {
+		c := uint64(r.IntN(customers) + 1)
+		bal[c] += 3
+		es = append(es, entry(seq, c, "30.00", 3, bal[c], "web"))
+		if len(es) == batch {
+			if err := l.Append(ctx, es); err != nil {
+				b.Fatal(err)
+			}
+			es = es[:0]
+		}
+	}
+	for _, table := range []string{"ledger", "ledger_by_customer"} { // steady state: parts merged
+		if err := l.conn.Exec(ctx, "OPTIMIZE TABLE "+l.db+"."+table+" FINAL"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("by_customer", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := l.HistoryPage(ctx, uint64(r.IntN(customers)+1), 0, 20); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("scan", func(b *testing.B) {
+		for b.Loop() {
+			rows, err := l.conn.Query(ctx, "SELECT "+historyColumns+" FROM "+l.db+".ledger WHERE customer_id = ? ORDER BY seq DESC LIMIT 20",
+				uint64(r.IntN(customers)+1))
+			if err != nil {
+				b.Fatal(err)
+			}
+			for rows.Next() {
+			}
+			rows.Close()
+		}
+	})
 }

@@ -18,7 +18,7 @@ import (
 //
 // It reads the file from the start on every call (the store keeps no index
 // by customer): fine for the demo data sets the embedded store is for, about
-// a second per million entries. Writes are not held up: the file is read up
+// 0.2 s per million entries (BenchmarkHistoryPage). Writes are not held up: the file is read up
 // to its length when the call starts, which only ever ends on a whole line.
 func (s *Store) HistoryPage(ctx context.Context, customerID, before uint64, limit int) ([]ledger.Entry, error) {
 	if limit <= 0 {

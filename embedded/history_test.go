@@ -94,3 +94,31 @@ func TestHistoryPage(t *testing.T) {
 	defer s.Close()
 	check(s)
 }
+
+// BenchmarkHistoryPage reads a page of 20 entries of a random customer from
+// a ledger file of 1M entries of 100k customers (the whole file is read on
+// every call).
+func BenchmarkHistoryPage(b *testing.B) {
+	s, err := Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const entries, customers, batch = 1_000_000, 100_000, 20_000
+	r := rand.New(rand.NewPCG(1, 2))
+	cs := make([]ledger.Change, 0, batch)
+	for i := range entries {
+		cs = append(cs, change(fmt.Sprintf("o%d", i), uint64(r.IntN(customers)+1), 3))
+		if len(cs) == batch {
+			if _, err := s.Apply(context.Background(), cs); err != nil {
+				b.Fatal(err)
+			}
+			cs = cs[:0]
+		}
+	}
+	for b.Loop() {
+		if _, err := s.HistoryPage(context.Background(), uint64(r.IntN(customers)+1), 0, 20); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
