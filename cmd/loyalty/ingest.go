@@ -30,6 +30,7 @@ const (
 func ingestCmd() *cobra.Command {
 	var (
 		format, channel, storeID, currency, rejects string
+		metricsFile                                 string
 		batch, maxGroupMiB                          int
 		corrections                                 bool
 	)
@@ -53,6 +54,11 @@ func ingestCmd() *cobra.Command {
 				}
 			}
 			r.summary()
+			if metricsFile != "" {
+				if merr := r.writeMetrics(metricsFile, err); merr != nil {
+					e.log.Error("metrics file not written", "err", merr)
+				}
+			}
 			if err != nil {
 				return err
 			}
@@ -69,6 +75,7 @@ func ingestCmd() *cobra.Command {
 	f.StringVar(&rejects, "rejects", "", "rejects file (default: FILE.rejects.csv beside each input)")
 	f.IntVar(&batch, "batch", 2000, "orders per write batch")
 	f.BoolVar(&corrections, "corrections", false, "the files hold corrected orders, each already applied with wrong content: apply the difference in points as a correction of each (an order never applied is rejected)")
+	f.StringVar(&metricsFile, "metrics-file", "", "write the run's counts there in the Prometheus text format (for node_exporter's textfile collector)")
 	f.IntVar(&maxGroupMiB, "max-group-mib", posfile.DefaultMaxGroupBytes>>20, "memory (MiB) a line-items file may take to group its lines by invoice")
 	return cmd
 }

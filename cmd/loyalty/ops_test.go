@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -282,4 +283,59 @@ func mustAtoi(t *testing.T, s string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestReadmeIngestExample runs the README's ingest example as written, on
+// the repository's gzipped retail files (the first days), with
+// --metrics-file: the balances and the metrics agree with ExpectRetail's
+// independent count.
+func TestReadmeIngestExample(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gz, _ := filepath.Glob(filepath.Join(root, "testdata", "online-retail", "*.csv.gz"))
+	if len(gz) != 305 {
+		t.Fatalf("%d gzipped retail files in testdata/online-retail, want 305", len(gz))
+	}
+	gz = gz[:5]
+	var plain []string
+	dir := testenv.RetailData(t)
+	for _, g := range gz {
+		plain = append(plain, filepath.Join(dir, strings.TrimSuffix(filepath.Base(g), ".gz")))
+	}
+	want := testenv.ExpectRetail(t, plain)
+	work := t.TempDir()
+	env := cleanEnv("LOYALTY_DATA_DIR="+filepath.Join(work, "data"), "LOYALTY_LOG_LEVEL=warn")
+	metrics := filepath.Join(work, "ingest.prom")
+	args := append([]string{"ingest", "--format", "lines", "--rejects", filepath.Join(work, "rejects.csv"), "--metrics-file", metrics}, gz...)
+	out, errOut, code := runBin(t, env, args...)
+	if code != 0 {
+		t.Fatalf("ingest: exit %d\n%s%s", code, out, errOut)
+	}
+	out, _, _ = runBin(t, env, "balances")
+	if n := strings.Count(out, "\n") - 1; n != len(want.Balances) {
+		t.Errorf("%d balances, want %d", n, len(want.Balances))
+	}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
+		id, p, _ := strings.Cut(l, ",")
+		i, _ := strconv.ParseUint(id, 10, 64)
+		if n, _ := strconv.ParseInt(p, 10, 64); want.Balances[i] != n {
+			t.Errorf("customer %d: %d points, want %d", i, n, want.Balances[i])
+		}
+	}
+	prom, err := os.ReadFile(metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{
+		fmt.Sprintf("loyalty_ingest_rows %d\n", want.Rows),
+		fmt.Sprintf("loyalty_ingest_orders{result=\"applied\"} %d\n", want.Orders),
+		fmt.Sprintf("loyalty_ingest_orders{result=\"skipped\"} %d\n", want.Anonymous),
+		"loyalty_ingest_rejected_rows 0\n", "loyalty_ingest_files 5\n", "loyalty_ingest_last_run_success 1\n",
+	} {
+		if !strings.Contains(string(prom), w) {
+			t.Errorf("metrics file lacks %q:\n%s", w, prom)
+		}
+	}
 }
