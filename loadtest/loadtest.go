@@ -146,16 +146,18 @@ type Report struct {
 
 // bench is one run's state.
 type bench struct {
-	cfg     Config
-	rdb     *redis.Client
-	idx     *histogram.Index
-	writer  *ingest.Writer
-	rep     *ranker.Replica
-	log     *slog.Logger
-	zkey    string
-	nonce   string        // makes this run's change ids unique
-	changes atomic.Uint64 // change ids used so far
-	rep0    Report
+	cfg    Config
+	rdb    *redis.Client
+	idx    *histogram.Index
+	writer *ingest.Writer
+	// waitWriter acknowledges a change once a replica confirmed it.
+	waitWriter *ingest.Writer
+	rep        *ranker.Replica
+	log        *slog.Logger
+	zkey       string
+	nonce      string        // makes this run's change ids unique
+	changes    atomic.Uint64 // change ids used so far
+	rep0       Report
 }
 
 // Run seeds (unless cfg.SkipSeed), runs every phase and the correctness
@@ -223,10 +225,13 @@ func newBench(rdb *redis.Client, cfg Config, log *slog.Logger) (*bench, error) {
 	if err != nil {
 		return nil, err
 	}
+	hw := hc
+	hw.MinReplicasAck, hw.WaitTimeout = 1, time.Second
 	return &bench{
 		cfg: cfg, rdb: rdb, idx: idx, log: log, zkey: cfg.Prefix + ":zset",
-		writer: ingest.NewWriter(ingest.NewCoalescer(idx, 256, 4, 10*time.Second), nil, rule),
-		nonce:  strconv.FormatInt(time.Now().UnixNano(), 36),
+		writer:     ingest.NewWriter(ingest.NewCoalescer(idx, 256, 4, 10*time.Second), nil, rule),
+		waitWriter: ingest.NewWriter(ingest.NewCoalescer(histogram.New(rdb, hw), 256, 4, 10*time.Second), nil, rule),
+		nonce:      strconv.FormatInt(time.Now().UnixNano(), 36),
 	}, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+	"github.com/xyz/loyalty/ingest"
 	"github.com/xyz/loyalty/ledger"
 )
 
@@ -65,12 +66,17 @@ func (b *bench) change(rng *rand.Rand) ledger.Change {
 
 // oursWrite returns an op applying n new changes in one Writer.Apply call.
 func (b *bench) oursWrite(n int) func(context.Context, *rand.Rand) (int, error) {
+	return b.oursWriteWith(b.writer, n)
+}
+
+// oursWriteWith is oursWrite through writer w.
+func (b *bench) oursWriteWith(w *ingest.Writer, n int) func(context.Context, *rand.Rand) (int, error) {
 	return func(ctx context.Context, rng *rand.Rand) (int, error) {
 		cs := make([]ledger.Change, n)
 		for i := range cs {
 			cs[i] = b.change(rng)
 		}
-		out, err := b.writer.Apply(ctx, cs)
+		out, err := w.Apply(ctx, cs)
 		if err != nil {
 			return 0, err
 		}
@@ -113,7 +119,16 @@ func (b *bench) writes(ctx context.Context) ([]Phase, error) {
 		b.runPhase(ctx, "write x1", "ours", c, d, b.oursWrite(1)),
 		b.runPhase(ctx, "write x50", "ours", c, d, b.oursWrite(50)),
 	}
-	if err := b.measureWrites(ctx, m0, out[0].Items+out[1].Items); err != nil {
+	items := out[0].Items + out[1].Items
+	// With a replica, the same writes acknowledged only once one replica
+	// confirmed them (redis.min_replicas_ack 1): WAIT's price.
+	if n, _ := infoField(ctx, b.rdb, "replication", "connected_slaves"); n != "" && n != "0" {
+		out = append(out, b.runPhase(ctx, "write x1 WAIT 1", "ours", c, d, b.oursWriteWith(b.waitWriter, 1)))
+		items += out[len(out)-1].Items
+	} else {
+		b.log.Info("bench: no replica connected: the write phase with WAIT (redis.min_replicas_ack 1) is skipped")
+	}
+	if err := b.measureWrites(ctx, m0, items); err != nil {
 		return nil, err
 	}
 	return append(out,
