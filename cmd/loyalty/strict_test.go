@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -221,5 +222,41 @@ func TestTokenSubject(t *testing.T) {
 		if c.ok != (code == 0) || c.ok && strings.Count(out, ".") != 2 || !strings.Contains(stderr, c.want) {
 			t.Errorf("token %q --role %s: exit %d, out %q, stderr %q; want ok=%v and %q", c.sub, c.role, code, out, stderr, c.ok, c.want)
 		}
+	}
+}
+
+// TestReadmeConfigTable: README's Configuration table lists exactly the
+// keys of Config, each with its variable.
+func TestReadmeConfigTable(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, _ := strings.Cut(string(b), "## Configuration")
+	table, _, _ = strings.Cut(table, "\n## ")
+	documented := map[string]bool{}
+	row := regexp.MustCompile("(?m)^\\| `([a-z0-9_.]+)`(?: / `([a-z0-9_.]+)`)? \\| `(LOYALTY_[A-Z0-9_]+)`(?: / `(_?[A-Z0-9_]+)`)? \\|")
+	for _, m := range row.FindAllStringSubmatch(table, -1) {
+		key := m[1]
+		documented[key] = true
+		if envName(key) != m[3] {
+			t.Errorf("README: %s has variable %s, want %s", key, m[3], envName(key))
+		}
+		switch {
+		case strings.Contains(m[2], "."):
+			documented[m[2]] = true
+		case m[2] != "":
+			documented[key[:strings.LastIndex(key, ".")+1]+m[2]] = true
+		}
+	}
+	var c Config
+	for _, f := range c.fields() {
+		if !documented[f.key] {
+			t.Errorf("README's Configuration table lacks %s", f.key)
+		}
+		delete(documented, f.key)
+	}
+	for k := range documented {
+		t.Errorf("README documents %s, which is no config key", k)
 	}
 }
