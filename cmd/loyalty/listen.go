@@ -76,3 +76,17 @@ func drainLedger(ctx context.Context, log *slog.Logger, s *ingest.Shipper) {
 	}
 	log.Info("ledger shipped at shutdown", attrs...)
 }
+
+// loopback reports whether the listen address addr is reachable from this
+// host only (127.0.0.1, ::1, localhost).
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

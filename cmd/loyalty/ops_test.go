@@ -339,3 +339,14 @@ func TestReadmeIngestExample(t *testing.T) {
 		}
 	}
 }
+
+// TestLoopback: the development sign-in is only on addresses the network
+// can't reach.
+func TestLoopback(t *testing.T) {
+	for addr, want := range map[string]bool{"127.0.0.1:8080": true, "[::1]:8080": true, "localhost:8080": true,
+		":8080": false, "0.0.0.0:8080": false, "10.0.0.5:8080": false, "[::]:8080": false, "example.com:80": false} {
+		if loopback(addr) != want {
+			t.Errorf("loopback(%q) = %v", addr, !want)
+		}
+	}
+}

@@ -37,16 +37,21 @@ func serveCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			deps := api.Deps{Writer: s.writer, Page: page, Metrics: append(s.metrics.collectors(), buildInfoMetric())}
+			deps := api.Deps{Writer: s.writer, Page: page, Metrics: append(s.metrics.collectors(), buildInfoMetric()), Seasons: e.cfg.seasons()}
 			var wg sync.WaitGroup
 			bg, stopBG := context.WithCancel(context.Background())
 			defer func() { stopBG(); wg.Wait() }()
 			if s.emb != nil {
 				e.log.Warn("running on the embedded store (no Redis configured): data in "+e.cfg.Data.Dir+"; unless configured, the token and proxy-name keys are the ones generated in it", "keys", filepath.Join(e.cfg.Data.Dir, embedded.KeyFile))
-				deps.Ranker = ranker.Local{B: s.emb.Board()}
+				deps.Ranker = ranker.Local{B: s.emb.Board(), Seasons: s.emb.SeasonBoard}
 				deps.History = s.emb
 				// The web page's development sign-in: only here, never with Redis.
-				acfg.DevSignIn = len(acfg.Auth.HS256Key) > 0
+				// It mints staff tokens for anyone who asks: only on a
+				// loopback address, never where the network reaches it.
+				acfg.DevSignIn = len(acfg.Auth.HS256Key) > 0 && loopback(e.cfg.HTTP.Addr)
+				if !acfg.DevSignIn {
+					e.log.Warn("the web page's development sign-in (POST /dev/token) is off: http.addr is not a loopback address; sign in with `loyalty token`", "http.addr", e.cfg.HTTP.Addr)
+				}
 				deps.IndexSize = func() float64 { return float64(s.emb.Board().Len()) }
 			} else {
 				rcfg := ranker.DefaultReplicaConfig()
@@ -54,6 +59,7 @@ func serveCmd() *cobra.Command {
 				// While the board loads, dashboards come from the primary's
 				// histogram (the follower's replica connection is busy loading).
 				rcfg.Partial = s.index
+				rcfg.Seasons = e.cfg.seasons()
 				rep := ranker.NewReplica(s.reads, s.index, rcfg, e.log)
 				guard := histogram.NewGuard(s.index, 30*time.Second, e.log)
 				wg.Add(3)
