@@ -34,9 +34,37 @@ type Dashboard struct {
 	// Partial means no board is loaded yet: Me (points and exact rank),
 	// Tied, Total and Top come from the Redis index (Top empty when its top
 	// list can't answer N exactly), and there are no neighbours; Seq and At
-	// are zero.
+	// are zero. NextRank and ToTop are set when the top list answers them
+	// exactly, else unknown; TopPercent is 0 (unknown).
 	Partial bool
+	// NextRank is the fewest points Me would add for a better rank: the next
+	// higher score on the board minus Me's points (reaching it shares its
+	// rank). For a customer with 0 points, the lowest score on the board.
+	// None at rank 1.
+	NextRank Gap
+	// ToTop is the fewest points Me would add for a rank of at most N, the
+	// top asked for: 0 when a ranked Me is there already. A customer with 0
+	// points is not on the board, so never there: they need the score at
+	// position N, and at least 1 point. None when N < 1.
+	ToTop Gap
+	// TopPercent is the percentage of the customers on the board with at
+	// least Me's points, rounded up (never flattering) to one decimal, or to
+	// two significant digits below 1% (3.2, 0.12, 0.0034); 100 at the
+	// bottom. 0 when Me is not ranked, and on partial dashboards.
+	TopPercent float64
 }
+
+// Gap is a number of points to add, as far as a snapshot can tell: known
+// (OK), known not to exist (None), or unknown (neither: a partial
+// dashboard that could not tell exactly).
+type Gap struct {
+	Points int64 // when OK
+	OK     bool
+	None   bool
+}
+
+// points returns a known gap.
+func points(n int64) Gap { return Gap{Points: n, OK: true} }
 
 // Board is an in-memory leaderboard: each customer's balance, the score
 // histogram, and per score the customers in tie-break order (customer id
@@ -176,6 +204,13 @@ func (b *Board) Dashboard(id uint64, n, k int) Dashboard {
 	} else {
 		d.Above = b.above(0, 0, k)
 	}
+	d.NextRank = Gap{None: true}
+	if d.Me.Rank > 1 {
+		i := sort.Search(len(b.scores), func(i int) bool { return b.scores[i] > p }) // the next higher score
+		d.NextRank = points(int64(b.scores[i] - p))
+	}
+	d.ToTop = toTop(d, n)
+	d.TopPercent = topPercent(d)
 	return d
 }
 

@@ -416,6 +416,7 @@ func (r *Replica) partial(ctx context.Context, id uint64, n int) (Dashboard, err
 		}
 		d.Tied = max(atLeast-p.Above, 1)
 	}
+	d.partialNudges(n)
 	return d, nil
 }
 

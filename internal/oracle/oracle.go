@@ -6,6 +6,8 @@ package oracle
 
 import (
 	"fmt"
+	"math"
+	"math/big"
 	"math/rand/v2"
 	"sort"
 	"sync"
@@ -46,9 +48,9 @@ func (o *Oracle) Above(s int64) int64 {
 	return n
 }
 
-// Dashboard sorts everyone and answers like ranker.Board.Dashboard (Seq is
-// left 0).
-func (o *Oracle) Dashboard(id uint64, n, k int) ranker.Dashboard {
+// Sorted returns everyone in board order (points descending, then customer
+// id ascending) with their ranks.
+func (o *Oracle) Sorted() []ranker.Entry {
 	all := make([]ranker.Entry, 0, len(o.Bal))
 	for c, p := range o.Bal {
 		all = append(all, ranker.Entry{CustomerID: c, Points: p})
@@ -66,6 +68,14 @@ func (o *Oracle) Dashboard(id uint64, n, k int) ranker.Dashboard {
 			all[i].Rank = int64(i + 1)
 		}
 	}
+	return all
+}
+
+// Dashboard sorts everyone and answers like ranker.Board.Dashboard (Seq is
+// left 0), the nudges included: NextRank, ToTop and TopPercent computed
+// from the sorted list of all balances.
+func (o *Oracle) Dashboard(id uint64, n, k int) ranker.Dashboard {
+	all := o.Sorted()
 	d := ranker.Dashboard{Total: int64(len(all))}
 	p := o.Bal[id]
 	d.Me = ranker.Entry{CustomerID: id, Points: p, Rank: 1}
@@ -87,7 +97,105 @@ func (o *Oracle) Dashboard(id uint64, n, k int) ranker.Dashboard {
 	if d.Ranked {
 		d.Below = all[pos+1 : min(len(all), pos+1+k)]
 	}
+	d.NextRank, d.ToTop, d.TopPercent = nextRank(all, d), toTop(all, d, n), topPercent(all, d)
 	return d
+}
+
+// nextRank: the smallest difference to a higher balance, none at rank 1.
+func nextRank(all []ranker.Entry, d ranker.Dashboard) ranker.Gap {
+	if d.Me.Rank == 1 {
+		return ranker.Gap{None: true}
+	}
+	best := int64(-1)
+	for _, e := range all {
+		if e.Points > d.Me.Points && (best < 0 || e.Points-d.Me.Points < best) {
+			best = e.Points - d.Me.Points
+		}
+	}
+	return ranker.Gap{Points: best, OK: true}
+}
+
+// toTop: 0 for a ranked customer ranked n or better; else enough points to
+// reach the n-th highest balance of the others (at least 1: a customer with
+// 0 points must get on the board).
+func toTop(all []ranker.Entry, d ranker.Dashboard, n int) ranker.Gap {
+	if n < 1 {
+		return ranker.Gap{None: true}
+	}
+	if d.Ranked && d.Me.Rank <= int64(n) {
+		return ranker.Gap{OK: true}
+	}
+	var others []int64 // descending
+	for _, e := range all {
+		if e.CustomerID != d.Me.CustomerID {
+			others = append(others, e.Points)
+		}
+	}
+	need := int64(1)
+	if len(others) >= n {
+		need = max(others[n-1]-d.Me.Points, 1)
+	}
+	return ranker.Gap{Points: need, OK: true}
+}
+
+// topPercent: 100 * (customers with at least Me's points) / everyone,
+// rounded up to one decimal, or to two significant digits below 1%.
+func topPercent(all []ranker.Entry, d ranker.Dashboard) float64 {
+	if !d.Ranked {
+		return 0
+	}
+	atLeast := 0
+	for _, e := range all {
+		if e.Points >= d.Me.Points {
+			atLeast++
+		}
+	}
+	v := new(big.Rat).SetFrac64(int64(100*atLeast), int64(len(all)))
+	decimals := 1
+	for v.Cmp(new(big.Rat).SetFrac(big.NewInt(1), new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(decimals-1)), nil))) < 0 {
+		decimals++
+	}
+	scale := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(decimals)), nil)
+	scaled := new(big.Rat).Mul(v, new(big.Rat).SetInt(scale))
+	up := new(big.Int).Quo(scaled.Num(), scaled.Denom())
+	if !scaled.IsInt() {
+		up.Add(up, big.NewInt(1))
+	}
+	f, _ := new(big.Rat).SetFrac(up, scale).Float64()
+	return f
+}
+
+// Page returns the board's lines from position offset (0 is the first),
+// at most limit of them.
+func (o *Oracle) Page(offset int64, limit int) []ranker.Entry {
+	all := o.Sorted()
+	if offset >= int64(len(all)) {
+		return nil
+	}
+	return all[offset:min(int64(len(all)), offset+int64(limit))]
+}
+
+// Count returns how many customers have lo to hi points.
+func (o *Oracle) Count(lo, hi int64) int64 {
+	n := int64(0)
+	for _, p := range o.Bal {
+		if p >= lo && p <= hi {
+			n++
+		}
+	}
+	return n
+}
+
+// Quantile returns the nearest-rank quantile perTenThousand/10,000 of the
+// balances: the ceil(q*N)-th smallest.
+func (o *Oracle) Quantile(perTenThousand int64) int64 {
+	bals := make([]int64, 0, len(o.Bal))
+	for _, p := range o.Bal {
+		bals = append(bals, p)
+	}
+	sort.Slice(bals, func(i, j int) bool { return bals[i] < bals[j] })
+	pos := int64(math.Ceil(float64(len(bals)) * float64(perTenThousand) / 10_000))
+	return bals[max(pos, 1)-1]
 }
 
 // Diff returns "" when got equals want (ignoring Seq and nil-vs-empty
@@ -96,6 +204,10 @@ func Diff(got, want ranker.Dashboard) string {
 	if got.Me != want.Me || got.Ranked != want.Ranked || got.Tied != want.Tied || got.Total != want.Total {
 		return fmt.Sprintf("header: got me=%+v ranked=%v tied=%d total=%d, want me=%+v ranked=%v tied=%d total=%d",
 			got.Me, got.Ranked, got.Tied, got.Total, want.Me, want.Ranked, want.Tied, want.Total)
+	}
+	if got.NextRank != want.NextRank || got.ToTop != want.ToTop || got.TopPercent != want.TopPercent {
+		return fmt.Sprintf("nudges: got nextRank=%+v toTop=%+v topPercent=%v, want nextRank=%+v toTop=%+v topPercent=%v",
+			got.NextRank, got.ToTop, got.TopPercent, want.NextRank, want.ToTop, want.TopPercent)
 	}
 	for _, l := range []struct {
 		name      string
