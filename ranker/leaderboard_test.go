@@ -154,10 +154,10 @@ func TestNudgeExamples(t *testing.T) {
 		{3, 2, gap(50), gap(0), 75},   // rank 2 of top 2, though listed third
 		{4, 2, gap(40), gap(40), 100}, // the second line of the top has 50
 		{4, 9, gap(40), gap(0), 100},
-		{9, 3, gap(10), gap(50), 0},  // 0 points: reach the lowest score; the third line has 50
-		{9, 4, gap(10), gap(10), 0},  // the fourth has 10
-		{9, 5, gap(10), gap(1), 0},   // four customers: any point makes rank 5
-		{9, 0, gap(10), none, 0},     // no top asked
+		{9, 3, gap(10), gap(50), 0}, // 0 points: reach the lowest score; the third line has 50
+		{9, 4, gap(10), gap(10), 0}, // the fourth has 10
+		{9, 5, gap(10), gap(1), 0},  // four customers: any point makes rank 5
+		{9, 0, gap(10), none, 0},    // no top asked
 		{2, 0, gap(50), none, 75},
 	} {
 		d := b.Dashboard(c.id, c.n, 1)
