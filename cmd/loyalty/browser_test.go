@@ -231,11 +231,16 @@ func TestBrowserDemo(t *testing.T) {
 			t.Fatalf("seed customer %d: %d %v", 100+i, code, m)
 		}
 	}
+	// Customer 42: 12 orders, more than the page's first page of history.
 	at := time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)
-	for id, body := range map[string]string{
+	orders := map[string]string{
 		"web-1": `{"customerId":"42","channel":"web","paymentDetails":{"amount":"100.00","currency":"GBP"},"purchasedAt":"` + at + `"}`,
-		"pos-2": `{"customerId":"42","channel":"store","storeId":"S-12","paymentDetails":{"amount":"54.99","currency":"GBP"},"purchasedAt":"` + at + `"}`,
-	} {
+		"pos-2": `{"customerId":"42","channel":"store","storeId":"S-12","paymentDetails":{"amount":"-54.99","currency":"GBP"},"purchasedAt":"` + at + `"}`,
+	}
+	for i := range 10 {
+		orders[fmt.Sprintf("app-%d", i)] = `{"customerId":"42","channel":"app","paymentDetails":{"amount":"10.00","currency":"GBP"},"purchasedAt":"` + at + `"}`
+	}
+	for id, body := range orders {
 		if code, m := d.call(t, "POST", "/order/"+id, channel, body); code != 201 {
 			t.Fatalf("order %s: %d %v", id, code, m)
 		}
@@ -249,11 +254,12 @@ func TestBrowserDemo(t *testing.T) {
 		}
 		return d.call(t, "GET", "/loyalty/42"+q, me, "")
 	}
-	historyLen := func() int {
-		_, h := d.call(t, "GET", "/loyalty/42/history?limit=10", me, "")
+	historyLen := func() int { // all of it: fewer than 100 entries
+		_, h := d.call(t, "GET", "/loyalty/42/history?limit=100", me, "")
 		es, _ := h["entries"].([]any)
 		return len(es)
 	}
+	const historyPage = 10 // the page's
 
 	b := newBrowser(t)
 	b.do("open the page", chromedp.Navigate(d.base+"/"), chromedp.WaitVisible(chromedp.CSS("#dev-form")))
@@ -275,7 +281,14 @@ func TestBrowserDemo(t *testing.T) {
 	if n := eval[int](b, `document.querySelectorAll("#top-table tbody tr").length`); n != 10 {
 		b.fatalf("the top table has %d lines, want 10", n)
 	}
-	b.waitTrue("the history is shown", fmt.Sprintf(`document.querySelectorAll("#history-table tbody tr").length === %d`, historyLen()))
+	all := historyLen()
+	if all <= historyPage {
+		t.Fatalf("customer 42 has %d history entries, want more than a page", all)
+	}
+	b.waitTrue("the first page of history is shown", fmt.Sprintf(`document.querySelectorAll("#history-table tbody tr").length === %d`, historyPage))
+	b.do("show older entries", chromedp.Click(chromedp.CSS("#history-more")))
+	b.waitTrue("the whole history is shown", fmt.Sprintf(`document.querySelectorAll("#history-table tbody tr").length === %d`, all))
+	b.waitTrue("no older entries", `document.getElementById("history-more").hidden`)
 
 	// The season board, once the API has one; before, the switch is hidden.
 	code, season := dashboard("season")
@@ -331,7 +344,10 @@ func TestBrowserDemo(t *testing.T) {
 	b.waitText("#who", "Customer 42")
 	b.waitText("#me-rank", "1")
 	b.waitText("#me-points", strconv.FormatInt(jsonInt(after, "me", "points"), 10))
-	b.waitTrue("the new points are in the history", fmt.Sprintf(`document.querySelectorAll("#history-table tbody tr").length === %d`, historyLen()))
+	if historyLen() != all+1 {
+		t.Fatalf("the API's history has %d entries after adding points, want %d", historyLen(), all+1)
+	}
+	b.waitTrue("the first page of history is shown", fmt.Sprintf(`document.querySelectorAll("#history-table tbody tr").length === %d`, historyPage))
 	if got := b.text("#history-table tbody tr:first-child td:nth-child(3)"); got != "+"+strconv.FormatInt(add, 10) {
 		b.fatalf("the newest history line shows %q points, want +%d", got, add)
 	}

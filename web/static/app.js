@@ -421,7 +421,9 @@
     $("points-submit").disabled = false;
     if (res.status !== 201 && res.status !== 200) {
       showError(problemText(res), res.body && res.body.errors);
-      $("points-result").textContent = "";
+      $("points-result").textContent = res.status >= 400 && res.status < 500
+        ? "Nothing was added: " + problemText(res)
+        : "Not confirmed: " + problemText(res) + " Send it again with the same idempotency key: it never counts twice.";
       return;
     }
     const r = res.body;
