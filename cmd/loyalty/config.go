@@ -18,6 +18,8 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 	"github.com/xyz/loyalty/embedded"
+	"github.com/xyz/loyalty/ranker"
+	"github.com/xyz/loyalty/season"
 )
 
 // Config is the whole effective configuration: file, LOYALTY_* environment
@@ -65,6 +67,13 @@ type Config struct {
 		EURToGBP   string `mapstructure:"eur_to_gbp"`
 		DedupeDays int    `mapstructure:"dedupe_days"`
 	} `mapstructure:"points"`
+	Seasons struct {
+		// Period is how long a season board's race lasts: month, quarter
+		// (calendar, Europe/London time) or none.
+		Period string `mapstructure:"period"`
+		// Kept is how many seasons before the current one stay queryable.
+		Kept int `mapstructure:"kept"`
+	} `mapstructure:"seasons"`
 	Ranking struct {
 		DefaultTop    int `mapstructure:"default_top"`
 		MaxTop        int `mapstructure:"max_top"`
@@ -119,6 +128,8 @@ func defaults(v *viper.Viper) {
 	v.SetDefault("data.dir", "loyalty-data")
 	v.SetDefault("points.eur_to_gbp", "0.85")
 	v.SetDefault("points.dedupe_days", 1)
+	v.SetDefault("seasons.period", "month")
+	v.SetDefault("seasons.kept", 3)
 	v.SetDefault("ranking.default_top", 10)
 	v.SetDefault("ranking.max_top", 100)
 	v.SetDefault("ranking.default_around", 2)
@@ -450,6 +461,12 @@ func (c *Config) validate() error {
 	if c.Points.DedupeDays < 1 {
 		bad("points.dedupe_days", c.Points.DedupeDays, "want at least 1 day")
 	}
+	if _, err := season.New(season.Period(c.Seasons.Period)); err != nil {
+		bad("seasons.period", c.Seasons.Period, "want month, quarter or none")
+	}
+	if c.Seasons.Kept < 0 || c.Seasons.Kept > 120 {
+		bad("seasons.kept", c.Seasons.Kept, "want 0 to 120 seasons before the current one, e.g. 3")
+	}
 	rk := c.Ranking
 	if rk.MaxTop < 1 || rk.MaxTop > 1000 {
 		bad("ranking.max_top", rk.MaxTop, "want 1 to 1000, e.g. 100")
@@ -554,6 +571,12 @@ func (c *Config) validateRedis() []error {
 }
 
 // sentinelMode reports whether Redis is reached through Sentinel.
+// seasons returns the season boards configured (validated at load).
+func (c *Config) seasons() ranker.Seasons {
+	cal, _ := season.New(season.Period(c.Seasons.Period))
+	return ranker.Seasons{Calendar: cal, Kept: c.Seasons.Kept}
+}
+
 func (c *Config) sentinelMode() bool { return len(c.Redis.SentinelAddrs) > 0 }
 
 // embeddedMode reports whether no servers are configured.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/xyz/loyalty/histogram"
 )
 
 func rebuildCmd() *cobra.Command {
@@ -42,6 +43,28 @@ func rebuildCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// The kept season boards the ledger has changes of.
+			var seasons []histogram.SeasonLoad
+			if sn := e.cfg.seasons(); sn.Calendar.Enabled() {
+				have, err := led.Seasons(ctx)
+				if err != nil {
+					return err
+				}
+				oldest := sn.Calendar.Back(time.Now(), sn.Kept)
+				for _, name := range have {
+					if name < oldest {
+						continue
+					}
+					seasons = append(seasons, histogram.SeasonLoad{Season: name, Load: func(put func(uint64, int64) error) error {
+						return led.SeasonBalancesUpTo(ctx, name, upTo, func(id uint64, p int64) error {
+							if p == 0 {
+								return nil
+							}
+							return put(id, p)
+						})
+					}})
+				}
+			}
 			n := 0
 			gen, err := s.index.Rebuild(ctx, upTo, func(put func(uint64, int64) error) error {
 				return led.BalancesUpTo(ctx, upTo, func(id uint64, p int64) error {
@@ -51,7 +74,7 @@ func rebuildCmd() *cobra.Command {
 					n++
 					return put(id, p)
 				})
-			}, nil)
+			}, seasons)
 			if err != nil {
 				return err
 			}
@@ -62,8 +85,8 @@ func rebuildCmd() *cobra.Command {
 			if err := s.index.Remember(ctx, recent); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "rebuilt generation %d: %d customers from the ledger up to seq %d, %d recent change ids remembered, in %s\n",
-				gen, n, upTo, len(recent), time.Since(start).Round(time.Millisecond))
+			fmt.Fprintf(cmd.OutOrStdout(), "rebuilt generation %d: %d customers and %d season boards from the ledger up to seq %d, %d recent change ids remembered, in %s\n",
+				gen, n, len(seasons), upTo, len(recent), time.Since(start).Round(time.Millisecond))
 			return nil
 		})
 }

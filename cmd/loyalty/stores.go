@@ -51,6 +51,8 @@ func (c *Config) histogramConfig() histogram.Config {
 	h.MinReplicasAck = c.Redis.MinReplicasAck
 	h.WaitTimeout = c.Redis.WaitTimeout
 	h.AssumeNoEviction = c.Redis.AssumeNoEviction
+	sn := c.seasons()
+	h.Seasons, h.SeasonsKept = sn.Calendar, sn.Kept
 	return h
 }
 
@@ -112,7 +114,7 @@ func openStores(ctx context.Context, c *Config, log *slog.Logger, needLedger boo
 			return nil, err
 		}
 		s.closers = append(s.closers, s.emb.Close)
-		s.writer = ingest.NewWriter(s.emb, nil, rule).WithRecall(s.emb)
+		s.writer = ingest.NewWriter(s.emb, nil, rule).WithRecall(s.emb).WithSeasons(c.seasons().Calendar)
 		return s, nil
 	}
 	if c.ClickHouse.Addr == "" {
@@ -152,7 +154,7 @@ func openStores(ctx context.Context, c *Config, log *slog.Logger, needLedger boo
 	// orders that arrive while the previous call runs.
 	// Old change ids are looked up in the ledger and among the dead letters
 	// (the shipped mark passes both).
-	s.writer = ingest.NewWriter(ingest.NewCoalescer(s.index, 256, 4, 5*time.Second), ingest.WithDeadLetters(s.ledger, s.index), rule).WithRecall(s.index)
+	s.writer = ingest.NewWriter(ingest.NewCoalescer(s.index, 256, 4, 5*time.Second), ingest.WithDeadLetters(s.ledger, s.index), rule).WithRecall(s.index).WithSeasons(c.seasons().Calendar)
 	s.shipper = ingest.NewShipper(s.index, s.index, s.ledger, 10_000, log)
 	return s, nil
 }
