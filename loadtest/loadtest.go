@@ -19,6 +19,7 @@ import (
 	"github.com/xyz/loyalty/ingest"
 	"github.com/xyz/loyalty/points"
 	"github.com/xyz/loyalty/ranker"
+	"github.com/xyz/loyalty/season"
 )
 
 // ErrMismatch means the correctness check found a dashboard where the index
@@ -43,12 +44,15 @@ type Config struct {
 	// --skip-seed run after an earlier run's writes must leave it out).
 	Phases []string
 	Token  string `json:"-"` // bearer token for HTTPURL's dashboard route (never reported)
+	// SeasonShare is the share of customers on the season board whose
+	// memory is measured after seeding (0: not measured).
+	SeasonShare float64
 }
 
 // DefaultConfig returns the defaults of `loyalty bench`.
 func DefaultConfig() Config {
 	return Config{Customers: 1_000_000, Duration: 20 * time.Second, Concurrency: 64, Top: 10, Around: 2,
-		Seed: 1, Prefix: "bench", WriteRate: 20_000, MixedBatch: 1, CheckSample: 1000,
+		Seed: 1, Prefix: "bench", WriteRate: 20_000, MixedBatch: 1, CheckSample: 1000, SeasonShare: 0.3,
 		Phases: []string{"check", "dashboards", "writes", "mixed", "http"}}
 }
 
@@ -124,6 +128,10 @@ type Memory struct {
 	SeedBaselineSeconds     float64 `json:"seed_baseline_seconds"`   // pipelined ZADD
 	ReplicaLoadSeconds      float64 `json:"replica_load_seconds"`    // snapshot into the ranker
 	SeedOursCustomersPerSec float64 `json:"seed_ours_customers_per_sec"`
+	// One season board (Config.SeasonShare of the customers on it).
+	SeasonCustomers   int64   `json:"season_customers"`
+	SeasonRedisBytes  int64   `json:"season_redis_bytes"`
+	SeasonPerCustomer float64 `json:"season_redis_bytes_per_customer"`
 }
 
 // Check is the outcome of the correctness check.
@@ -146,10 +154,11 @@ type Report struct {
 
 // bench is one run's state.
 type bench struct {
-	cfg    Config
-	rdb    *redis.Client
-	idx    *histogram.Index
-	writer *ingest.Writer
+	cfg     Config
+	rdb     *redis.Client
+	idx     *histogram.Index
+	writer  *ingest.Writer
+	seasons season.Calendar
 	// waitWriter acknowledges a change once a replica confirmed it.
 	waitWriter *ingest.Writer
 	rep        *ranker.Replica
@@ -220,6 +229,11 @@ func Run(ctx context.Context, rdb *redis.Client, cfg Config, log *slog.Logger) (
 func newBench(rdb *redis.Client, cfg Config, log *slog.Logger) (*bench, error) {
 	hc := histogram.DefaultConfig()
 	hc.Prefix = cfg.Prefix
+	cal, err := season.New(season.Month)
+	if err != nil {
+		return nil, err
+	}
+	hc.Seasons, hc.SeasonsKept = cal, 1
 	idx := histogram.New(rdb, hc)
 	rule, err := points.New(points.DefaultConfig())
 	if err != nil {
@@ -228,7 +242,7 @@ func newBench(rdb *redis.Client, cfg Config, log *slog.Logger) (*bench, error) {
 	hw := hc
 	hw.MinReplicasAck, hw.WaitTimeout = 1, time.Second
 	return &bench{
-		cfg: cfg, rdb: rdb, idx: idx, log: log, zkey: cfg.Prefix + ":zset",
+		cfg: cfg, rdb: rdb, idx: idx, log: log, zkey: cfg.Prefix + ":zset", seasons: cal,
 		writer:     ingest.NewWriter(ingest.NewCoalescer(idx, 256, 4, 10*time.Second), nil, rule),
 		waitWriter: ingest.NewWriter(ingest.NewCoalescer(histogram.New(rdb, hw), 256, 4, 10*time.Second), nil, rule),
 		nonce:      strconv.FormatInt(time.Now().UnixNano(), 36),

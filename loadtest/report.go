@@ -67,6 +67,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 			m.OursRedisPerCustomer, m.BaselinePerCustomer, m.RankerRSSPerCustomer, float64(m.RankerHeapBytes)/float64(r.Config.Customers))
 		fmt.Fprintf(w, "seeding: ours %.1f s (%.0f customers/s through Rebuild), baseline %.1f s; replica snapshot load %.1f s\n",
 			m.SeedOursSeconds, m.SeedOursCustomersPerSec, m.SeedBaselineSeconds, m.ReplicaLoadSeconds)
+		if m.SeasonCustomers > 0 {
+			fmt.Fprintf(w, "a season board: %.1f B in Redis per customer on it (%d customers, %.1f MB)\n",
+				m.SeasonPerCustomer, m.SeasonCustomers, float64(m.SeasonRedisBytes)/1e6)
+		}
 	} else {
 		fmt.Fprintf(w, "memory per customer: not measured (--skip-seed); ranker replica +%.1f B RSS per customer\n", m.RankerRSSPerCustomer)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/xyz/loyalty/histogram"
 )
 
 // seed deletes the prefix's keys, then loads the index (through
@@ -61,6 +62,49 @@ func (b *bench) seed(ctx context.Context) error {
 	b.log.Info("bench: seeded", "baseline_took", time.Since(start).Round(time.Millisecond),
 		"ours_bytes_per_customer", fmt.Sprintf("%.1f", m.OursRedisPerCustomer),
 		"baseline_bytes_per_customer", fmt.Sprintf("%.1f", m.BaselinePerCustomer))
+	return b.seedSeason(ctx, m2)
+}
+
+// seedSeason measures what one season board costs: the index is rebuilt
+// with the same all-time board plus a season board on which SeasonShare of
+// the customers earned a share of their points; the growth of used_memory
+// (after the old generation is dropped) is the season board's.
+func (b *bench) seedSeason(ctx context.Context, before int64) error {
+	share := b.cfg.SeasonShare
+	if share <= 0 {
+		return nil
+	}
+	n := b.cfg.Customers
+	every := max(uint64(1/share+0.5), 1)
+	m := &b.rep0.Memory
+	start := time.Now()
+	_, err := b.idx.Rebuild(ctx, 0, func(put func(id uint64, points int64) error) error {
+		for id := uint64(1); id <= uint64(n); id++ {
+			if err := put(id, Balance(b.cfg.Seed, id)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, []histogram.SeasonLoad{{Season: b.seasons.Of(time.Now()), Load: func(put func(id uint64, points int64) error) error {
+		for id := uint64(1); id <= uint64(n); id += every {
+			m.SeasonCustomers++
+			if err := put(id, Balance(b.cfg.Seed, id)/4+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}}})
+	if err != nil {
+		return fmt.Errorf("seed a season board: %w", err)
+	}
+	after, err := usedMemory(ctx, b.rdb)
+	if err != nil {
+		return err
+	}
+	m.SeasonRedisBytes = after - before
+	m.SeasonPerCustomer = float64(m.SeasonRedisBytes) / float64(max(m.SeasonCustomers, 1))
+	b.log.Info("bench: season board seeded", "customers", m.SeasonCustomers, "took", time.Since(start).Round(time.Millisecond),
+		"bytes_per_customer", fmt.Sprintf("%.1f", m.SeasonPerCustomer))
 	return nil
 }
 

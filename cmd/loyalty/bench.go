@@ -62,6 +62,7 @@ non-zero if they don't. It deletes the keys under --prefix first (unless
 	f.IntVar(&cfg.WriteRate, "write-rate", cfg.WriteRate, "target writes/s in the mixed phase")
 	f.IntVar(&cfg.MixedBatch, "mixed-batch", cfg.MixedBatch, "changes per write call in the mixed phase")
 	f.IntVar(&cfg.CheckSample, "check-sample", cfg.CheckSample, "customers whose dashboards are compared")
+	f.Float64Var(&cfg.SeasonShare, "season-share", cfg.SeasonShare, "share of customers on a season board whose Redis memory is measured after seeding (0: skip)")
 	f.StringVar(&cfg.HTTPURL, "http", "", "base URL of a running `loyalty serve` on the same Redis and prefix: also measure GET /loyalty/{id} against GET /readyz")
 	f.StringVar(&cfg.Token, "token", "", "staff bearer token for --http")
 	f.StringVar(&jsonFile, "json", "", "also write the report as JSON to this file")
