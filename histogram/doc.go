@@ -18,9 +18,17 @@
 //	{P}:g<G>:h2:<b>      string: Fenwick tree of i32 counts over the 4096
 //	                     scores of bucket b (16 KB), only for non-empty buckets
 //	{P}:g<G>:n           customers with points > 0 (the ranked)
+//	{P}:g<G>:top         sorted set: every customer with at least
+//	                     {P}:g<G>:topmin points, at most 1000 (the top N of a
+//	                     dashboard while a process loads its board)
+//	{P}:g<G>:s:<season>:...  a season board ("2026-12"): the same keys as the
+//	                     all-time board (b:, h1, h2:, n, top, topmin) for the
+//	                     points earned in the season; expires seasons.kept
+//	                     seasons after its own ends
 //	{P}:seq              seq of the last applied change (INCR per change)
 //	{P}:log              stream, one entry per applied change, ID "<seq>-0":
-//	                     u=customer k=id/128 b=balance d=delta t=unix c=JSON
+//	                     u=customer k=id/128 b=balance d=delta t=unix
+//	                     [s=season sd=season delta sb=season balance] c=JSON
 //	                     of the ledger change; the outbox of the ledger and
 //	                     the feed of the ranker replicas
 //	{P}:shipped          seq up to which the log is in the ClickHouse ledger
