@@ -278,6 +278,17 @@ func TestBrowserDemo(t *testing.T) {
 	if got := b.text("#around-table tr.me td:nth-child(2)"); !strings.HasPrefix(got, name) || !strings.HasSuffix(got, "you") {
 		b.fatalf("the highlighted line around the customer is %q, want %q marked you", got, name)
 	}
+	// The nudge and the percentile, once the API gives them.
+	if pct, ok := dash["topPercent"].(float64); ok {
+		t.Logf("the API gives topPercent (%v): the page must show it", pct)
+		b.waitTrue("the percentile is shown", `document.getElementById("pct-card").offsetParent !== null && document.getElementById("me-pct").textContent.startsWith("Top ")`)
+	} else if !eval[bool](b, `document.getElementById("pct-card").offsetParent === null`) {
+		b.fatalf("a percentile is shown, but the API gives none: %v", dash["topPercent"])
+	}
+	if gap, ok := dash["pointsToNextRank"].(float64); ok {
+		t.Logf("the API gives pointsToNextRank (%v): the page must show the nudge", gap)
+		b.waitTrue("the nudge is shown", fmt.Sprintf(`document.getElementById("nudges").textContent.includes(%q)`, fmt.Sprintf("%d more point", int64(gap))))
+	}
 	if n := eval[int](b, `document.querySelectorAll("#top-table tbody tr").length`); n != 10 {
 		b.fatalf("the top table has %d lines, want 10", n)
 	}

@@ -242,7 +242,7 @@
 
     const pct = typeof d.topPercent === "number";
     $("pct-card").hidden = !pct;
-    if (pct) $("me-pct").textContent = "Top " + d.topPercent + "%";
+    if (pct) $("me-pct").textContent = "Top " + percent(d.topPercent) + "%";
 
     const boardName = $("board-name");
     if (typeof d.board === "string") {
@@ -318,6 +318,13 @@
     c.textContent = text;
     if (cls) c.className = cls;
     return c;
+  }
+
+  // percent shows a share of the board: one decimal from 10%, two
+  // significant digits below (top 0.00042% of 50 million is still news).
+  function percent(p) {
+    if (p >= 10) return new Intl.NumberFormat("en-GB", { maximumFractionDigits: 1 }).format(p);
+    return new Intl.NumberFormat("en-GB", { maximumSignificantDigits: 2 }).format(p);
   }
 
   function plural(n, word) { return numFmt.format(n) + " " + word + (n === 1 ? "" : "s"); }
