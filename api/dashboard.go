@@ -39,6 +39,50 @@ type dashboardResponse struct {
 	// Board is the board answered: "all-time", or a season's name
 	// ("2026-12").
 	Board string `json:"board"`
+	// CustomerID is whose dashboard it is (the id in the path): a staff
+	// reader sees it here, as lines say "you" only to the customer.
+	CustomerID string `json:"customerId"`
+	// PointsToNextRank is the fewest points to add for a better rank (null
+	// at rank 1); PointsToTop the fewest for a rank of at most N, the top
+	// asked for (0 when there); TopPercent the percentage of the board with
+	// at least the customer's points (null without points). On a partial
+	// dashboard a value the Redis index can't give exactly is left out.
+	PointsToNextRank gapJSON     `json:"pointsToNextRank,omitzero"`
+	PointsToTop      gapJSON     `json:"pointsToTop,omitzero"`
+	TopPercent       percentJSON `json:"topPercent,omitzero"`
+}
+
+// gapJSON writes a ranker.Gap: a number, null (there is no such gap) or,
+// with omitzero, nothing (unknown: a partial dashboard).
+type gapJSON ranker.Gap
+
+// IsZero reports an unknown gap.
+func (g gapJSON) IsZero() bool { return !g.OK && !g.None }
+
+// MarshalJSON writes the number or null.
+func (g gapJSON) MarshalJSON() ([]byte, error) {
+	if !g.OK {
+		return []byte("null"), nil
+	}
+	return strconv.AppendInt(nil, g.Points, 10), nil
+}
+
+// percentJSON writes topPercent: a number (never in exponent form), null
+// (the customer has no points) or, with omitzero, nothing (unknown).
+type percentJSON struct {
+	v    float64
+	null bool
+}
+
+// IsZero reports an unknown percentage.
+func (p percentJSON) IsZero() bool { return p.v == 0 && !p.null }
+
+// MarshalJSON writes the number or null.
+func (p percentJSON) MarshalJSON() ([]byte, error) {
+	if p.null {
+		return []byte("null"), nil
+	}
+	return strconv.AppendFloat(nil, p.v, 'f', -1, 64), nil
 }
 
 // allTime names the all-time board in ?board= and in answers.
@@ -118,8 +162,9 @@ func (s *Server) getDashboard(c *gin.Context) {
 	}
 	c.Header("Cache-Control", "private, no-store")
 	c.Header(staleHeader, strconv.FormatBool(d.Stale))
-	v := s.view(d)
+	v := s.view(d, principalOf(c).Role == RoleCustomer)
 	v.Board = board
+	v.CustomerID = c.Param("userId")
 	c.JSON(http.StatusOK, v)
 }
 
@@ -159,11 +204,13 @@ func cutQuery(s string) string {
 	return s
 }
 
-// view maps a dashboard to what the customer may see: proxy names, never ids.
-func (s *Server) view(d ranker.Dashboard) dashboardResponse {
+// view maps a dashboard to what the customer may see: proxy names, never
+// ids. The customer's own lines say "you" when the reader is that customer
+// (own, not a staff reader).
+func (s *Server) view(d ranker.Dashboard, own bool) dashboardResponse {
 	me := d.Me.CustomerID
 	line := func(e ranker.Entry) rankView {
-		return rankView{Rank: e.Rank, ProxyName: s.names.Name(e.CustomerID), Points: e.Points, You: e.CustomerID == me}
+		return rankView{Rank: e.Rank, ProxyName: s.names.Name(e.CustomerID), Points: e.Points, You: own && e.CustomerID == me}
 	}
 	lines := func(es []ranker.Entry) []rankView {
 		out := make([]rankView, len(es))
@@ -179,11 +226,12 @@ func (s *Server) view(d ranker.Dashboard) dashboardResponse {
 	r := dashboardResponse{
 		Me: line(d.Me), Ranked: d.Ranked, TiedWith: tied, TotalRanked: d.Total,
 		Top: lines(d.Top), Above: lines(d.Above), Below: lines(d.Below), AsOf: asOf{Seq: d.Seq}, Stale: d.Stale, Partial: d.Partial,
+		PointsToNextRank: gapJSON(d.NextRank), PointsToTop: gapJSON(d.ToTop), TopPercent: percentJSON{v: d.TopPercent, null: !d.Ranked},
 	}
 	if !d.At.IsZero() {
 		at := d.At.UTC().Truncate(time.Millisecond)
 		r.AsOf.At = &at
 	}
-	r.Me.You = true
+	r.Me.You = own
 	return r
 }

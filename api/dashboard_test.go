@@ -64,6 +64,11 @@ type dashJSON struct {
 	AsOf        asOfJSON   `json:"asOf"`
 	Stale       bool       `json:"stale"`
 	Partial     bool       `json:"partial"`
+	CustomerID  string     `json:"customerId"`
+	// The nudges: nil when null or absent.
+	PointsToNextRank *int64   `json:"pointsToNextRank"`
+	PointsToTop      *int64   `json:"pointsToTop"`
+	TopPercent       *float64 `json:"topPercent"`
 }
 
 type asOfJSON struct {
@@ -71,10 +76,11 @@ type asOfJSON struct {
 	At  *time.Time `json:"at"`
 }
 
-// expect maps the ranker's answer to what the API must show.
-func expect(names *api.ProxyNamer, d ranker.Dashboard) dashJSON {
+// expect maps the ranker's answer to what the API must show to a reader:
+// the customer themself (own) or staff.
+func expect(names *api.ProxyNamer, d ranker.Dashboard, own bool) dashJSON {
 	line := func(x ranker.Entry) rankJSON {
-		return rankJSON{x.Rank, names.Name(x.CustomerID), x.Points, x.CustomerID == d.Me.CustomerID}
+		return rankJSON{x.Rank, names.Name(x.CustomerID), x.Points, own && x.CustomerID == d.Me.CustomerID}
 	}
 	lines := func(xs []ranker.Entry) []rankJSON {
 		out := []rankJSON{}
@@ -87,8 +93,19 @@ func expect(names *api.ProxyNamer, d ranker.Dashboard) dashJSON {
 	if d.Ranked {
 		tied--
 	}
+	gap := func(g ranker.Gap) *int64 {
+		if !g.OK {
+			return nil
+		}
+		return &g.Points
+	}
+	var pct *float64
+	if d.TopPercent > 0 {
+		pct = &d.TopPercent
+	}
 	return dashJSON{Me: line(d.Me), Ranked: d.Ranked, TiedWith: tied, TotalRanked: d.Total,
-		Top: lines(d.Top), Above: lines(d.Above), Below: lines(d.Below), AsOf: asOfJSON{Seq: d.Seq}, Stale: d.Stale, Partial: d.Partial}
+		Top: lines(d.Top), Above: lines(d.Above), Below: lines(d.Below), AsOf: asOfJSON{Seq: d.Seq}, Stale: d.Stale, Partial: d.Partial,
+		CustomerID: strconv.FormatUint(d.Me.CustomerID, 10), PointsToNextRank: gap(d.NextRank), PointsToTop: gap(d.ToTop), TopPercent: pct}
 }
 
 // TestDashboardMatchesRanker reads random customers' dashboards over HTTP
@@ -105,8 +122,8 @@ func TestDashboardMatchesRanker(t *testing.T) {
 		id := uint64(r.IntN(n+10)) + 1 // a few beyond the seeded ids
 		top, around := r.IntN(e.cfg.MaxTop)+1, r.IntN(e.cfg.MaxAround+1)
 		path := fmt.Sprintf("/loyalty/%d?top=%d&around=%d", id, top, around)
-		tok := staff
-		if i%2 == 0 {
+		tok, own := staff, i%2 == 0
+		if own {
 			tok = e.token(t, strconv.FormatUint(id, 10), "customer")
 		}
 		res := e.get(t, path, tok)
@@ -125,19 +142,20 @@ func TestDashboardMatchesRanker(t *testing.T) {
 		got.AsOf.At = nil
 		// On a busy machine either answer may miss the 50 ms head budget and
 		// be marked stale; nothing is written meanwhile, so the data agree.
-		w := expect(e.names, d)
+		w := expect(e.names, d, own)
 		got.Stale, w.Stale = false, false
 		if !reflect.DeepEqual(got, w) {
 			t.Fatalf("seed %d: %s:\n got %+v\nwant %+v", s, path, got, w)
 		}
-		if !got.Me.You {
-			t.Fatalf("%s: me without you=true", path)
+		if got.Me.You != own {
+			t.Fatalf("%s: me with you=%v, want it only for the customer themself (own %v)", path, got.Me.You, own)
 		}
 		var raw map[string]json.RawMessage
 		_ = json.Unmarshal(res.Body, &raw)
 		for k := range raw {
 			switch k {
-			case "me", "ranked", "tiedWith", "totalRanked", "top", "above", "below", "asOf", "stale", "partial", "board":
+			case "me", "ranked", "tiedWith", "totalRanked", "top", "above", "below", "asOf", "stale", "partial", "board",
+				"customerId", "pointsToNextRank", "pointsToTop", "topPercent":
 			default:
 				t.Fatalf("unexpected key %q in a dashboard", k)
 			}

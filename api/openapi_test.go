@@ -49,6 +49,7 @@ type schema struct {
 	Pattern              string             `json:"pattern"`
 	Minimum              *float64           `json:"minimum"`
 	AdditionalProperties *bool              `json:"additionalProperties"`
+	Nullable             bool               `json:"nullable"`
 }
 
 var (
@@ -157,13 +158,16 @@ func keys[V any](m map[string]V) []string {
 }
 
 // validate checks v against s: type, required properties, enum, pattern,
-// minimum, items, oneOf, recursively.
+// minimum, items, oneOf, nullable, recursively.
 func (d *openAPI) validate(s *schema, v any, at string) error {
 	if s == nil {
 		return nil
 	}
 	if s.Ref != "" {
 		return d.validate(d.Components.Schemas[strings.TrimPrefix(s.Ref, "#/components/schemas/")], v, at)
+	}
+	if v == nil && s.Nullable {
+		return nil
 	}
 	if len(s.OneOf) > 0 {
 		n := 0

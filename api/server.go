@@ -100,6 +100,10 @@ func (s *Server) routes() *gin.Engine {
 	e.PUT("/order/:orderId", s.authenticate(RoleChannel, RoleStaff), s.putOrder)
 	e.GET("/loyalty/:userId", s.authenticate(RoleCustomer, RoleStaff), s.getDashboard)
 	e.POST("/loyalty/:userId", s.authenticate(RoleStaff), s.postPoints)
+	if lb, ok := s.deps.Ranker.(Leaderboards); ok {
+		e.GET("/leaderboard", s.authenticate(RoleStaff), s.getLeaderboard(lb))
+		e.GET("/leaderboard/distribution", s.authenticate(RoleStaff), s.getDistribution(lb))
+	}
 	e.GET("/livez", s.livez)
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
