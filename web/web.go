@@ -32,10 +32,11 @@ type file struct {
 }
 
 // Handler returns the handler that serves the page at "/" and its files at
-// "/app/{name}" (the script and the style sheet); any other path is a 404. It is safe for
-// concurrent use. Responses carry an ETag and are revalidated on every use
-// (Cache-Control: no-cache), so a new binary's page is never mixed with an
-// old script; the Content-Security-Policy allows nothing but this origin.
+// "/app/{name}" (the script and the style sheet); any other path is a 404.
+// It is safe for concurrent use. Responses carry an ETag and are
+// revalidated on every use (Cache-Control: no-cache), so a new binary's page
+// is never mixed with an old script; the Content-Security-Policy allows
+// nothing but this origin.
 func Handler() (http.Handler, error) {
 	files := map[string]file{}
 	entries, err := fs.ReadDir(static, "static")
