@@ -93,7 +93,11 @@ func (s *Server) routes() *gin.Engine {
 		s.problem(c, problemNotFound, "There is no such route; see /openapi.json.", nil)
 	})
 	e.NoMethod(func(c *gin.Context) {
-		s.problem(c, problemMethod, "This route does not accept "+c.Request.Method+"; see the Allow header.", nil)
+		m := c.Request.Method
+		if methodLabel(m) == "other" {
+			m = "this method" // a made-up method is not echoed back, whatever its length
+		}
+		s.problem(c, problemMethod, "This route does not accept "+m+"; see the Allow header.", nil)
 	})
 
 	e.POST("/order/:orderId", s.authenticate(RoleChannel), s.postOrder)
