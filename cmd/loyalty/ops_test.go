@@ -210,7 +210,7 @@ func TestProbesWithStoresDown(t *testing.T) {
 			}
 		}
 	}
-	for _, w := range []string{`"msg":"config"`, `"http.shutdown_timeout_ms":5000`, `"auth.hs256_key":"****"`, `"msg":"shutting down: draining requests"`, `"backlog":`, `"msg":"stopped"`} {
+	for _, w := range []string{`"component":"go-redis"`, `"msg":"config"`, `"http.shutdown_timeout_ms":5000`, `"auth.hs256_key":"****"`, `"msg":"shutting down: draining requests"`, `"backlog":`, `"msg":"stopped"`} {
 		if !strings.Contains(logs, w) {
 			t.Errorf("logs lack %s:\n%s", w, logs)
 		}
