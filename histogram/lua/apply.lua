@@ -91,13 +91,7 @@ for i = 8, #ARGV, 12 do
     out[#out + 1] = 'L ' .. (redis.call('GET', shipk) or '0')
     break
   else
-    local key = hk .. ' ' .. cust
-    local b = bals[key]
-    if not b then
-      local v0 = balance(hk, cust)
-      b = {hk, cust, v0, v0}
-      bals[key] = b
-    end
+    local b = entry(bals, hk, cust)
     local old = b[3]
     local new = old + pts
     if mode == 's' and new < 0 then

@@ -166,8 +166,9 @@ end
 -- addto adds d to customer cust's balance (hash bk) on board B, floored at
 -- zero and capped at MAXP, in the batch sh with balances sbals (see
 -- setbals). It returns the balance after and before.
-local function addto(sh, sbals, B, cust, bk, d)
-  local hk = B .. ':b:' .. bk
+-- entry returns customer cust's entry {hk, cust, points, points before} in
+-- the balances sbals of a batch (see setbals), reading it on first use.
+local function entry(sbals, hk, cust)
   local key = hk .. ' ' .. cust
   local b = sbals[key]
   if not b then
@@ -175,6 +176,11 @@ local function addto(sh, sbals, B, cust, bk, d)
     b = {hk, cust, v0, v0}
     sbals[key] = b
   end
+  return b
+end
+
+local function addto(sh, sbals, B, cust, bk, d)
+  local b = entry(sbals, B .. ':b:' .. bk, cust)
   local prev = b[3]
   local v = math.min(math.max(prev + d, 0), MAXP)
   sh.move(prev, v)
