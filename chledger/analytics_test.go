@@ -79,6 +79,10 @@ func TestAnalyticsQueries(t *testing.T) {
 		"Current balance distribution": {"0 1 0", "1-9 1 7", "10-99 3 12"},
 		"Balance percentiles":          {"5 [12 50 50] 50"},
 		"Points inserted by staff":     {"2026-03-15 test goodwill 1 50"},
+		// The board (balances above 0): 7, 12, 29, 50; max 50, so range i
+		// ends at floor(51^(i/20)) - 1.
+		"The board's distribution, as `GET /leaderboard/distribution`": {"11 7 7 1", "14 12 14 1", "18 28 33 1", "20 41 50 1"},
+		"The board's quantiles, as `GET /leaderboard/distribution`":    {"4 12 50 50 50"},
 	}
 	qs := docQueries(t)
 	if len(qs) < 8 {
