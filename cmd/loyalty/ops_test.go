@@ -191,6 +191,34 @@ func TestProbesWithStoresDown(t *testing.T) {
 			t.Errorf("admin /metrics has no line matching %s", re)
 		}
 	}
+	// README's metrics table and the scrape name the same metrics.
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "## Probes, metrics and logs")
+	section, _, _ = strings.Cut(section, "\n## ")
+	documented := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `(loyalty_[a-z_]+)").FindAllStringSubmatch(section, -1) {
+		documented[m[1]] = true
+	}
+	for _, m := range regexp.MustCompile("`(loyalty_[a-z_]+)[`{]").FindAllStringSubmatch(section, -1) {
+		if !strings.HasPrefix(m[1], "loyalty_ingest_") {
+			documented[m[1]] = true
+		}
+	}
+	exported := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^# TYPE (loyalty_[a-z_]+) `).FindAllStringSubmatch(metrics, -1) {
+		exported[m[1]] = true
+		if !documented[m[1]] {
+			t.Errorf("/metrics exports %s, which README's metrics table does not document", m[1])
+		}
+	}
+	for name := range documented {
+		if !exported[name] {
+			t.Errorf("README documents %s, which /metrics does not export", name)
+		}
+	}
 	if code, _ := srv.do(t, "GET", "http://"+admin+"/debug/pprof/", "", ""); code != 200 {
 		t.Errorf("admin pprof: %d", code)
 	}
