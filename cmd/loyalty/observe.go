@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/xyz/loyalty/ingest"
+	"github.com/xyz/loyalty/ledger"
 	"github.com/xyz/loyalty/ranker"
 )
 
@@ -125,32 +126,48 @@ func commandLabel(name string) string {
 	return "other"
 }
 
+// changeLog is the primary's change log as the lag gauges read it
+// (histogram.Index).
+type changeLog interface {
+	Seq(ctx context.Context) (uint64, error)
+	Entries(ctx context.Context, after uint64, count int64) ([]ledger.Entry, error)
+}
+
 // replicaMetrics are the lag gauges of the board this process follows:
-// the seqs it is behind the primary, and for how long it has been behind.
-func replicaMetrics(rep *ranker.Replica, head ranker.Head) []prometheus.Collector {
-	lag := func() (behind uint64, since time.Duration, ok bool) {
-		b := rep.Board()
+// the changes the primary has that the board lacks, and the age of the
+// oldest of them (how far behind the board is in time). Each scrape reads
+// the primary's seq, and the first missing entry when behind.
+func replicaMetrics(board func() *ranker.Board, log changeLog) []prometheus.Collector {
+	lag := func(withAge bool) (behind uint64, age time.Duration, ok bool) {
+		b := board()
 		if b == nil {
 			return 0, 0, false
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		primary, err := head.Seq(ctx)
+		primary, err := log.Seq(ctx)
 		if err != nil {
 			return 0, 0, false
 		}
-		seq, at := b.Applied()
+		seq, _ := b.Applied()
 		if primary <= seq {
 			return 0, 0, true
 		}
-		return primary - seq, time.Since(at), true
+		if !withAge {
+			return primary - seq, 0, true
+		}
+		es, err := log.Entries(ctx, seq, 1)
+		if err != nil || len(es) == 0 {
+			return primary - seq, 0, false
+		}
+		return primary - seq, max(0, time.Since(es[0].RecordedAt)), true
 	}
 	return []prometheus.Collector{
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "loyalty_replica_lag_seqs",
 			Help: "Changes the primary has that this process's board has not applied yet (NaN while the board loads or the primary does not answer).",
 		}, func() float64 {
-			n, _, ok := lag()
+			n, _, ok := lag(false)
 			if !ok {
 				return math.NaN()
 			}
@@ -158,9 +175,9 @@ func replicaMetrics(rep *ranker.Replica, head ranker.Head) []prometheus.Collecto
 		}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "loyalty_replica_lag_seconds",
-			Help: "While the board is behind the primary, seconds since it last applied a change; 0 when caught up (NaN while the board loads or the primary does not answer).",
+			Help: "Age of the oldest change the primary has and this process's board has not applied (seconds, to the second the change was recorded); 0 when caught up (NaN while the board loads or the primary does not answer).",
 		}, func() float64 {
-			_, d, ok := lag()
+			_, d, ok := lag(true)
 			if !ok {
 				return math.NaN()
 			}
