@@ -253,15 +253,24 @@ func load(flags *pflag.FlagSet) (*Config, error) {
 			}
 		}
 	}
+	var failed []string // keys whose value could not be read
 	for _, f := range c.fields() {
 		if err := decode(f.v, v.Get(f.key)); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", name(f.key), err))
+			failed = append(failed, name(f.key)+" ")
+		}
+	}
+	// Every error at once: the checks of the values, except those of the
+	// keys already refused (their zero value says nothing).
+	for _, err := range c.problems() {
+		if !slices.ContainsFunc(failed, func(p string) bool { return strings.HasPrefix(err.Error(), p) }) {
+			errs = append(errs, err)
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &c, c.validate()
+	return &c, nil
 }
 
 // decode sets f from a raw value of the file, the environment or a flag
@@ -411,7 +420,9 @@ var (
 	logFormats   = []string{"text", "json"}
 )
 
-func (c *Config) validate() error {
+// problems lists what is wrong with the values of c, each naming the key,
+// its variable and the value.
+func (c *Config) problems() []error {
 	var errs []error
 	bad := func(key string, value any, format string, a ...any) {
 		errs = append(errs, fmt.Errorf("%s is %s: %s", name(key), quote(value), fmt.Sprintf(format, a...)))
@@ -510,7 +521,7 @@ func (c *Config) validate() error {
 	if !slices.Contains(logFormats, strings.ToLower(c.Log.Format)) {
 		bad("log.format", c.Log.Format, "want text or json (json for production)")
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // quote renders a bad value for a message: strings quoted, so an empty one

@@ -98,8 +98,10 @@ func TestMisconfiguration(t *testing.T) {
 			[]string{"auth.hs256_key (LOYALTY_AUTH_HS256_KEY) is 6 bytes: a signing key needs at least 32 random bytes"}},
 		{"short proxy key", "", []string{"LOYALTY_PROXY_KEY=0123456789abcdef"},
 			[]string{"proxy.key (LOYALTY_PROXY_KEY) is 16 bytes: the proxy-name key needs at least 32 random bytes"}},
-		{"every error at once", "ranking:\n  max_tpo: 50\n", []string{"LOYALTY_LOG_LEVEL=verbose", "LOYALTY_HTTP_SHUTDOWN_TIMEOUT=15"},
-			[]string{"did you mean ranking.max_top?", "has no unit"}},
+		{"every error at once", "ranking:\n  max_tpo: 50\n", []string{"LOYALTY_LOG_LEVEL=verbose", "LOYALTY_HTTP_SHUTDOWN_TIMEOUT=15", "LOYALTY_RANKING_MAX_TOP=-5"},
+			[]string{"did you mean ranking.max_top?", "has no unit", `log.level (LOYALTY_LOG_LEVEL) is "verbose"`, "ranking.max_top (LOYALTY_RANKING_MAX_TOP) is -5"}},
+		{"a value refused once", "", []string{"LOYALTY_REDIS_ADDR=r:6379", "LOYALTY_REDIS_MIN_REPLICAS_ACK=1", "LOYALTY_REDIS_WAIT_TIMEOUT=100"},
+			[]string{`redis.wait_timeout (LOYALTY_REDIS_WAIT_TIMEOUT): "100" has no unit`}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -119,6 +121,9 @@ func TestMisconfiguration(t *testing.T) {
 				if !strings.Contains(stderr, w) {
 					t.Errorf("stderr does not say %q:\n%s", w, stderr)
 				}
+			}
+			if n := strings.Count(stderr, "redis.wait_timeout (LOYALTY_REDIS_WAIT_TIMEOUT)"); n > 1 {
+				t.Errorf("redis.wait_timeout refused %d times:\n%s", n, stderr)
 			}
 			if strings.Contains(stderr, "serving") {
 				t.Errorf("it started serving:\n%s", stderr)
