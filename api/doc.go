@@ -9,10 +9,15 @@
 //	POST /order/{orderId}     role channel: a purchase or refund
 //	GET  /loyalty/{userId}    role customer (own id only) or staff: the dashboard
 //	POST /loyalty/{userId}    role staff: insert points by hand
-//	GET  /healthz             the process and each dependency
-//	GET  /readyz              200 once the ranking index is loaded
-//	GET  /metrics             Prometheus metrics
+//	GET  /livez               the process only (liveness)
+//	GET  /readyz              200 while dashboards can be served (readiness)
+//	GET  /healthz             the process and each dependency (monitoring)
+//	GET  /metrics             Prometheus metrics (unless Config.AdminOnlyMetrics)
 //	GET  /openapi.json        the API description
+//
+// AdminHandler serves /metrics, the probes and pprof for a listener only
+// operators reach. Metric labels are bounded: a method outside the
+// standard set is "other", a route is its template.
 //
 // Customers are never shown to each other by id: every dashboard entry
 // carries a proxy name (see ProxyNamer), a pseudonym derived from the id with
