@@ -6,7 +6,7 @@ import (
 )
 
 // memo is a bounded map for values that are expensive to compute and cheap
-// to keep (verified tokens, proxy names): 16 shards, each forgotten whole
+// to keep (verified tokens): 16 shards, each forgotten whole
 // when it fills. Safe for concurrent use.
 type memo[K comparable, V any] struct {
 	seed   maphash.Seed

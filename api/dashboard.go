@@ -60,12 +60,7 @@ type gapJSON ranker.Gap
 func (g gapJSON) IsZero() bool { return !g.OK && !g.None }
 
 // MarshalJSON writes the number or null.
-func (g gapJSON) MarshalJSON() ([]byte, error) {
-	if !g.OK {
-		return []byte("null"), nil
-	}
-	return strconv.AppendInt(nil, g.Points, 10), nil
-}
+func (g gapJSON) MarshalJSON() ([]byte, error) { return g.appendJSON(nil), nil }
 
 // percentJSON writes topPercent: a number (never in exponent form), null
 // (the customer has no points) or, with omitzero, nothing (unknown).
@@ -78,12 +73,7 @@ type percentJSON struct {
 func (p percentJSON) IsZero() bool { return p.v == 0 && !p.null }
 
 // MarshalJSON writes the number or null.
-func (p percentJSON) MarshalJSON() ([]byte, error) {
-	if p.null {
-		return []byte("null"), nil
-	}
-	return strconv.AppendFloat(nil, p.v, 'f', -1, 64), nil
-}
+func (p percentJSON) MarshalJSON() ([]byte, error) { return p.appendJSON(nil), nil }
 
 // allTime names the all-time board in ?board= and in answers.
 const allTime = "all-time"
@@ -165,7 +155,10 @@ func (s *Server) getDashboard(c *gin.Context) {
 	v := s.view(d, principalOf(c).Role == RoleCustomer)
 	v.Board = board
 	v.CustomerID = c.Param("userId")
-	c.JSON(http.StatusOK, v)
+	buf := dashboardBufs.Get().(*[]byte)
+	*buf = v.appendJSON((*buf)[:0])
+	c.Data(http.StatusOK, "application/json; charset=utf-8", *buf)
+	dashboardBufs.Put(buf)
 }
 
 // board reads ?board=: all-time (the default), season (the current season)
