@@ -38,7 +38,7 @@ type Config struct {
 	WriteRate   int           // target writes/s in the mixed phase
 	MixedBatch  int           // changes per write call in the mixed phase
 	CheckSample int           // customers in the correctness check
-	HTTPURL     string        // base URL of a running `loyalty serve` (optional)
+	HTTPURL     string        // base URL of a running `loyalty serve` (optional): the http phase
 	// Phases to run, of check, dashboards, writes, mixed, http. The check
 	// compares with the baseline, so it is only valid before any writes (a
 	// --skip-seed run after an earlier run's writes must leave it out).
@@ -94,7 +94,7 @@ const mixedWriters = 32
 // Phase is one measured phase.
 type Phase struct {
 	Name     string  `json:"name"`
-	System   string  `json:"system"` // ours, baseline or http
+	System   string  `json:"system"` // ours or baseline
 	Ops      uint64  `json:"ops"`    // calls completed
 	Items    uint64  `json:"items"`  // dashboards or changes (a batch call is several)
 	Errors   uint64  `json:"errors"`
@@ -150,6 +150,9 @@ type Report struct {
 	Memory    Memory             `json:"memory"`
 	Ratios    map[string]float64 `json:"ratios"`
 	Check     Check              `json:"check"`
+	// HTTP is what an HTTP dashboard costs Redis, ours and the baseline's
+	// (the http phase).
+	HTTP []HTTPCost `json:"http_costs,omitempty"`
 }
 
 // bench is one run's state.
@@ -220,6 +223,7 @@ func Run(ctx context.Context, rdb *redis.Client, cfg Config, log *slog.Logger) (
 		r.Phases = append(r.Phases, ps...)
 	}
 	r.ratios()
+	r.httpCosts()
 	if r.Check.Mismatches > 0 {
 		return r, fmt.Errorf("%w: %d of %d sampled dashboards, e.g. %s", ErrMismatch, r.Check.Mismatches, r.Check.Sampled, r.Check.Examples[0])
 	}

@@ -3,11 +3,8 @@ package loadtest
 import (
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -274,48 +271,4 @@ func (b *bench) halfPeak(ctx context.Context, peak float64) Phase {
 	ph.Note = fmt.Sprintf("target %.0f/s", peak/2) + ph.Note
 	b.log.Info("bench: phase done", "phase", ph.Name, "system", "ours", "per_sec", int(ph.PerSec), "p99_us", ph.P99us, "errors", ph.Errors)
 	return ph
-}
-
-// http measures a running server's dashboard route against its /readyz.
-func (b *bench) http(ctx context.Context) ([]Phase, error) {
-	if b.cfg.HTTPURL == "" {
-		return nil, nil
-	}
-	base := strings.TrimSuffix(b.cfg.HTTPURL, "/")
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		MaxIdleConns: b.cfg.Concurrency * 2, MaxIdleConnsPerHost: b.cfg.Concurrency * 2, IdleConnTimeout: time.Minute,
-	}}
-	defer client.CloseIdleConnections()
-	get := func(ctx context.Context, url string, auth bool) (int, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return 0, err
-		}
-		if auth {
-			req.Header.Set("Authorization", "Bearer "+b.cfg.Token)
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return 0, err
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return 0, fmt.Errorf("GET %s: %s", url, resp.Status)
-		}
-		return 1, nil
-	}
-	if _, err := get(ctx, base+"/readyz", false); err != nil {
-		return nil, fmt.Errorf("--http %s: %w", b.cfg.HTTPURL, err)
-	}
-	q := fmt.Sprintf("?top=%d&around=%d", b.cfg.Top, b.cfg.Around)
-	c, d := b.cfg.Concurrency, b.cfg.Duration
-	return []Phase{
-		b.runPhase(ctx, "GET /readyz", "http", c, d, func(ctx context.Context, _ *rand.Rand) (int, error) {
-			return get(ctx, base+"/readyz", false)
-		}),
-		b.runPhase(ctx, "GET /loyalty/{id}", "http", c, d, func(ctx context.Context, rng *rand.Rand) (int, error) {
-			return get(ctx, base+"/loyalty/"+strconv.FormatUint(b.randomCustomer(rng), 10)+q, true)
-		}),
-	}, nil
 }

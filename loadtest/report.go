@@ -17,8 +17,8 @@ func (r *Report) phase(name, system string) *Phase {
 	return nil
 }
 
-// ratios fills Ratios: every pair of ours and the baseline's figures (and
-// the HTTP dashboard against /readyz), ours / baseline.
+// ratios fills Ratios: every pair of ours and the baseline's figures, ours
+// / baseline, and each HTTP dashboard against its server's /readyz.
 func (r *Report) ratios() {
 	set := func(key string, a, b float64) {
 		if b != 0 {
@@ -34,12 +34,12 @@ func (r *Report) ratios() {
 			set(p.Name+": p99", p.P99us, base.P99us)
 		}
 	}
-	if d, h := r.phase("GET /loyalty/{id}", "http"), r.phase("GET /readyz", "http"); d != nil && h != nil {
+	if d, h := r.phase("GET /loyalty/{id}", "ours"), r.phase("GET /readyz", "ours"); d != nil && h != nil {
 		set("http dashboard / readyz: per sec", d.PerSec, h.PerSec)
 		set("http dashboard / readyz: p99", d.P99us, h.P99us)
-		if base := r.phase("dashboard", "baseline"); base != nil {
-			set("http dashboard / baseline dashboard: per sec", d.PerSec, base.PerSec)
-		}
+	}
+	if d, h := r.phase("GET /loyalty/{id}", "baseline"), r.phase("GET /readyz", "baseline"); d != nil && h != nil {
+		set("http baseline's dashboard / its readyz: per sec", d.PerSec, h.PerSec)
 	}
 	m := r.Memory
 	if m.Measured {
@@ -77,6 +77,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if m.WritesChanges > 0 {
 		fmt.Fprintf(w, "our writes leave %.0f B in Redis per change (change log %.0f B per entry until shipped and trimmed, remembered change id %.0f B for the dedupe window)\n",
 			m.WriteBytesPerChange, m.LogBytesPerEntry, m.DedupeBytesPerChange)
+	}
+	for _, c := range r.HTTP {
+		fmt.Fprintf(w, "http dashboard, %s: %.1f us of Redis CPU each: one Redis core feeds %.0f dashboards/s, %.1f API processes at the %.0f/s of this run; %d dashboards/s need %.2f Redis cores\n",
+			c.System, c.RedisUs, c.PerRedisCore, c.ProcessesPerRedisCore, c.PerSec, BriefDashboardsPerSec, c.RedisCores)
 	}
 	fmt.Fprintf(w, "correctness: %d sampled dashboards, %d mismatches\n", r.Check.Sampled, r.Check.Mismatches)
 	for _, e := range r.Check.Examples {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 	"github.com/xyz/loyalty/loadtest"
@@ -19,6 +20,7 @@ func benchCmd() *cobra.Command {
 			if e.cfg.Redis.Addr == "" {
 				return errors.New("bench needs --redis-addr (LOYALTY_REDIS_ADDR): a scratch Redis, the bench deletes the keys under --prefix")
 			}
+			gin.SetMode(gin.ReleaseMode) // the http phase serves the user's alternative through Gin
 			rdb := redis.NewClient(loadtest.RedisOptions(e.cfg.Redis.Addr, e.cfg.Redis.Password, cfg.Concurrency))
 			defer rdb.Close()
 			r, err := loadtest.Run(ctx, rdb, cfg, e.log)
@@ -63,7 +65,7 @@ non-zero if they don't. It deletes the keys under --prefix first (unless
 	f.IntVar(&cfg.MixedBatch, "mixed-batch", cfg.MixedBatch, "changes per write call in the mixed phase")
 	f.IntVar(&cfg.CheckSample, "check-sample", cfg.CheckSample, "customers whose dashboards are compared")
 	f.Float64Var(&cfg.SeasonShare, "season-share", cfg.SeasonShare, "share of customers on a season board whose Redis memory is measured after seeding (0: skip)")
-	f.StringVar(&cfg.HTTPURL, "http", "", "base URL of a running `loyalty serve` on the same Redis and prefix: also measure GET /loyalty/{id} against GET /readyz")
+	f.StringVar(&cfg.HTTPURL, "http", "", "base URL of a running `loyalty serve` on the same Redis and prefix: the http phase measures its GET /loyalty/{id} and GET /readyz against the user's alternative (a Gin route of the bench over the sorted set)")
 	f.StringVar(&cfg.Token, "token", "", "staff bearer token for --http")
 	f.StringVar(&jsonFile, "json", "", "also write the report as JSON to this file")
 	return c
