@@ -198,15 +198,16 @@ func (b *Board) Dashboard(id uint64, n, k int) Dashboard {
 		d.Tied = int64(b.groups[p].n)
 	}
 	d.Top = b.top(n)
+	// i is the first score above p: the next rank up, and where the walk
+	// up starts. The neighbours' ranks follow from Me's and the tie group
+	// sizes, so the histogram is read once per dashboard.
+	i := sort.Search(len(b.scores), func(i int) bool { return b.scores[i] > p })
+	d.Above = b.above(p, id, k, i, d.Me.Rank)
 	if p > 0 {
-		d.Above = b.above(p, id, k)
-		d.Below = b.below(p, id, k)
-	} else {
-		d.Above = b.above(0, 0, k)
+		d.Below = b.below(p, id, k, i-1, d.Me.Rank)
 	}
 	d.NextRank = Gap{None: true}
 	if d.Me.Rank > 1 {
-		i := sort.Search(len(b.scores), func(i int) bool { return b.scores[i] > p }) // the next higher score
 		d.NextRank = points(int64(b.scores[i] - p))
 	}
 	d.ToTop = toTop(d, n)
@@ -230,25 +231,25 @@ func (b *Board) top(n int) []Entry {
 	return out
 }
 
-// above returns up to k entries before (p, id) in board order. p == 0 means
-// "below everyone on the board".
-func (b *Board) above(p int32, id uint64, k int) []Entry {
+// above returns up to k entries before (p, id) in board order, given i, the
+// index of the first score above p, and rank, the rank of p (1 + customers
+// above it). p == 0 means "below everyone on the board".
+func (b *Board) above(p int32, id uint64, k, i int, rank int64) []Entry {
 	if k <= 0 {
 		return nil
 	}
 	rev := make([]Entry, 0, k)
 	ids := make([]uint64, 0, k)
-	i := sort.Search(len(b.scores), func(i int) bool { return b.scores[i] > p }) // first score above p
 	if p > 0 {
-		rank := 1 + b.hist.Above(int64(p))
 		for _, c := range b.groups[p].before(ids[:0], id, k) {
 			rev = append(rev, Entry{CustomerID: c, Rank: rank, Points: int64(p)})
 		}
 	}
 	for ; i < len(b.scores) && len(rev) < k; i++ {
 		s := b.scores[i]
-		rank := 1 + b.hist.Above(int64(s))
-		for _, c := range b.groups[s].last(ids[:0], k-len(rev)) {
+		g := b.groups[s]
+		rank -= int64(g.n) // one score up: its own customers are no longer above
+		for _, c := range g.last(ids[:0], k-len(rev)) {
 			rev = append(rev, Entry{CustomerID: c, Rank: rank, Points: int64(s)})
 		}
 	}
@@ -258,22 +259,23 @@ func (b *Board) above(p int32, id uint64, k int) []Entry {
 	return rev
 }
 
-// below returns up to k entries after (p, id) in board order.
-func (b *Board) below(p int32, id uint64, k int) []Entry {
+// below returns up to k entries after (p, id) in board order (p > 0), given
+// at, the index of p in the scores, and rank, the rank of p.
+func (b *Board) below(p int32, id uint64, k, at int, rank int64) []Entry {
 	if k <= 0 {
 		return nil
 	}
 	out := make([]Entry, 0, k)
 	ids := make([]uint64, 0, k)
-	rank := 1 + b.hist.Above(int64(p))
-	for _, c := range b.groups[p].after(ids[:0], id, k) {
+	g := b.groups[p]
+	for _, c := range g.after(ids[:0], id, k) {
 		out = append(out, Entry{CustomerID: c, Rank: rank, Points: int64(p)})
 	}
-	i := sort.Search(len(b.scores), func(i int) bool { return b.scores[i] >= p }) - 1 // first score below p
-	for ; i >= 0 && len(out) < k; i-- {
+	for i := at - 1; i >= 0 && len(out) < k; i-- {
+		rank += int64(g.n) // one score down: the customers of the score before are above too
 		s := b.scores[i]
-		rank := 1 + b.hist.Above(int64(s))
-		for _, c := range b.groups[s].first(ids[:0], k-len(out)) {
+		g = b.groups[s]
+		for _, c := range g.first(ids[:0], k-len(out)) {
 			out = append(out, Entry{CustomerID: c, Rank: rank, Points: int64(s)})
 		}
 	}
