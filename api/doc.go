@@ -9,6 +9,8 @@
 //	POST /order/{orderId}     role channel: a purchase or refund
 //	GET  /loyalty/{userId}    role customer (own id only) or staff: the dashboard
 //	POST /loyalty/{userId}    role staff: insert points by hand
+//	GET  /leaderboard         role staff: a page of the board (offset, limit)
+//	GET  /leaderboard/distribution  role staff: counts per score range, quantiles
 //	GET  /livez               the process only (liveness)
 //	GET  /readyz              200 while dashboards can be served (readiness)
 //	GET  /healthz             the process and each dependency (monitoring)

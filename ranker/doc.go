@@ -8,6 +8,14 @@
 // ascending, in sorted blocks. A dashboard is a handful of prefix sums and
 // block walks under a read lock, never a scan.
 //
+// A dashboard also says how far the customer is from a better place
+// (NextRank, ToTop) and how good theirs is (TopPercent), from what it
+// already holds: Me's rank and points, the tie count and the top N. Staff
+// page through a board (Board.Page: the score at a position by prefix sums,
+// then the tie groups) and describe it (Board.Distribution: counts per
+// log-spaced score range and exact quantiles); Replica.Leaderboard and
+// Local.Leaderboard give them the board to read.
+//
 // In embedded mode the Board is the index itself (ranker.Local). With Redis,
 // every API process keeps a Replica: a snapshot of the balances, then every
 // change from the Redis change log. A dashboard asks the primary for the
