@@ -151,48 +151,11 @@ func (x *Index) MarkShipped(ctx context.Context, seq uint64) error {
 	return unavailable("trim change log", x.rdb.XTrimMinIDApprox(ctx, x.logKey(), streamID(keep), 0).Err())
 }
 
-// Scan calls fn for every customer with a balance in generation gen, a
-// batch of hashes at a time; not a snapshot (see ranker.Replica).
+// Scan calls fn for every customer with a balance in generation gen, in
+// ascending customer id order, each once (see scanBoard); not a snapshot
+// (see ranker.Replica).
 func (x *Index) Scan(ctx context.Context, gen uint64, fn func(id uint64, points int64) error) error {
 	return x.scanBoard(ctx, x.p+":g"+strconv.FormatUint(gen, 10), fn)
-}
-
-// scanBoard calls fn for every balance of the board with key prefix board.
-func (x *Index) scanBoard(ctx context.Context, board string, fn func(id uint64, points int64) error) error {
-	match := board + ":b:*"
-	var cursor uint64
-	for {
-		keys, next, err := x.rdb.Scan(ctx, cursor, match, 2000).Result()
-		if err != nil {
-			return unavailable("scan balances", err)
-		}
-		pipe := x.rdb.Pipeline()
-		cmds := make([]*redis.MapStringStringCmd, len(keys))
-		for i, k := range keys {
-			cmds[i] = pipe.HGetAll(ctx, k)
-		}
-		if len(keys) > 0 {
-			if _, err := pipe.Exec(ctx); err != nil {
-				return unavailable("read balances", err)
-			}
-		}
-		for _, c := range cmds {
-			for f, v := range c.Val() {
-				id, e1 := strconv.ParseUint(f, 10, 64)
-				p, e2 := strconv.ParseInt(v, 10, 64)
-				if err := errors.Join(e1, e2); err != nil {
-					return fmt.Errorf("balance %q=%q: %w", f, v, err)
-				}
-				if err := fn(id, p); err != nil {
-					return err
-				}
-			}
-		}
-		if next == 0 {
-			return nil
-		}
-		cursor = next
-	}
 }
 
 // Lease takes or renews the named lease for holder for ttl and reports

@@ -16,10 +16,14 @@ type balances struct {
 
 func newBalances() *balances { return &balances{keys: make([]uint64, 64), vals: make([]int32, 64)} }
 
+// slotMul is the multiplier of the table's hash (2^64 / the golden ratio).
+const slotMul = 0x9E3779B97F4A7C15
+
 // slot is where probing for id starts: a multiplicative hash mapped onto
-// the table's size (any size, not only powers of two).
+// the table's size (any size, not only powers of two), monotonic in the
+// hash id*slotMul.
 func (t *balances) slot(id uint64) int {
-	hi, _ := bits.Mul64(id*0x9E3779B97F4A7C15, uint64(len(t.keys)))
+	hi, _ := bits.Mul64(id*slotMul, uint64(len(t.keys)))
 	return int(hi)
 }
 

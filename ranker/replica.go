@@ -21,6 +21,8 @@ var ErrNotReady = errors.New("ranking index not ready")
 type Source interface {
 	Generation(ctx context.Context) (uint64, error)
 	Seq(ctx context.Context) (uint64, error)
+	// Scan and ScanSeason call fn for every balance of a board, in
+	// ascending customer id order, each customer once.
 	Scan(ctx context.Context, gen uint64, fn func(id uint64, points int64) error) error
 	ScanSeason(ctx context.Context, gen uint64, name string, fn func(id uint64, points int64) error) error
 	ReadLog(ctx context.Context, after uint64, count int64, block time.Duration) ([]histogram.LogEntry, error)
@@ -195,21 +197,10 @@ func (r *Replica) follow(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b := NewBoard()
 	start := time.Now()
-	if err := r.src.Scan(ctx, gen, func(id uint64, points int64) error { b.Set(id, points, 0); return nil }); err != nil {
+	b, err := r.load(ctx, gen)
+	if err != nil {
 		return err
-	}
-	for _, name := range r.cfg.Seasons.names(r.cfg.Now()) {
-		err := r.src.ScanSeason(ctx, gen, name, func(id uint64, points int64) error {
-			b.mu.Lock()
-			b.setSeason(name, id, points)
-			b.mu.Unlock()
-			return nil
-		})
-		if err != nil {
-			return err
-		}
 	}
 	if g, err := r.src.Generation(ctx); err != nil || g != gen {
 		return errors.Join(err, errResync)
@@ -232,6 +223,29 @@ func (r *Replica) follow(ctx context.Context) error {
 	debug.FreeOSMemory()
 	r.log.Info("ranker replica: snapshot loaded", "customers", b.Len(), "seq", b.Seq(), "generation", gen, "took", time.Since(start).Round(time.Millisecond))
 	return r.tail(ctx, b, gen)
+}
+
+// load reads the balances of generation gen and of the kept season boards
+// into a new board, built in bulk (Source.Scan gives them in id order).
+func (r *Replica) load(ctx context.Context, gen uint64) (*Board, error) {
+	l := newLoader()
+	if err := r.src.Scan(ctx, gen, l.add); err != nil {
+		return nil, err
+	}
+	b := l.board()
+	for _, name := range r.cfg.Seasons.names(r.cfg.Now()) {
+		sl := newLoader()
+		if err := r.src.ScanSeason(ctx, gen, name, sl.add); err != nil {
+			return nil, err
+		}
+		if sl.seen > 0 {
+			if b.seasons == nil {
+				b.seasons = map[string]*Board{}
+			}
+			b.seasons[name] = sl.board()
+		}
+	}
+	return b, nil
 }
 
 // tail follows the change log into b until an error or ctx ends.
