@@ -44,7 +44,7 @@ type authenticator struct {
 
 // verified is a remembered token: who it names and until when.
 type verified struct {
-	p   principal
+	p   *principal
 	exp time.Time
 }
 
@@ -82,23 +82,23 @@ func (a *authenticator) keyFor(t *jwt.Token) (any, error) {
 }
 
 // verify checks a raw token and returns who it names.
-func (a *authenticator) verify(raw string) (principal, error) {
+func (a *authenticator) verify(raw string) (*principal, error) {
 	if v, ok := a.seen.get(raw); ok && time.Now().Before(v.exp) {
 		return v.p, nil
 	}
 	var c claims
 	if _, err := a.parser.ParseWithClaims(raw, &c, a.keyFor); err != nil {
-		return principal{}, err
+		return nil, err
 	}
 	if c.Subject == "" || len(c.Subject) > 128 {
-		return principal{}, errors.New("token subject missing or too long")
+		return nil, errors.New("token subject missing or too long")
 	}
 	switch c.Role {
 	case RoleCustomer, RoleChannel, RoleStaff:
 	default:
-		return principal{}, fmt.Errorf("unknown role %q", c.Role)
+		return nil, fmt.Errorf("unknown role %q", c.Role)
 	}
-	p := principal{Subject: c.Subject, Role: c.Role}
+	p := &principal{Subject: c.Subject, Role: c.Role}
 	if len(raw) <= 4096 {
 		a.seen.put(raw, verified{p, c.ExpiresAt.Add(a.leeway)})
 	}
@@ -125,7 +125,7 @@ func (s *Server) authenticate(roles ...string) gin.HandlerFunc {
 		}
 		for _, r := range roles {
 			if p.Role == r {
-				c.Set(principalKey, p)
+				c.Set(principalKey, p) // shared with every request of this token: never modified
 				c.Next()
 				return
 			}
@@ -149,7 +149,7 @@ func (s *Server) forbidden(c *gin.Context) {
 
 func principalOf(c *gin.Context) principal {
 	p, _ := c.Get(principalKey)
-	return p.(principal)
+	return *p.(*principal)
 }
 
 // MintToken returns an HS256 token for subject with role, valid for ttl,

@@ -2,45 +2,45 @@ package api
 
 import (
 	"hash/maphash"
-	"sync"
+	"math/bits"
+	"sync/atomic"
 )
 
-// memo is a bounded map for values that are expensive to compute and cheap
-// to keep (verified tokens): 16 shards, each forgotten whole
-// when it fills. Safe for concurrent use.
+// memo is a bounded cache for values that are expensive to compute and
+// cheap to keep (verified tokens, proxy names): a direct-mapped table where
+// each key has one slot and a newer key takes it over. It is read and
+// written without locks, so readers on every core never contend (a
+// dashboard reads one token and fifteen names). Safe for concurrent use.
 type memo[K comparable, V any] struct {
-	seed   maphash.Seed
-	per    int
-	shards [16]struct {
-		sync.RWMutex
-		m map[K]V
-	}
+	seed  maphash.Seed
+	shift uint
+	slots []atomic.Pointer[memoEntry[K, V]]
 }
 
+type memoEntry[K comparable, V any] struct {
+	k K
+	v V
+}
+
+// newMemo returns a memo of at least capacity slots (a power of two).
 func newMemo[K comparable, V any](capacity int) *memo[K, V] {
-	c := &memo[K, V]{seed: maphash.MakeSeed(), per: max(capacity/16, 1)}
-	for i := range c.shards {
-		c.shards[i].m = make(map[K]V)
-	}
-	return c
+	b := bits.Len(uint(max(capacity, 2) - 1))
+	return &memo[K, V]{seed: maphash.MakeSeed(), shift: uint(64 - b), slots: make([]atomic.Pointer[memoEntry[K, V]], 1<<b)}
 }
 
-func (c *memo[K, V]) shard(k K) int { return int(maphash.Comparable(c.seed, k) % 16) }
+func (c *memo[K, V]) slot(k K) *atomic.Pointer[memoEntry[K, V]] {
+	// The hash's top bits: maphash mixes all of them.
+	return &c.slots[maphash.Comparable(c.seed, k)>>c.shift]
+}
 
 func (c *memo[K, V]) get(k K) (V, bool) {
-	s := &c.shards[c.shard(k)]
-	s.RLock()
-	v, ok := s.m[k]
-	s.RUnlock()
-	return v, ok
+	if e := c.slot(k).Load(); e != nil && e.k == k {
+		return e.v, true
+	}
+	var zero V
+	return zero, false
 }
 
 func (c *memo[K, V]) put(k K, v V) {
-	s := &c.shards[c.shard(k)]
-	s.Lock()
-	if len(s.m) >= c.per {
-		clear(s.m)
-	}
-	s.m[k] = v
-	s.Unlock()
+	c.slot(k).Store(&memoEntry[K, V]{k, v})
 }

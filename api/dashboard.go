@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -50,6 +51,8 @@ type dashboardResponse struct {
 	PointsToNextRank gapJSON     `json:"pointsToNextRank,omitzero"`
 	PointsToTop      gapJSON     `json:"pointsToTop,omitzero"`
 	TopPercent       percentJSON `json:"topPercent,omitzero"`
+
+	at time.Time // what AsOf.At points to
 }
 
 // gapJSON writes a ranker.Gap: a number, null (there is no such gap) or,
@@ -150,16 +153,28 @@ func (s *Server) getDashboard(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.Header("Cache-Control", "private, no-store")
-	c.Header(staleHeader, strconv.FormatBool(d.Stale))
-	v := s.view(d, principalOf(c).Role == RoleCustomer)
+	h := c.Writer.Header()
+	h["Cache-Control"] = privateNoStore
+	h[staleHeader] = staleValues[d.Stale]
+	h["Content-Type"] = jsonUTF8
+	v := dashboardViews.Get().(*dashboardResponse)
+	s.view(v, d, principalOf(c).Role == RoleCustomer)
 	v.Board = board
 	v.CustomerID = c.Param("userId")
 	buf := dashboardBufs.Get().(*[]byte)
 	*buf = v.appendJSON((*buf)[:0])
-	c.Data(http.StatusOK, "application/json; charset=utf-8", *buf)
+	dashboardViews.Put(v)
+	c.Status(http.StatusOK)
+	_, _ = c.Writer.Write(*buf)
 	dashboardBufs.Put(buf)
 }
+
+// The dashboard's header values, shared by every answer (never modified).
+var (
+	privateNoStore = []string{"private, no-store"}
+	jsonUTF8       = []string{"application/json; charset=utf-8"}
+	staleValues    = map[bool][]string{false: {"false"}, true: {"true"}}
+)
 
 // board reads ?board=: all-time (the default), season (the current season)
 // or a kept season's name; on failure it has answered 404 saying which
@@ -197,18 +212,24 @@ func cutQuery(s string) string {
 	return s
 }
 
-// view maps a dashboard to what the customer may see: proxy names, never
-// ids. The customer's own lines say "you" when the reader is that customer
-// (own, not a staff reader).
-func (s *Server) view(d ranker.Dashboard, own bool) dashboardResponse {
+// dashboardViews holds the dashboardResponses answers are built in.
+var dashboardViews = sync.Pool{New: func() any { return new(dashboardResponse) }}
+
+// view sets r to what the customer may see of d: proxy names, never ids.
+// The customer's own lines say "you" when the reader is that customer
+// (own, not a staff reader). It reuses r's line slices.
+func (s *Server) view(r *dashboardResponse, d ranker.Dashboard, own bool) {
 	me := d.Me.CustomerID
 	line := func(e ranker.Entry) rankView {
 		return rankView{Rank: e.Rank, ProxyName: s.names.Name(e.CustomerID), Points: e.Points, You: own && e.CustomerID == me}
 	}
-	lines := func(es []ranker.Entry) []rankView {
-		out := make([]rankView, len(es))
-		for i, e := range es {
-			out[i] = line(e)
+	lines := func(out []rankView, es []ranker.Entry) []rankView {
+		if out == nil {
+			out = make([]rankView, 0, len(es)) // never nil: no lines is [], not null
+		}
+		out = out[:0]
+		for _, e := range es {
+			out = append(out, line(e))
 		}
 		return out
 	}
@@ -216,15 +237,14 @@ func (s *Server) view(d ranker.Dashboard, own bool) dashboardResponse {
 	if d.Ranked {
 		tied-- // others with the same points
 	}
-	r := dashboardResponse{
+	*r = dashboardResponse{
 		Me: line(d.Me), Ranked: d.Ranked, TiedWith: tied, TotalRanked: d.Total,
-		Top: lines(d.Top), Above: lines(d.Above), Below: lines(d.Below), AsOf: asOf{Seq: d.Seq}, Stale: d.Stale, Partial: d.Partial,
+		Top: lines(r.Top, d.Top), Above: lines(r.Above, d.Above), Below: lines(r.Below, d.Below), AsOf: asOf{Seq: d.Seq}, Stale: d.Stale, Partial: d.Partial,
 		PointsToNextRank: gapJSON(d.NextRank), PointsToTop: gapJSON(d.ToTop), TopPercent: percentJSON{v: d.TopPercent, null: !d.Ranked},
 	}
 	if !d.At.IsZero() {
-		at := d.At.UTC().Truncate(time.Millisecond)
-		r.AsOf.At = &at
+		r.at = d.At.UTC().Truncate(time.Millisecond)
+		r.AsOf.At = &r.at
 	}
 	r.Me.You = own
-	return r
 }

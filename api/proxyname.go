@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 )
 
 var (
@@ -37,37 +36,24 @@ func words(list string) []string { return strings.Fields(list) }
 type ProxyNamer struct {
 	adjectives, animals []string
 	pool                sync.Pool
-	// known remembers names already derived (the top of the board is named
-	// on every dashboard): a direct-mapped table where each id has one slot
-	// and a newer id takes it over, read and written without locks.
-	known []atomic.Pointer[knownName]
+	known               *memo[uint64, string] // the top of the board is named on every dashboard
 }
-
-// knownName is a remembered name.
-type knownName struct {
-	id   uint64
-	name string
-}
-
-// knownBits sizes ProxyNamer.known: 2^17 slots, about 6 MB when full.
-const knownBits = 17
 
 // NewProxyNamer returns a namer keyed with key.
 func NewProxyNamer(key []byte) *ProxyNamer {
 	k := append([]byte(nil), key...)
-	n := &ProxyNamer{adjectives: words(adjectiveList), animals: words(animalList), known: make([]atomic.Pointer[knownName], 1<<knownBits)}
+	n := &ProxyNamer{adjectives: words(adjectiveList), animals: words(animalList), known: newMemo[uint64, string](1 << 17)}
 	n.pool.New = func() any { return hmac.New(sha256.New, k) }
 	return n
 }
 
 // Name returns the proxy name of customer id.
 func (n *ProxyNamer) Name(id uint64) string {
-	slot := &n.known[(id*0x9e3779b97f4a7c15)>>(64-knownBits)]
-	if e := slot.Load(); e != nil && e.id == id {
-		return e.name
+	if s, ok := n.known.get(id); ok {
+		return s
 	}
 	s := n.name(id)
-	slot.Store(&knownName{id, s})
+	n.known.put(id, s)
 	return s
 }
 
