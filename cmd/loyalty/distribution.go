@@ -40,12 +40,10 @@ func distributionCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("distribution: %w", err)
 			}
-			if err := distribution.WriteTable(cmd.OutOrStdout(), d); err != nil {
-				return err
-			}
 			if plotFile == "" {
-				return nil
+				return distribution.WriteTable(cmd.OutOrStdout(), d)
 			}
+			// The plot first: a table piped into head must not cost the file.
 			f, err := os.Create(plotFile)
 			if err != nil {
 				return fmt.Errorf("distribution: --plot: %w", err)
@@ -58,7 +56,7 @@ func distributionCmd() *cobra.Command {
 				return fmt.Errorf("distribution: --plot: %w", err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "plot written to %s\n", plotFile)
-			return nil
+			return distribution.WriteTable(cmd.OutOrStdout(), d)
 		})
 	f := cmd.Flags()
 	f.StringVar(&req.BaseURL, "url", "", "the service (default: http:// + http.addr)")
