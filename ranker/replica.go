@@ -368,9 +368,7 @@ func (r *Replica) answer(ctx context.Context, read func(*Board) Dashboard) (Dash
 		d.Stale = true
 		return d, nil
 	}
-	hctx, cancel := context.WithTimeout(ctx, r.cfg.HeadTimeout)
-	target, err := r.gate.latest(hctx)
-	cancel()
+	target, err := r.gate.latest(ctx, r.cfg.HeadTimeout)
 	if err != nil {
 		if ctx.Err() != nil {
 			return Dashboard{}, ctx.Err()
@@ -436,43 +434,53 @@ func (r *Replica) partial(ctx context.Context, id uint64, n int) (Dashboard, err
 
 // gate coalesces "what is the latest seq?" questions: every caller waits for
 // a GET that started after it asked, and one GET answers all who asked
-// before it started. While a GET has been running longer than slow (the
-// primary is stopped or unreachable), callers are told so at once instead of
-// queueing behind it.
+// before it started (they share a round, woken together when it answers).
+// While a GET has been running longer than slow (the primary is stopped or
+// unreachable), callers are told so at once instead of queueing behind it.
 type gate struct {
 	head     Head
 	now      func() time.Time
 	slow     time.Duration
 	mu       sync.Mutex
-	waiting  []chan seqResult
+	next     *round // the round new callers join: its GET has not started
 	inflight bool
 	started  time.Time // of the GET in flight
 }
 
-type seqResult struct {
-	seq uint64
-	err error
+// round is one GET of the seq and the callers waiting for it.
+type round struct {
+	done chan struct{} // closed once seq and err are set
+	seq  uint64
+	err  error
 }
 
 // errHeadSlow means the GET in flight has not answered within the budget.
 var errHeadSlow = errors.New("the primary is not answering")
 
-func (g *gate) latest(ctx context.Context) (uint64, error) {
-	ch := make(chan seqResult, 1)
+// latest returns the seq a GET started after the call read, waiting for it
+// at most wait (then errHeadSlow) and while ctx lasts (then ctx.Err()).
+func (g *gate) latest(ctx context.Context, wait time.Duration) (uint64, error) {
 	g.mu.Lock()
 	if g.inflight && g.now().Sub(g.started) > g.slow {
 		g.mu.Unlock()
 		return 0, errHeadSlow
 	}
-	g.waiting = append(g.waiting, ch)
+	if g.next == nil {
+		g.next = &round{done: make(chan struct{})}
+	}
+	r := g.next
 	if !g.inflight {
 		g.inflight = true
 		go g.fetch()
 	}
 	g.mu.Unlock()
+	t := time.NewTimer(wait)
+	defer t.Stop()
 	select {
-	case r := <-ch:
+	case <-r.done:
 		return r.seq, r.err
+	case <-t.C:
+		return 0, errHeadSlow
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
@@ -481,9 +489,9 @@ func (g *gate) latest(ctx context.Context) (uint64, error) {
 func (g *gate) fetch() {
 	for {
 		g.mu.Lock()
-		batch := g.waiting
-		g.waiting = nil
-		if len(batch) == 0 {
+		r := g.next
+		g.next = nil
+		if r == nil {
 			g.inflight = false
 			g.mu.Unlock()
 			return
@@ -491,11 +499,9 @@ func (g *gate) fetch() {
 		g.started = g.now()
 		g.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		seq, err := g.head.Seq(ctx)
+		r.seq, r.err = g.head.Seq(ctx)
 		cancel()
-		for _, ch := range batch {
-			ch <- seqResult{seq, err}
-		}
+		close(r.done)
 	}
 }
 
