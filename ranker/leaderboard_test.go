@@ -281,3 +281,23 @@ func TestReplicaPartialNudges(t *testing.T) {
 		}
 	}
 }
+
+// TestSeasonLeaderboard: the replica's staff boards are the all-time board
+// itself, a kept season's board beside it, or an empty board at the
+// all-time seq for a season without changes.
+func TestSeasonLeaderboard(t *testing.T) {
+	b := ranker.NewBoard()
+	b.Set(1, 50, 1)
+	b.Set(2, 30, 2)
+	ranker.SetSeason(b, "2026-12", 2, 30)
+	if got := ranker.SeasonBoard(b, ""); got != b {
+		t.Fatal("season \"\" is not the all-time board")
+	}
+	pg := ranker.SeasonBoard(b, "2026-12").Page(0, 10)
+	if pg.Total != 1 || len(pg.Entries) != 1 || pg.Entries[0] != (ranker.Entry{CustomerID: 2, Rank: 1, Points: 30}) || pg.Seq != 2 {
+		t.Fatalf("season page: %+v", pg)
+	}
+	if d := ranker.SeasonBoard(b, "2026-11").Distribution(5); d.Total != 0 || d.Seq != 2 || len(d.Buckets) != 0 {
+		t.Fatalf("a season without changes: %+v", d)
+	}
+}
