@@ -322,7 +322,11 @@ func lzfDecompress(dst []byte, in string, n int) ([]byte, error) {
 		if ref < 0 || len(dst)+l > n {
 			return nil, errors.New("LZF reference out of range")
 		}
-		for k := range l { // may overlap what it appends
+		if ref+l <= len(dst) {
+			dst = append(dst, dst[ref:ref+l]...)
+			continue
+		}
+		for k := range l { // overlaps what it appends
 			dst = append(dst, dst[ref+k])
 		}
 	}
