@@ -6,20 +6,22 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/xyz/loyalty/histogram"
 	"github.com/xyz/loyalty/ingest"
 	"github.com/xyz/loyalty/ingest/posfile"
-	"github.com/xyz/loyalty/ledger"
 )
 
 // Exit codes of ingest.
@@ -31,7 +33,7 @@ func ingestCmd() *cobra.Command {
 	var (
 		format, channel, storeID, currency, rejects string
 		metricsFile                                 string
-		batch, maxGroupMiB                          int
+		batch, parallel, maxGroupMiB                int
 		corrections                                 bool
 	)
 	cmd := command("ingest FILE...", "Apply store POS order files (orders or line items; gzip and - for stdin)",
@@ -44,10 +46,13 @@ func ingestCmd() *cobra.Command {
 				return err
 			}
 			defer s.Close()
-			r := &ingestRun{w: s.writer, out: cmd.OutOrStdout(), batch: batch, rejectsPath: rejects, corrections: corrections,
-				opts: posfile.Options{Format: posfile.Format(format), Channel: ingest.Channel(channel), StoreID: storeID, Currency: currency,
-					MaxGroupBytes: int64(maxGroupMiB) << 20}}
-			err = r.run(ctx, files)
+			r := &ingestRun{out: cmd.OutOrStdout(), rejectsPath: rejects}
+			cfg := ingest.DefaultRunConfig()
+			cfg.Batch, cfg.Parallel, cfg.Corrections = batch, parallel, corrections
+			cfg.Recent = time.Duration(e.cfg.Points.DedupeDays) * 24 * time.Hour
+			opts := posfile.Options{Format: posfile.Format(format), Channel: ingest.Channel(channel), StoreID: storeID, Currency: currency,
+				MaxGroupBytes: int64(maxGroupMiB) << 20}
+			err = r.run(ctx, s, e.log, cfg, opts, files)
 			if err == nil && s.shipper != nil {
 				if _, serr := s.shipper.ShipOnce(ctx); serr != nil {
 					e.log.Warn("ledger not yet written (the service's shipper will catch up)", "err", serr)
@@ -62,8 +67,8 @@ func ingestCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if r.rejected > 0 {
-				return &exitError{exitRejected, fmt.Sprintf("%d rows rejected; see %s", r.rejected, r.rejectFiles())}
+			if r.counts.Rejected > 0 {
+				return &exitError{exitRejected, fmt.Sprintf("%d rows rejected; see %s", r.counts.Rejected, r.rejectFiles())}
 			}
 			return nil
 		})
@@ -73,36 +78,29 @@ func ingestCmd() *cobra.Command {
 	f.StringVar(&storeID, "store-id", "", "store id of rows that name none (default: the file's directory name)")
 	f.StringVar(&currency, "currency", "GBP", "currency of line-item prices")
 	f.StringVar(&rejects, "rejects", "", "rejects file (default: FILE.rejects.csv beside each input)")
-	f.IntVar(&batch, "batch", 2000, "orders per write batch")
+	f.IntVar(&batch, "batch", 2000, "orders per ledger look-up and hand-off between the stages (each write call takes up to 256)")
+	f.IntVar(&parallel, "parallel", 2, "write calls in flight (each customer's orders still apply in file order); 1: one after another")
 	f.BoolVar(&corrections, "corrections", false, "the files hold corrected orders, each already applied with wrong content: apply the difference in points as a correction of each (an order never applied is rejected)")
 	f.StringVar(&metricsFile, "metrics-file", "", "write the run's counts there in the Prometheus text format (for node_exporter's textfile collector)")
 	f.IntVar(&maxGroupMiB, "max-group-mib", posfile.DefaultMaxGroupBytes>>20, "memory (MiB) a line-items file may take to group its lines by invoice")
 	return cmd
 }
 
-type pending struct {
-	file  string
-	line  int
-	order string
-}
-
-// ingestRun is one run of ingest: counters, rejects and progress.
+// ingestRun is one run of ingest: the pipeline's counts, the rejects files
+// and the progress.
 type ingestRun struct {
-	w           *ingest.Writer
 	out         io.Writer
-	opts        posfile.Options
-	batch       int
 	rejectsPath string
-	corrections bool
-
-	files, rows, applied, skipped, rejected, duplicates int64
-	awarded, deducted                                   int64
-	started                                             time.Time
-	rejectW                                             map[string]*csv.Writer
-	rejectF                                             map[string]*os.File
+	counts      ingest.Counts
+	started     time.Time
+	rejectW     map[string]*csv.Writer
+	rejectF     map[string]*os.File
 }
 
-func (r *ingestRun) run(ctx context.Context, files []string) error {
+// run applies the files through the ingest pipeline (ingest.Run), with
+// the ledger look-ups ahead and the shipper while the run goes when
+// ClickHouse is there.
+func (r *ingestRun) run(ctx context.Context, s *stores, log *slog.Logger, cfg ingest.RunConfig, opts posfile.Options, files []string) error {
 	r.started = time.Now()
 	r.rejectW, r.rejectF = map[string]*csv.Writer{}, map[string]*os.File{}
 	defer r.closeRejects()
@@ -119,22 +117,43 @@ func (r *ingestRun) run(ctx context.Context, files []string) error {
 	}
 	prog := newProgress(r.out, total)
 	defer prog.done()
-	for _, f := range files {
-		if err := r.file(ctx, f, prog); err != nil {
-			return err
-		}
-		r.files++
+	cfg.Actor = func(path string) string { return "ingest:" + filepath.Base(path) }
+	var check ingest.LedgerCheck
+	var shipper ingest.Runner
+	if s.index != nil {
+		check = ledgerCheck{s.index, ingest.WithDeadLetters(s.ledger, s.index)}
+		shipper = ingest.ShipEvery(s.shipper.Drain, 2*time.Second, log)
 	}
-	return nil
+	open := func(path string) (ingest.Source, error) { return openSource(path, opts, prog) }
+	run := ingest.NewRun(cfg, s.writer, check, shipper, open, r.reject)
+	run.Progress = func(c ingest.Counts) { prog.update(c) }
+	err := run.Files(ctx, files)
+	r.counts = run.Counts()
+	return err
 }
 
-func (r *ingestRun) file(ctx context.Context, path string, prog *progress) error {
-	rc, err := posfile.Open(path)
+// ledgerCheck is the look-up ahead: the index's shipped mark and the
+// ledger with the dead letters.
+type ledgerCheck struct {
+	idx *histogram.Index
+	ingest.History
+}
+
+func (l ledgerCheck) Shipped(ctx context.Context) (uint64, error) { return l.idx.Shipped(ctx) }
+
+// posSource reads one input with posfile: its bad rows are rejects.
+type posSource struct {
+	path string
+	f    *posfile.File
+	rd   *posfile.Reader
+	prog *progress
+}
+
+func openSource(path string, opts posfile.Options, prog *progress) (ingest.Source, error) {
+	f, err := posfile.Open(path)
 	if err != nil {
-		return fmt.Errorf("ingest: %w", err)
+		return nil, fmt.Errorf("ingest: %w", err)
 	}
-	defer rc.Close()
-	opts := r.opts
 	if opts.StoreID == "" {
 		if abs, err := filepath.Abs(path); err == nil && path != "-" {
 			opts.StoreID = filepath.Base(filepath.Dir(abs))
@@ -142,158 +161,35 @@ func (r *ingestRun) file(ctx context.Context, path string, prog *progress) error
 			opts.StoreID = "stdin"
 		}
 	}
-	rd, err := posfile.NewReader(prog.reader(rc), path, opts)
+	rd, err := posfile.NewReader(f, path, opts)
 	if err != nil {
-		return fmt.Errorf("ingest: %w", err)
+		f.Close()
+		return nil, fmt.Errorf("ingest: %w", err)
 	}
-	actor := "ingest:" + filepath.Base(path)
-	var changes []ledger.Change
-	var where []pending
-	flush := func() error {
-		if len(changes) == 0 {
-			return nil
-		}
-		out, err := r.apply(ctx, changes)
-		if err != nil {
-			return err
-		}
-		for i, o := range out {
-			var rerr error
-			switch {
-			case o.Err != nil && errors.Is(o.Err, ledger.ErrConflict):
-				rerr = r.reject(where[i].file, where[i].line, where[i].order, "order id already applied with different content (conflict); not applied")
-			case o.Err != nil:
-				rerr = r.reject(where[i].file, where[i].line, where[i].order, o.Err.Error())
-			case o.Replayed:
-				r.duplicates++
-			default:
-				r.applied++
-				if o.Delta > 0 {
-					r.awarded += o.Delta
-				} else {
-					r.deducted -= o.Delta
-				}
-			}
-			if rerr != nil {
-				return rerr
-			}
-		}
-		changes, where = changes[:0], where[:0]
-		return nil
-	}
-	for {
-		o, line, err := rd.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		var re *posfile.RecordError
-		switch {
-		case errors.As(err, &re):
-			if err := r.reject(re.File, re.Line, re.OrderID, re.Reason); err != nil {
-				return err
-			}
-			continue
-		case errors.Is(err, posfile.ErrTooLarge):
-			return fmt.Errorf("ingest: %w (--max-group-mib); nothing of this file was applied, and a re-run counts nothing twice", err)
-		case err != nil:
-			return fmt.Errorf("ingest %s: %w", path, err)
-		case o.CustomerID == 0:
-			r.skipped++
-			continue
-		}
-		if r.corrections {
-			if err := r.correct(ctx, path, line, o, actor); err != nil {
-				return err
-			}
-			prog.rows(rd.Rows())
-			continue
-		}
-		c, err := o.Change(r.w.Rule(), actor)
-		if err != nil {
-			if err := r.reject(path, line, o.ID, err.Error()); err != nil {
-				return err
-			}
-			continue
-		}
-		changes = append(changes, c)
-		where = append(where, pending{path, line, o.ID})
-		if len(changes) >= r.batch {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-		prog.rows(rd.Rows())
-	}
-	r.rows += rd.Rows()
-	return flush()
+	prog.reading(f)
+	return &posSource{path, f, rd, prog}, nil
 }
 
-// apply applies a batch, retrying while a store is unreachable.
-func (r *ingestRun) apply(ctx context.Context, cs []ledger.Change) ([]ledger.Outcome, error) {
-	var out []ledger.Outcome
-	err := retry(ctx, func() (err error) {
-		out, err = r.w.Apply(ctx, cs)
-		return err
-	})
-	return out, err
-}
-
-// correct applies one corrected order (--corrections), retrying while a
-// store is unreachable; what can't be corrected is a reject.
-func (r *ingestRun) correct(ctx context.Context, file string, line int, o ingest.Order, actor string) error {
-	var out ledger.Outcome
-	err := retry(ctx, func() (err error) {
-		out, err = r.w.Correct(ctx, o, actor)
-		return err
-	})
-	if err == nil {
-		err = out.Err
-	}
-	var fe *ingest.FieldError
+func (p *posSource) Next() (ingest.Order, int, error) {
+	o, line, err := p.rd.Next()
+	var re *posfile.RecordError
 	switch {
-	case errors.Is(err, ingest.ErrNotFound):
-		return r.reject(file, line, o.ID, "order "+o.ID+" was never applied, so there is nothing to correct: ingest it without --corrections")
-	case errors.Is(err, ledger.ErrConflict):
-		return r.reject(file, line, o.ID, "order "+o.ID+" was corrected by someone else at the same moment; run the corrections again")
-	case errors.As(err, &fe), errors.Is(err, ingest.ErrInvalid):
-		return r.reject(file, line, o.ID, err.Error())
-	case err != nil && out.Err != nil:
-		return r.reject(file, line, o.ID, err.Error())
-	case err != nil:
-		return err
-	case out.Replayed:
-		r.duplicates++
+	case err == nil, errors.Is(err, io.EOF):
+		return o, line, err
+	case errors.As(err, &re):
+		return o, line, &ingest.Reject{File: re.File, Line: re.Line, OrderID: re.OrderID, Reason: re.Reason}
+	case errors.Is(err, posfile.ErrTooLarge):
+		return o, line, fmt.Errorf("ingest: %w (--max-group-mib); nothing of this file was applied, and a re-run counts nothing twice", err)
 	default:
-		r.applied++
-		if out.Delta > 0 {
-			r.awarded += out.Delta
-		} else {
-			r.deducted -= out.Delta
-		}
+		return o, line, fmt.Errorf("ingest %s: %w", p.path, err)
 	}
-	return nil
 }
 
-// retry calls fn until it succeeds, fails for a reason other than a store
-// being unreachable, or has failed 6 times (about 6 s): every write is
-// idempotent, so a retry after an unknown outcome counts nothing twice.
-func retry(ctx context.Context, fn func() error) error {
-	wait := 200 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		err := fn()
-		if err == nil || !errors.Is(err, ingest.ErrUnavailable) || attempt == 6 {
-			if err != nil && errors.Is(err, ingest.ErrUnavailable) {
-				return fmt.Errorf("ingest: %w (re-run the same command when the store is back: nothing is counted twice)", err)
-			}
-			return err
-		}
-		select {
-		case <-time.After(wait):
-			wait *= 2
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+func (p *posSource) Rows() int64 { return p.rd.Rows() }
+
+func (p *posSource) Close() error {
+	p.prog.read(p.f)
+	return p.f.Close()
 }
 
 // reject records a bad row in the rejects file of its input. The default
@@ -301,11 +197,10 @@ func retry(ctx context.Context, fn func() error) error {
 // when the input's directory is read-only (or for standard input); --rejects
 // names one file for every input. A rejects file that can't be written stops
 // the run: a reject must not be lost.
-func (r *ingestRun) reject(file string, line int, order, reason string) error {
-	r.rejected++
+func (r *ingestRun) reject(rej ingest.Reject) error {
 	path := r.rejectsPath
 	if path == "" {
-		path = rejectsBeside(file)
+		path = rejectsBeside(rej.File)
 	}
 	w := r.rejectW[path]
 	if w == nil {
@@ -317,7 +212,7 @@ func (r *ingestRun) reject(file string, line int, order, reason string) error {
 		w.Write([]string{"file", "line", "order_id", "reason"})
 		r.rejectW[path], r.rejectF[path] = w, f
 	}
-	return w.Write([]string{file, strconv.Itoa(line), order, reason})
+	return w.Write([]string{rej.File, strconv.Itoa(rej.Line), rej.OrderID, rej.Reason})
 }
 
 // rejectsBeside is the default rejects file of an input.
@@ -351,20 +246,25 @@ func (r *ingestRun) rejectFiles() string {
 
 func (r *ingestRun) summary() {
 	d := time.Since(r.started)
-	rate := float64(r.rows) / max(d.Seconds(), 1e-9)
+	c := r.counts
+	rate := float64(c.Rows) / max(d.Seconds(), 1e-9)
 	fmt.Fprintf(r.out, "files %d, rows %d, orders applied %d, skipped (anonymous) %d, rejected %d, duplicates %d\n",
-		r.files, r.rows, r.applied, r.skipped, r.rejected, r.duplicates)
-	fmt.Fprintf(r.out, "points awarded %d, deducted %d, time %s, %.0f rows/s\n", r.awarded, r.deducted, d.Round(time.Millisecond), rate)
+		c.Files, c.Rows, c.Applied, c.Skipped, c.Rejected, c.Duplicates)
+	fmt.Fprintf(r.out, "points awarded %d, deducted %d, time %s, %.0f rows/s\n", c.Awarded, c.Deducted, d.Round(time.Millisecond), rate)
 }
 
 // progress is a bar on a terminal and a line every few seconds otherwise.
+// The bytes are those of the files as stored (compressed, for gzip), like
+// the total. update runs in the run's goroutine; reading and read in the
+// pipeline's reader.
 type progress struct {
-	bar   *progressbar.ProgressBar
-	out   io.Writer
-	last  time.Time
-	start time.Time
-	n     int64
-	total int64
+	bar      *progressbar.ProgressBar
+	out      io.Writer
+	last     time.Time
+	start    time.Time
+	total    int64
+	doneRead atomic.Int64                 // bytes of the files read to their end
+	cur      atomic.Pointer[posfile.File] // the file being read
 }
 
 func newProgress(out io.Writer, total int64) *progress {
@@ -375,27 +275,28 @@ func newProgress(out io.Writer, total int64) *progress {
 	return p
 }
 
-type countReader struct {
-	r io.Reader
-	p *progress
+func (p *progress) reading(f *posfile.File) { p.cur.Store(f) }
+
+func (p *progress) read(f *posfile.File) {
+	p.doneRead.Add(f.Consumed())
+	p.cur.CompareAndSwap(f, nil)
 }
 
-func (c countReader) Read(b []byte) (int, error) {
-	n, err := c.r.Read(b)
-	c.p.n += int64(n)
-	if c.p.bar != nil {
-		_ = c.p.bar.Add(n)
+// bytes returns the bytes read so far.
+func (p *progress) bytes() int64 {
+	n := p.doneRead.Load()
+	if f := p.cur.Load(); f != nil {
+		n += f.Consumed()
 	}
-	return n, err
+	return n
 }
 
-func (p *progress) reader(r io.Reader) io.Reader { return countReader{r, p} }
-
-func (p *progress) rows(rows int64) {
+func (p *progress) update(c ingest.Counts) {
 	if p.bar != nil {
+		_ = p.bar.Set64(p.bytes())
 		if time.Since(p.last) > 200*time.Millisecond {
 			p.last = time.Now()
-			p.bar.Describe(fmt.Sprintf("ingest: %d rows of this file", rows))
+			p.bar.Describe(fmt.Sprintf("ingest: %d rows of this file, %d orders applied", c.FileRows, c.Applied))
 		}
 		return
 	}
@@ -403,8 +304,10 @@ func (p *progress) rows(rows int64) {
 		return
 	}
 	p.last = time.Now()
+	n := p.bytes()
 	el := time.Since(p.start).Seconds()
-	fmt.Fprintf(p.out, "ingest: %d rows of this file, %.1f MB of %.1f MB read, %.0f KB/s\n", rows, float64(p.n)/1e6, float64(p.total)/1e6, float64(p.n)/1e3/el)
+	fmt.Fprintf(p.out, "ingest: %d rows of this file, %.1f MB of %.1f MB read, %.0f KB/s, %d orders applied\n",
+		c.FileRows, float64(n)/1e6, float64(p.total)/1e6, float64(n)/1e3/el, c.Applied)
 }
 
 func (p *progress) done() {

@@ -19,17 +19,17 @@ func (r *ingestRun) writeMetrics(path string, runErr error) error {
 	}
 	orders := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "loyalty_ingest_orders",
 		Help: "Orders of the last `loyalty ingest` run by result: applied, skipped (anonymous), duplicate (applied before)."}, []string{"result"})
-	orders.WithLabelValues("applied").Set(float64(r.applied))
-	orders.WithLabelValues("skipped").Set(float64(r.skipped))
-	orders.WithLabelValues("duplicate").Set(float64(r.duplicates))
+	orders.WithLabelValues("applied").Set(float64(r.counts.Applied))
+	orders.WithLabelValues("skipped").Set(float64(r.counts.Skipped))
+	orders.WithLabelValues("duplicate").Set(float64(r.counts.Duplicates))
 	pts := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "loyalty_ingest_points",
 		Help: "Points of the last `loyalty ingest` run by direction: awarded, deducted."}, []string{"direction"})
-	pts.WithLabelValues("awarded").Set(float64(r.awarded))
-	pts.WithLabelValues("deducted").Set(float64(r.deducted))
+	pts.WithLabelValues("awarded").Set(float64(r.counts.Awarded))
+	pts.WithLabelValues("deducted").Set(float64(r.counts.Deducted))
 	reg.MustRegister(orders, pts, buildInfoMetric())
-	gauge("loyalty_ingest_files", "Files of the last `loyalty ingest` run.", float64(r.files))
-	gauge("loyalty_ingest_rows", "Rows read by the last `loyalty ingest` run.", float64(r.rows))
-	gauge("loyalty_ingest_rejected_rows", "Rows the last `loyalty ingest` run wrote to a rejects file.", float64(r.rejected))
+	gauge("loyalty_ingest_files", "Files of the last `loyalty ingest` run.", float64(r.counts.Files))
+	gauge("loyalty_ingest_rows", "Rows read by the last `loyalty ingest` run.", float64(r.counts.Rows))
+	gauge("loyalty_ingest_rejected_rows", "Rows the last `loyalty ingest` run wrote to a rejects file.", float64(r.counts.Rejected))
 	gauge("loyalty_ingest_duration_seconds", "How long the last `loyalty ingest` run took.", time.Since(r.started).Seconds())
 	gauge("loyalty_ingest_last_run_timestamp_seconds", "When the last `loyalty ingest` run ended (unix time).", float64(time.Now().UnixNano())/1e9)
 	ok := 1.0

@@ -160,3 +160,38 @@ func TestTruncatedGzip(t *testing.T) {
 		return
 	}
 }
+
+// TestOpenConsumed: progress counts the bytes of the file as stored, so a
+// gzip file's progress ends at its (compressed) size, not at the size of
+// its decompressed data ("161.3 MB of 39.3 MB").
+func TestOpenConsumed(t *testing.T) {
+	// Larger than the read buffer, and compressible.
+	plain := bytes.Repeat([]byte("536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,2010-12-01 08:26:00,2.55,17850.0,United Kingdom\n"), 20_000)
+	dir := t.TempDir()
+	for name, data := range map[string][]byte{"plain.csv": plain, "day.csv.gz": gzipped(t, plain)} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f, err := Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := f.Consumed(); n <= 0 || n > bufSize {
+			t.Errorf("%s: %d bytes consumed after Open, want the first read buffer at most", name, n)
+		}
+		got, err := io.ReadAll(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, plain) {
+			t.Errorf("%s: read %d bytes, want %d", name, len(got), len(plain))
+		}
+		if n := f.Consumed(); n != int64(len(data)) {
+			t.Errorf("%s: %d bytes consumed at the end, want the file's size %d", name, n, len(data))
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

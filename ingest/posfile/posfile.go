@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -69,7 +70,7 @@ var gzipMagic = []byte{0x1f, 0x8b}
 // Open opens path for reading: "-" is standard input (which Close leaves
 // open). Input that starts with the gzip magic bytes is decompressed
 // transparently, whatever its name.
-func Open(path string) (io.ReadCloser, error) {
+func Open(path string) (*File, error) {
 	var f io.ReadCloser
 	if path == "-" {
 		f = io.NopCloser(os.Stdin)
@@ -79,36 +80,60 @@ func Open(path string) (io.ReadCloser, error) {
 			return nil, err
 		}
 	}
-	br := bufio.NewReaderSize(f, bufSize)
+	in := &File{raw: f}
+	br := bufio.NewReaderSize(countReader{f, &in.consumed}, bufSize)
 	magic, err := br.Peek(2)
 	if err != nil && err != io.EOF {
 		f.Close()
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	if !bytes.Equal(magic, gzipMagic) {
-		return readCloser{br, f}, nil
+		in.Reader = br
+		return in, nil
 	}
 	zr, err := gzip.NewReader(br)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("gunzip %s: %w", path, err)
 	}
-	return readCloser{zr, closers{zr, f}}, nil
+	in.Reader, in.zr = zr, zr
+	return in, nil
 }
 
-type readCloser struct {
+// File is an input opened by Open: Read returns its data, decompressed.
+// Read and Close from one goroutine; Consumed is safe for concurrent use.
+type File struct {
 	io.Reader
-	io.Closer
+	raw      io.Closer
+	zr       *gzip.Reader // nil: not compressed
+	consumed atomic.Int64
 }
 
-type closers []io.Closer
+// Consumed returns how many bytes of the file as stored (compressed, for
+// gzip) have been read so far, for progress against the file's size. It
+// runs up to one read buffer (128 KiB) ahead of the data Read returned.
+func (f *File) Consumed() int64 { return f.consumed.Load() }
 
-func (cs closers) Close() error {
+// Close closes the file (and the decompressor).
+func (f *File) Close() error {
 	var errs []error
-	for _, c := range cs {
-		errs = append(errs, c.Close())
+	if f.zr != nil {
+		errs = append(errs, f.zr.Close())
 	}
+	errs = append(errs, f.raw.Close())
 	return errors.Join(errs...)
+}
+
+// countReader counts the bytes read through it.
+type countReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c countReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 // bufSize is the read buffer; a JSON line may be at most this long.
