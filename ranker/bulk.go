@@ -26,13 +26,17 @@ const smallScores = 1 << 12
 type loader struct {
 	small  []*idSet         // tie groups of scores below smallScores, by score
 	groups map[int32]*idSet // the others
-	n      int              // customers with points
-	seen   int              // balances given, 0 included
-	last   uint64
+	// tail[p] is the last block of small[p], capped at bulkFill: adding an
+	// id to it is one store and a longer length. The blocks themselves get
+	// their lengths back in board().
+	tail [][]uint64
+	n    int // customers with points
+	seen int // balances given, 0 included
+	last uint64
 }
 
 func newLoader() *loader {
-	return &loader{small: make([]*idSet, smallScores), groups: map[int32]*idSet{}}
+	return &loader{small: make([]*idSet, smallScores), tail: make([][]uint64, smallScores), groups: map[int32]*idSet{}}
 }
 
 // add records customer id's balance; ids must come in ascending order.
@@ -46,18 +50,32 @@ func (l *loader) add(id uint64, points int64) error {
 	if p == 0 {
 		return nil
 	}
-	var g *idSet
+	l.n++
 	if p < smallScores {
-		if g = l.small[p]; g == nil {
+		t := &l.tail[p]
+		if n := len(*t); n < cap(*t) {
+			*t = (*t)[:n+1]
+			(*t)[n] = id
+			return nil
+		}
+		g := l.small[p]
+		if g == nil {
 			g = &idSet{}
 			l.small[p] = g
+		} else {
+			g.blocks[len(g.blocks)-1] = g.blocks[len(g.blocks)-1][:len(*t)]
 		}
-	} else if g = l.groups[p]; g == nil {
+		g.appendMax(id)
+		lb := g.blocks[len(g.blocks)-1]
+		*t = lb[:len(lb):min(cap(lb), bulkFill)]
+		return nil
+	}
+	g := l.groups[p]
+	if g == nil {
 		g = &idSet{}
 		l.groups[p] = g
 	}
 	g.appendMax(id)
-	l.n++
 	return nil
 }
 
@@ -88,6 +106,11 @@ func (l *loader) board() *Board {
 	b := NewBoard()
 	for s, g := range l.small {
 		if g != nil {
+			g.blocks[len(g.blocks)-1] = g.blocks[len(g.blocks)-1][:len(l.tail[s])]
+			g.n = 0
+			for _, b := range g.blocks {
+				g.n += len(b)
+			}
 			l.groups[int32(s)] = g
 		}
 	}
