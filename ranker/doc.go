@@ -23,6 +23,15 @@
 // waits until the replica has applied it, and answers from memory, so a
 // customer always sees their own last purchase.
 //
+// Cold start: the snapshot comes from Source.Scan in ascending customer id
+// order (package histogram reads the balance hashes over several
+// connections), so the board is built in bulk rather than customer by
+// customer: each tie group filled block by block, the histogram added once
+// per score, the balance table filled in slot order (loader). The board is
+// the Redis balances as of the seq read before the scan, give or take the
+// changes made during it, which the change log then applies again from that
+// seq (balances are absolute, so applying one twice changes nothing).
+//
 // High availability: when the primary does not answer that GET within
 // HeadTimeout (down, stopped, failing over), the dashboard is answered from
 // what the board has applied, marked Stale, with the seq and time of its last
