@@ -39,7 +39,7 @@ type authenticator struct {
 	keys   verifyKeys
 	parser *jwt.Parser
 	leeway time.Duration
-	seen   *memo[string, verified]
+	seen   *memo[string, verified] // 2^18 slots (2 MB): few of the tokens in use share one
 }
 
 // verified is a remembered token: who it names and until when.
@@ -62,7 +62,7 @@ func newAuthenticator(cfg AuthConfig) (*authenticator, error) {
 	}
 	p := jwt.NewParser(jwt.WithValidMethods(algs), jwt.WithIssuer(cfg.Issuer), jwt.WithAudience(cfg.Audience),
 		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(cfg.Leeway))
-	return &authenticator{keys: k, parser: p, leeway: cfg.Leeway, seen: newMemo[string, verified](50_000)}, nil
+	return &authenticator{keys: k, parser: p, leeway: cfg.Leeway, seen: newMemo[string, verified](1 << 18)}, nil
 }
 
 // keyFor returns the key for the token's algorithm: each algorithm has its
