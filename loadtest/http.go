@@ -32,10 +32,11 @@ type HTTPCost struct {
 	RedisCores float64 `json:"redis_cores_for_brief_rate"`
 }
 
-// http measures, over HTTP and one after the other, a running `loyalty
-// serve`'s GET /readyz and GET /loyalty/{id} (system ours), and the user's
-// alternative's (system baseline): a Gin route of this process serving the
-// same dashboard from the sorted set (see alternative).
+// http measures, over HTTP and taking turns, a running `loyalty serve`'s GET
+// /readyz and GET /loyalty/{id} (system ours), the same of another build's
+// (system before, with HTTPBefore) and the user's alternative's (system
+// baseline): a Gin route of this process serving the same dashboard from the
+// sorted set (see alternative).
 func (b *bench) http(ctx context.Context) ([]Phase, error) {
 	if b.cfg.HTTPURL == "" {
 		return nil, nil
@@ -67,22 +68,56 @@ func (b *bench) http(ctx context.Context) ([]Phase, error) {
 	if _, err := get(ctx, ours+"/readyz", ""); err != nil {
 		return nil, fmt.Errorf("--http %s: %w", b.cfg.HTTPURL, err)
 	}
+	servers := []struct{ system, url, token string }{{"ours", ours, b.cfg.Token}}
+	if b.cfg.HTTPBefore != "" {
+		before := strings.TrimSuffix(b.cfg.HTTPBefore, "/")
+		if _, err := get(ctx, before+"/readyz", ""); err != nil {
+			return nil, fmt.Errorf("--http-before %s: %w", b.cfg.HTTPBefore, err)
+		}
+		servers = append(servers, struct{ system, url, token string }{"before", before, b.cfg.Token})
+	}
 	alt, stop, err := newAlternative(b.rdb, b.zkey).serve()
 	if err != nil {
 		return nil, err
 	}
 	defer stop()
+	servers = append(servers, struct{ system, url, token string }{"baseline", alt, ""})
 	q := fmt.Sprintf("?top=%d&around=%d", b.cfg.Top, b.cfg.Around)
-	c, d := b.cfg.Concurrency, b.cfg.Duration
-	var out []Phase
-	for _, s := range []struct{ system, url, token string }{{"ours", ours, b.cfg.Token}, {"baseline", alt, ""}} {
-		out = append(out,
-			b.runPhase(ctx, "GET /readyz", s.system, c, d, func(ctx context.Context, _ *rand.Rand) (int, error) {
+	type target struct {
+		name, system string
+		op           func(context.Context, *rand.Rand) (int, error)
+	}
+	var targets []target
+	for _, s := range servers {
+		targets = append(targets,
+			target{"GET /readyz", s.system, func(ctx context.Context, _ *rand.Rand) (int, error) {
 				return get(ctx, s.url+"/readyz", "")
-			}),
-			b.runPhase(ctx, "GET /loyalty/{id}", s.system, c, d, func(ctx context.Context, rng *rand.Rand) (int, error) {
+			}},
+			target{"GET /loyalty/{id}", s.system, func(ctx context.Context, rng *rand.Rand) (int, error) {
 				return get(ctx, s.url+"/loyalty/"+strconv.FormatUint(b.randomCustomer(rng), 10)+q, s.token)
-			}))
+			}})
+	}
+	// The machine's other load drifts: each target runs in slices of at
+	// most a second, taking turns (each round starting one further), so
+	// every target sees the same conditions; a target's phase is its slices
+	// together, Duration in all.
+	slice := min(b.cfg.Duration, time.Second)
+	rounds := int((b.cfg.Duration + slice - 1) / slice)
+	out := make([]Phase, len(targets))
+	for r := range rounds {
+		for j := range targets {
+			i := (r + j) % len(targets)
+			t := targets[i]
+			p := b.measure(ctx, t.name, t.system, b.cfg.Concurrency, slice, t.op)
+			if r == 0 {
+				out[i] = p
+			} else {
+				out[i] = merge(out[i], p)
+			}
+		}
+	}
+	for _, p := range out {
+		b.log.Info("bench: phase done", "phase", p.Name, "system", p.System, "per_sec", int(p.PerSec), "p99_us", p.P99us, "errors", p.Errors)
 	}
 	return out, nil
 }

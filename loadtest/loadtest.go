@@ -39,6 +39,9 @@ type Config struct {
 	MixedBatch  int           // changes per write call in the mixed phase
 	CheckSample int           // customers in the correctness check
 	HTTPURL     string        // base URL of a running `loyalty serve` (optional): the http phase
+	// HTTPBefore is the base URL of a second server on the same board (the
+	// build before a change), measured in the same turns as HTTPURL.
+	HTTPBefore string
 	// Phases to run, of check, dashboards, writes, mixed, http. The check
 	// compares with the baseline, so it is only valid before any writes (a
 	// --skip-seed run after an earlier run's writes must leave it out).
@@ -94,7 +97,7 @@ const mixedWriters = 32
 // Phase is one measured phase.
 type Phase struct {
 	Name     string  `json:"name"`
-	System   string  `json:"system"` // ours or baseline
+	System   string  `json:"system"` // ours, baseline, or before (Config.HTTPBefore)
 	Ops      uint64  `json:"ops"`    // calls completed
 	Items    uint64  `json:"items"`  // dashboards or changes (a batch call is several)
 	Errors   uint64  `json:"errors"`
@@ -327,6 +330,13 @@ func (b *bench) sample(n int) []uint64 {
 // runPhase runs op in conc goroutines for d (each with its own random
 // source) and measures every call; op returns the items the call handled.
 func (b *bench) runPhase(ctx context.Context, name, system string, conc int, d time.Duration, op func(ctx context.Context, rng *rand.Rand) (int, error)) Phase {
+	p := b.measure(ctx, name, system, conc, d, op)
+	b.log.Info("bench: phase done", "phase", name, "system", system, "per_sec", int(p.PerSec), "p99_us", p.P99us, "errors", p.Errors)
+	return p
+}
+
+// measure is runPhase without the log line.
+func (b *bench) measure(ctx context.Context, name, system string, conc int, d time.Duration, op func(ctx context.Context, rng *rand.Rand) (int, error)) Phase {
 	var stop atomic.Bool
 	var mu sync.Mutex
 	total := &Latency{}
@@ -372,8 +382,29 @@ func (b *bench) runPhase(ctx context.Context, name, system string, conc int, d t
 	if e, ok := firstErr.Load().(string); ok {
 		p.Note = "first error: " + e
 	}
-	b.log.Info("bench: phase done", "phase", name, "system", system, "per_sec", int(p.PerSec), "p99_us", p.P99us, "errors", p.Errors)
 	return p
+}
+
+// merge returns the phase of p's and q's calls together, as if measured
+// in one phase lasting both.
+func merge(p, q Phase) Phase {
+	lat := &Latency{}
+	for _, l := range []*Latency{p.lat, q.lat} {
+		if l != nil {
+			lat.Merge(l)
+		}
+	}
+	redis := p.RedisCPU*p.Seconds + q.RedisCPU*q.Seconds
+	m := phaseOf(p.Name, p.System, lat, p.Items+q.Items, p.Errors+q.Errors, time.Duration((p.Seconds+q.Seconds)*float64(time.Second)))
+	m.Ops = p.Ops + q.Ops
+	if redis > 0 && m.Items > 0 {
+		m.RedisUs, m.RedisCPU = redis*1e6/float64(m.Items), redis/m.Seconds
+	}
+	m.Note = p.Note
+	if m.Note == "" {
+		m.Note = q.Note
+	}
+	return m
 }
 
 func phaseOf(name, system string, lat *Latency, items, errs uint64, took time.Duration) Phase {

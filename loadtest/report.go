@@ -41,6 +41,12 @@ func (r *Report) ratios() {
 	if d, h := r.phase("GET /loyalty/{id}", "baseline"), r.phase("GET /readyz", "baseline"); d != nil && h != nil {
 		set("http baseline's dashboard / its readyz: per sec", d.PerSec, h.PerSec)
 	}
+	if d, h := r.phase("GET /loyalty/{id}", "before"), r.phase("GET /readyz", "before"); d != nil && h != nil {
+		set("http before's dashboard / its readyz: per sec", d.PerSec, h.PerSec)
+		if o := r.phase("GET /loyalty/{id}", "ours"); o != nil {
+			set("http dashboard / before's: per sec", o.PerSec, d.PerSec)
+		}
+	}
 	m := r.Memory
 	if m.Measured {
 		set("memory: redis bytes per customer", m.OursRedisPerCustomer, m.BaselinePerCustomer)

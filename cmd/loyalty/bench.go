@@ -66,7 +66,8 @@ non-zero if they don't. It deletes the keys under --prefix first (unless
 	f.IntVar(&cfg.CheckSample, "check-sample", cfg.CheckSample, "customers whose dashboards are compared")
 	f.Float64Var(&cfg.SeasonShare, "season-share", cfg.SeasonShare, "share of customers on a season board whose Redis memory is measured after seeding (0: skip)")
 	f.StringVar(&cfg.HTTPURL, "http", "", "base URL of a running `loyalty serve` on the same Redis and prefix: the http phase measures its GET /loyalty/{id} and GET /readyz against the user's alternative (a Gin route of the bench over the sorted set)")
-	f.StringVar(&cfg.Token, "token", "", "staff bearer token for --http")
+	f.StringVar(&cfg.HTTPBefore, "http-before", "", "base URL of a second server on the same board (say, the build before a change), measured in the same turns as --http (system before)")
+	f.StringVar(&cfg.Token, "token", "", "staff bearer token for --http (and --http-before)")
 	f.StringVar(&jsonFile, "json", "", "also write the report as JSON to this file")
 	return c
 }
