@@ -20,6 +20,7 @@ var (
 	synthDayOut   = flag.String("synthday", "", "also write a synthetic lines-format day file of -synthday-lines lines there")
 	synthDayLines = flag.Int("synthday-lines", 8_000_000, "lines of the -synthday file")
 	synthDayDate  = flag.String("synthday-date", "2011-12-05", "the day of the -synthday file's invoices (YYYY-MM-DD)")
+	synthDayFirst = flag.Int("synthday-first", 700000, "the first InvoiceNo of the -synthday file (files of one run need their own)")
 )
 
 // synthLinesPerInvoice is the mean invoice size of the synthetic day file:
@@ -30,9 +31,10 @@ const synthLinesPerInvoice = 24
 // writeSynthDay writes a lines-format day file of n item lines: invoices of
 // 1-47 lines (24 on average), every tenth one interleaved line by line with
 // the others (one line in five, as real exports interleave some), every
-// 37th a cancellation, customers spread over 1,000,000 ids, all on day. It
-// returns the number of invoices. It is a pure function of its arguments.
-func writeSynthDay(w io.Writer, n int, day string) (int, error) {
+// 37th a cancellation, customers spread over 1,000,000 ids, all on day, the
+// InvoiceNos from first. It returns the number of invoices. It is a pure
+// function of its arguments.
+func writeSynthDay(w io.Writer, n int, day string, first int) (int, error) {
 	bw := bufio.NewWriterSize(w, 1<<20)
 	bw.WriteString("InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n")
 	// Invoice k has size(k) lines; the contiguous invoices take their lines
@@ -44,7 +46,7 @@ func writeSynthDay(w io.Writer, n int, day string) (int, error) {
 	next, inRun, run := 0, 0, -1
 	line := func(k int) {
 		cancel := k%37 == 0
-		inv := fmt.Sprint(700000 + k)
+		inv := fmt.Sprint(first + k)
 		q := 1 + (k+left[k])%12
 		if cancel {
 			inv, q = "C"+inv, -q
@@ -95,7 +97,7 @@ func writeSynthDay(w io.Writer, n int, day string) (int, error) {
 func TestSynthDay(t *testing.T) {
 	var b strings.Builder
 	const n = 20_000
-	invoices, err := writeSynthDay(&b, n, "2011-12-05")
+	invoices, err := writeSynthDay(&b, n, "2011-12-05", 700000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +144,7 @@ func TestSynthDay(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	inv, err := writeSynthDay(f, *synthDayLines, *synthDayDate)
+	inv, err := writeSynthDay(f, *synthDayLines, *synthDayDate, *synthDayFirst)
 	if err == nil {
 		err = f.Close()
 	}
