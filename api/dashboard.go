@@ -233,13 +233,21 @@ func (s *Server) view(r *dashboardResponse, d ranker.Dashboard, own bool) {
 		}
 		return out
 	}
+	top := r.Top[:0]
+	if top == nil {
+		top = make([]rankView, 0, len(d.Top))
+	}
+	for i, name := range s.names.topNames(d.Top) {
+		e := d.Top[i]
+		top = append(top, rankView{Rank: e.Rank, ProxyName: name, Points: e.Points, You: own && e.CustomerID == me})
+	}
 	tied := d.Tied
 	if d.Ranked {
 		tied-- // others with the same points
 	}
 	*r = dashboardResponse{
 		Me: line(d.Me), Ranked: d.Ranked, TiedWith: tied, TotalRanked: d.Total,
-		Top: lines(r.Top, d.Top), Above: lines(r.Above, d.Above), Below: lines(r.Below, d.Below), AsOf: asOf{Seq: d.Seq}, Stale: d.Stale, Partial: d.Partial,
+		Top: top, Above: lines(r.Above, d.Above), Below: lines(r.Below, d.Below), AsOf: asOf{Seq: d.Seq}, Stale: d.Stale, Partial: d.Partial,
 		PointsToNextRank: gapJSON(d.NextRank), PointsToTop: gapJSON(d.ToTop), TopPercent: percentJSON{v: d.TopPercent, null: !d.Ranked},
 	}
 	if !d.At.IsZero() {

@@ -76,3 +76,24 @@ func TestDashboardJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestTopNames: the remembered top list names whatever top it is given,
+// also after the top changed, shrank or grew.
+func TestTopNames(t *testing.T) {
+	n := NewProxyNamer([]byte("test-proxy-key-of-at-least-32-bytes"))
+	for _, ids := range [][]uint64{{1, 2, 3}, {1, 2, 3}, {1, 5, 3}, {1}, {1, 5, 3, 7}, {9, 5}, {}} {
+		es := make([]ranker.Entry, len(ids))
+		for i, id := range ids {
+			es[i].CustomerID = id
+		}
+		got := n.topNames(es)
+		if len(got) != len(ids) {
+			t.Fatalf("top %v: %d names", ids, len(got))
+		}
+		for i, id := range ids {
+			if want := n.name(id); got[i] != want {
+				t.Fatalf("top %v: line %d named %q, want %q", ids, i, got[i], want)
+			}
+		}
+	}
+}

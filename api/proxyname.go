@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+
+	"github.com/xyz/loyalty/ranker"
 )
 
 var (
@@ -36,7 +39,16 @@ func words(list string) []string { return strings.Fields(list) }
 type ProxyNamer struct {
 	adjectives, animals []string
 	pool                sync.Pool
-	known               *memo[uint64, string] // the top of the board is named on every dashboard
+	known               *memo[uint64, string]
+	// top is the last top list named: the top of the board is on every
+	// dashboard and rarely changes, so naming it reads one short list.
+	top atomic.Pointer[namedTop]
+}
+
+// namedTop is a top list's customer ids and their names.
+type namedTop struct {
+	ids   []uint64
+	names []string
 }
 
 // NewProxyNamer returns a namer keyed with key.
@@ -55,6 +67,29 @@ func (n *ProxyNamer) Name(id uint64) string {
 	s := n.name(id)
 	n.known.put(id, s)
 	return s
+}
+
+// topNames returns the proxy names of a top list's customers, in its
+// order. The result is shared: never modify it.
+func (n *ProxyNamer) topNames(es []ranker.Entry) []string {
+	if t := n.top.Load(); t != nil && len(t.ids) >= len(es) {
+		same := true
+		for i, e := range es {
+			if t.ids[i] != e.CustomerID {
+				same = false
+				break
+			}
+		}
+		if same {
+			return t.names[:len(es)]
+		}
+	}
+	t := &namedTop{ids: make([]uint64, len(es)), names: make([]string, len(es))}
+	for i, e := range es {
+		t.ids[i], t.names[i] = e.CustomerID, n.Name(e.CustomerID)
+	}
+	n.top.Store(t)
+	return t.names
 }
 
 func (n *ProxyNamer) name(id uint64) string {
