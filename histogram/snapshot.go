@@ -102,6 +102,9 @@ func (x *Index) scanBoard(ctx context.Context, board string, fn func(id uint64, 
 	// are decoded ahead of fn, and the oldest outstanding batch always has a
 	// reader.
 	tokens := make(chan struct{}, 2*snapshotReaders)
+	// Used batches' slices go back to the readers (a load would otherwise
+	// allocate 16 bytes per customer more, at 50M 800 MB of garbage).
+	free := make(chan []balance, 3*snapshotReaders)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range min(snapshotReaders, nb) {
@@ -120,7 +123,12 @@ func (x *Index) scanBoard(ctx context.Context, board string, fn func(id uint64, 
 					<-tokens
 					return
 				}
-				bals, err := rd.read(ctx, buckets[i*snapshotBatch:min((i+1)*snapshotBatch, len(buckets))])
+				var bals []balance
+				select {
+				case bals = <-free:
+				default:
+				}
+				bals, err := rd.read(ctx, bals[:0], buckets[i*snapshotBatch:min((i+1)*snapshotBatch, len(buckets))])
 				results[i] <- snapshotBatchResult{bals, err}
 			}
 		}()
@@ -141,6 +149,10 @@ func (x *Index) scanBoard(ctx context.Context, board string, fn func(id uint64, 
 				return err
 			}
 		}
+		select {
+		case free <- r.bals:
+		default:
+		}
 		<-tokens
 	}
 	return nil
@@ -154,9 +166,9 @@ type snapshotReader struct {
 	buf   []byte // decompressed listpack
 }
 
-// read returns the balances of the hashes of buckets (ascending), in
+// read appends to out the balances of the hashes of buckets (ascending), in
 // ascending id order.
-func (rd *snapshotReader) read(ctx context.Context, buckets []uint64) ([]balance, error) {
+func (rd *snapshotReader) read(ctx context.Context, out []balance, buckets []uint64) ([]balance, error) {
 	keys := make([]string, len(buckets))
 	pipe := rd.x.rdb.Pipeline()
 	dumps := make([]*redis.StringCmd, len(buckets))
@@ -167,7 +179,7 @@ func (rd *snapshotReader) read(ctx context.Context, buckets []uint64) ([]balance
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, unavailable("read balances", err)
 	}
-	out := make([]balance, 0, len(buckets)*balancesPerHash)
+	out = slices.Grow(out, len(buckets)*balancesPerHash)
 	for i, c := range dumps {
 		payload, err := c.Result()
 		if errors.Is(err, redis.Nil) {
