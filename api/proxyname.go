@@ -72,6 +72,9 @@ func (n *ProxyNamer) Name(id uint64) string {
 // topNames returns the proxy names of a top list's customers, in its
 // order. The result is shared: never modify it.
 func (n *ProxyNamer) topNames(es []ranker.Entry) []string {
+	if len(es) == 0 {
+		return nil // an empty top (a board still loading) leaves the remembered one
+	}
 	if t := n.top.Load(); t != nil && len(t.ids) >= len(es) {
 		same := true
 		for i, e := range es {
