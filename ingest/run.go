@@ -43,9 +43,11 @@ import (
 //
 // # Memory
 //
-// The run holds at most ReadAhead+2 batches of changes (each change about
-// 1 KB with its items), besides what the Source holds (a lines-format
-// reader holds its whole file's grouping: see ingest/posfile "Memory").
+// The run holds at most ReadAhead+Parallel+5 batches of changes (in the
+// stages and the channels between them; each change about 1 KB with 24
+// items: ~22 MB with the defaults), besides what the Source holds (a
+// lines-format reader holds its whole file's grouping: see ingest/posfile
+// "Memory").
 //
 // A Run is used once, from one goroutine.
 type Run struct {
