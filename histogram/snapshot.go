@@ -92,7 +92,6 @@ func (x *Index) scanBoard(ctx context.Context, board string, fn func(id uint64, 
 		return nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	results := make([]chan snapshotBatchResult, nb)
 	for i := range results {
 		results[i] = make(chan snapshotBatchResult, 1)
@@ -133,7 +132,9 @@ func (x *Index) scanBoard(ctx context.Context, board string, fn func(id uint64, 
 			}
 		}()
 	}
-	defer wg.Wait()
+	// On the way out, stop the readers first (one may wait for a token the
+	// consumer will never hand back), then wait for them.
+	defer func() { cancel(); wg.Wait() }()
 	for i := range nb {
 		var r snapshotBatchResult
 		select {

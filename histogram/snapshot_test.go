@@ -1,6 +1,8 @@
 package histogram_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -169,5 +171,41 @@ func TestScanSeasonInIDOrder(t *testing.T) {
 	}
 	if len(got) != len(want) || !slices.IsSorted(got) {
 		t.Fatalf("ScanSeason gave %d customers (sorted: %v), want %d", len(got), slices.IsSorted(got), len(want))
+	}
+}
+
+// TestScanStops: when fn fails, Scan returns its error at once, with the
+// readers ahead of it stopped (not waiting for a consumer that has left).
+func TestScanStops(t *testing.T) {
+	x, _ := newIndex(t)
+	ctx := context.Background() // no deadline: a reader left waiting hangs the test
+	const customers = 3000      // one per hash: dozens of batches
+	if _, err := x.Rebuild(testenv.Context(t), 0, func(put func(uint64, int64) error) error {
+		for i := uint64(1); i <= customers; i++ {
+			if err := put(i<<7, int64(i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	gen, err := x.Generation(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := errors.New("stop here")
+	for _, after := range []int{0, 1, 700, customers - 1} {
+		n := 0
+		err := x.Scan(ctx, gen, func(id uint64, points int64) error {
+			if n == after {
+				return stop
+			}
+			n++
+			return nil
+		})
+		if !errors.Is(err, stop) || n != after {
+			t.Fatalf("fn failing after %d customers: Scan returned %v after %d", after, err, n)
+		}
 	}
 }
