@@ -177,16 +177,18 @@ func (rd *snapshotReader) read(ctx context.Context, out []balance, buckets []uin
 		keys[i] = rd.board + ":b:" + strconv.FormatUint(b, 10)
 		dumps[i] = pipe.Dump(ctx, keys[i])
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	if _, err := pipe.Exec(ctx); err != nil && !refused(err) {
 		return nil, unavailable("read balances", err)
 	}
 	out = slices.Grow(out, len(buckets)*balancesPerHash)
 	for i, c := range dumps {
 		payload, err := c.Result()
-		if errors.Is(err, redis.Nil) {
+		switch {
+		case errors.Is(err, redis.Nil):
 			continue // deleted since the SCAN: every balance in it went to 0
-		}
-		if err != nil {
+		case refused(err):
+			payload = "" // DUMP not allowed (ACL, a managed service): HGETALL
+		case err != nil:
 			return nil, unavailable("read balances", err)
 		}
 		start := len(out)
@@ -206,6 +208,13 @@ func (rd *snapshotReader) read(ctx context.Context, out []balance, buckets []uin
 }
 
 func byID(a, b balance) int { return cmp.Compare(a.id, b.id) }
+
+// refused reports an error reply of Redis itself (a command it refused), or
+// a nil reply, rather than a failure to reach it.
+func refused(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re)
+}
 
 // hgetall appends the balances of one hash read with HGETALL.
 func (rd *snapshotReader) hgetall(ctx context.Context, out []balance, key string, bucket uint64) ([]balance, error) {

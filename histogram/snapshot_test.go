@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/xyz/loyalty/histogram"
 	"github.com/xyz/loyalty/internal/testenv"
 	"github.com/xyz/loyalty/internal/writecontract"
@@ -207,5 +208,56 @@ func TestScanStops(t *testing.T) {
 		if !errors.Is(err, stop) || n != after {
 			t.Fatalf("fn failing after %d customers: Scan returned %v after %d", after, err, n)
 		}
+	}
+}
+
+// TestScanWithoutDump: where DUMP is not allowed (an ACL, a managed
+// service), Scan reads every hash with HGETALL instead.
+func TestScanWithoutDump(t *testing.T) {
+	x, rdb := newIndex(t)
+	ctx := testenv.Context(t)
+	want := map[uint64]int64{}
+	for i := uint64(1); i <= 1000; i++ {
+		want[i*3] = int64(i%17) + 1
+	}
+	if _, err := x.Rebuild(ctx, 0, func(put func(uint64, int64) error) error {
+		for id, p := range want {
+			if err := put(id, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Do(ctx, "ACL", "SETUSER", "nodump", "on", "nopass", "~*", "&*", "+@all", "-dump").Err(); err != nil {
+		t.Fatal(err)
+	}
+	opt := *rdb.Options()
+	opt.Username, opt.Password = "nodump", "any" // nopass: any password
+	limited := redis.NewClient(&opt)
+	t.Cleanup(func() { limited.Close() })
+	if err := limited.Dump(ctx, "any").Err(); err == nil || errors.Is(err, redis.Nil) {
+		t.Fatalf("DUMP as the limited user: %v, want refused", err)
+	}
+	cfg := histogram.DefaultConfig()
+	cfg.Prefix = t.Name()
+	y := histogram.New(limited, cfg)
+	gen, err := y.Generation(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	if err := y.Scan(ctx, gen, func(id uint64, points int64) error {
+		if want[id] != points {
+			return fmt.Errorf("customer %d: %d points, want %d", id, points, want[id])
+		}
+		n++
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(want) {
+		t.Fatalf("Scan gave %d customers, want %d", n, len(want))
 	}
 }
