@@ -168,7 +168,8 @@ type snapshotReader struct {
 }
 
 // read appends to out the balances of the hashes of buckets (ascending), in
-// ascending id order.
+// ascending id order. Hashes whose DUMP is refused or does not decode are
+// read with one pipeline of HGETALLs and merged in their place.
 func (rd *snapshotReader) read(ctx context.Context, out []balance, buckets []uint64) ([]balance, error) {
 	keys := make([]string, len(buckets))
 	pipe := rd.x.rdb.Pipeline()
@@ -180,31 +181,62 @@ func (rd *snapshotReader) read(ctx context.Context, out []balance, buckets []uin
 	if _, err := pipe.Exec(ctx); err != nil && !refused(err) {
 		return nil, unavailable("read balances", err)
 	}
+	base := len(out)
 	out = slices.Grow(out, len(buckets)*balancesPerHash)
+	ends := make([]int, len(buckets)) // where each hash's balances end in out
+	var failed []int                  // hashes to read with HGETALL
 	for i, c := range dumps {
 		payload, err := c.Result()
+		start := len(out)
 		switch {
 		case errors.Is(err, redis.Nil):
-			continue // deleted since the SCAN: every balance in it went to 0
-		case refused(err):
-			payload = "" // DUMP not allowed (ACL, a managed service): HGETALL
+			// Deleted since the SCAN: every balance in it went to 0.
+		case refused(err): // DUMP not allowed (an ACL, a managed service)
+			failed = append(failed, i)
 		case err != nil:
 			return nil, unavailable("read balances", err)
+		default:
+			if out, err = rd.decode(out, payload, buckets[i]); err != nil {
+				out = out[:start]
+				failed = append(failed, i)
+			}
+			sortByID(out[start:])
 		}
-		start := len(out)
-		out, err = rd.decode(out, payload, buckets[i])
-		if err != nil {
-			out, err = rd.hgetall(ctx, out[:start], keys[i], buckets[i])
-			if err != nil {
+		ends[i] = len(out)
+	}
+	if len(failed) == 0 {
+		return out, nil
+	}
+	pipe = rd.x.rdb.Pipeline()
+	all := make([]*redis.MapStringStringCmd, len(failed))
+	for j, i := range failed {
+		all[j] = pipe.HGetAll(ctx, keys[i])
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, unavailable("read balances", err)
+	}
+	merged := make([]balance, 0, len(out)-base+len(failed)*balancesPerHash)
+	prev, j := base, 0
+	for i := range buckets {
+		merged = append(merged, out[prev:ends[i]]...)
+		prev = ends[i]
+		if j < len(failed) && failed[j] == i {
+			start := len(merged)
+			var err error
+			if merged, err = appendFields(merged, all[j].Val(), keys[i], buckets[i]); err != nil {
 				return nil, err
 			}
-		}
-		one := out[start:]
-		if !slices.IsSortedFunc(one, byID) {
-			slices.SortFunc(one, byID)
+			sortByID(merged[start:])
+			j++
 		}
 	}
-	return out, nil
+	return append(out[:base], merged...), nil
+}
+
+func sortByID(bs []balance) {
+	if !slices.IsSortedFunc(bs, byID) {
+		slices.SortFunc(bs, byID)
+	}
 }
 
 func byID(a, b balance) int { return cmp.Compare(a.id, b.id) }
@@ -216,12 +248,8 @@ func refused(err error) bool {
 	return errors.As(err, &re)
 }
 
-// hgetall appends the balances of one hash read with HGETALL.
-func (rd *snapshotReader) hgetall(ctx context.Context, out []balance, key string, bucket uint64) ([]balance, error) {
-	m, err := rd.x.rdb.HGetAll(ctx, key).Result()
-	if err != nil {
-		return nil, unavailable("read balances", err)
-	}
+// appendFields appends the balances of one hash read with HGETALL.
+func appendFields(out []balance, m map[string]string, key string, bucket uint64) ([]balance, error) {
 	for f, v := range m {
 		id, e1 := strconv.ParseUint(f, 10, 64)
 		p, e2 := strconv.ParseInt(v, 10, 64)
