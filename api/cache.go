@@ -7,10 +7,9 @@ import (
 )
 
 // memo is a bounded cache for values that are expensive to compute and
-// cheap to keep (verified tokens, proxy names): a direct-mapped table where
-// each key has one slot and a newer key takes it over. It is read and
-// written without locks, so readers on every core never contend (a
-// dashboard reads one token and fifteen names). Safe for concurrent use.
+// cheap to keep (verified tokens): a direct-mapped table where each key has
+// one slot and a newer key takes it over. It is read and written without
+// locks, so readers on every core never contend. Safe for concurrent use.
 type memo[K comparable, V any] struct {
 	seed  maphash.Seed
 	shift uint

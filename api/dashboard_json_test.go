@@ -91,7 +91,7 @@ func TestTopNames(t *testing.T) {
 			t.Fatalf("top %v: %d names", ids, len(got))
 		}
 		for i, id := range ids {
-			if want := n.name(id); got[i] != want {
+			if want := n.Name(id); got[i] != want {
 				t.Fatalf("top %v: line %d named %q, want %q", ids, i, got[i], want)
 			}
 		}

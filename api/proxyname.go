@@ -39,9 +39,11 @@ func words(list string) []string { return strings.Fields(list) }
 type ProxyNamer struct {
 	adjectives, animals []string
 	pool                sync.Pool
-	known               *memo[uint64, string]
 	// top is the last top list named: the top of the board is on every
-	// dashboard and rarely changes, so naming it reads one short list.
+	// dashboard and rarely changes, so naming it reads one short list. The
+	// other lines of a dashboard are random customers, named afresh: at
+	// 100k dashboards/s no bounded cache would keep them long enough to be
+	// asked again.
 	top atomic.Pointer[namedTop]
 }
 
@@ -54,19 +56,27 @@ type namedTop struct {
 // NewProxyNamer returns a namer keyed with key.
 func NewProxyNamer(key []byte) *ProxyNamer {
 	k := append([]byte(nil), key...)
-	n := &ProxyNamer{adjectives: words(adjectiveList), animals: words(animalList), known: newMemo[uint64, string](1 << 17)}
+	n := &ProxyNamer{adjectives: words(adjectiveList), animals: words(animalList)}
 	n.pool.New = func() any { return hmac.New(sha256.New, k) }
 	return n
 }
 
 // Name returns the proxy name of customer id.
 func (n *ProxyNamer) Name(id uint64) string {
-	if s, ok := n.known.get(id); ok {
-		return s
-	}
-	s := n.name(id)
-	n.known.put(id, s)
-	return s
+	h := n.pool.Get().(hash.Hash)
+	var buf [20]byte
+	h.Reset()
+	h.Write(strconv.AppendUint(buf[:0], id, 10))
+	var sum [sha256.Size]byte
+	s := h.Sum(sum[:0])
+	n.pool.Put(h)
+	adj := n.adjectives[int(s[0])%len(n.adjectives)]
+	animal := n.animals[int(s[1])%len(n.animals)]
+	num := binary.BigEndian.Uint32(s[2:6]) % 10000
+	out := make([]byte, 0, len(adj)+len(animal)+6)
+	out = append(append(append(out, adj...), ' '), animal...)
+	out = append(out, ' ', byte('0'+num/1000), byte('0'+num/100%10), byte('0'+num/10%10), byte('0'+num%10))
+	return string(out)
 }
 
 // topNames returns the proxy names of a top list's customers, in its
@@ -93,21 +103,4 @@ func (n *ProxyNamer) topNames(es []ranker.Entry) []string {
 	}
 	n.top.Store(t)
 	return t.names
-}
-
-func (n *ProxyNamer) name(id uint64) string {
-	h := n.pool.Get().(hash.Hash)
-	var buf [20]byte
-	h.Reset()
-	h.Write(strconv.AppendUint(buf[:0], id, 10))
-	var sum [sha256.Size]byte
-	s := h.Sum(sum[:0])
-	n.pool.Put(h)
-	adj := n.adjectives[int(s[0])%len(n.adjectives)]
-	animal := n.animals[int(s[1])%len(n.animals)]
-	num := binary.BigEndian.Uint32(s[2:6]) % 10000
-	out := make([]byte, 0, len(adj)+len(animal)+6)
-	out = append(append(append(out, adj...), ' '), animal...)
-	out = append(out, ' ', byte('0'+num/1000), byte('0'+num/100%10), byte('0'+num/10%10), byte('0'+num%10))
-	return string(out)
 }
