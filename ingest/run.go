@@ -432,14 +432,7 @@ var errStopped = errors.New("ingest: stopped before this call")
 func (r *Run) dispatch(ctx context.Context, in <-chan *batch, out chan<- *batch, wg *sync.WaitGroup) {
 	defer close(out)
 	var flight []*call // started, in start order
-	ok := func(c *call) bool {
-		select {
-		case <-c.done:
-			return c.err == nil
-		case <-ctx.Done():
-			return false
-		}
-	}
+	freed := make(chan struct{}, 1)
 	stopped := false
 	for b := range in {
 		r.cut(b)
@@ -455,14 +448,20 @@ func (r *Run) dispatch(ctx context.Context, in <-chan *batch, out chan<- *batch,
 			stopped = true
 		}
 		for _, c := range b.calls {
-			stopped = stopped || !r.admit(c, &flight, ok)
+			stopped = stopped || !r.admit(ctx, c, &flight, freed)
 			if stopped {
 				c.err = errStopped
 				close(c.done)
 				continue
 			}
 			flight = append(flight, c)
-			wg.Go(func() { r.apply(ctx, c) })
+			wg.Go(func() {
+				r.apply(ctx, c)
+				select {
+				case freed <- struct{}{}:
+				default:
+				}
+			})
 		}
 		if stopped || b.err != nil {
 			return
@@ -492,34 +491,51 @@ func (r *Run) cut(b *batch) {
 }
 
 // admit waits until c may start: every call in flight it conflicts with has
-// succeeded and fewer than Parallel are in flight. It drops finished calls
-// from flight and reports false when a call failed or the run stopped.
-func (r *Run) admit(c *call, flight *[]*call, ok func(*call) bool) bool {
-	live := (*flight)[:0]
-	for _, f := range *flight {
-		select {
-		case <-f.done:
+// succeeded and fewer than Parallel are in flight (freed is signalled when
+// a call finishes). It drops finished calls from flight and reports false
+// when a call failed or the run stopped.
+func (r *Run) admit(ctx context.Context, c *call, flight *[]*call, freed <-chan struct{}) bool {
+	for {
+		live := (*flight)[:0]
+		for _, f := range *flight {
+			select {
+			case <-f.done:
+				if f.err != nil {
+					return false
+				}
+				continue
+			default:
+			}
+			live = append(live, f)
+		}
+		*flight = live
+		waited := false
+		for _, f := range *flight {
+			if !conflicts(c, f) {
+				continue
+			}
+			select {
+			case <-f.done:
+			case <-ctx.Done():
+				return false
+			}
 			if f.err != nil {
 				return false
 			}
+			waited = true
+		}
+		if waited {
 			continue
-		default:
 		}
-		live = append(live, f)
-	}
-	*flight = live
-	for _, f := range *flight {
-		if conflicts(c, f) && !ok(f) {
+		if len(*flight) < r.cfg.Parallel {
+			return true
+		}
+		select {
+		case <-freed:
+		case <-ctx.Done():
 			return false
 		}
 	}
-	for len(*flight) >= r.cfg.Parallel {
-		if !ok((*flight)[0]) {
-			return false
-		}
-		*flight = (*flight)[1:]
-	}
-	return true
 }
 
 // conflicts reports whether two calls share a customer or a change id.

@@ -125,38 +125,36 @@ func (g *gatedApplier) Apply(ctx context.Context, cs []ledger.Change) ([]ledger.
 	return out, nil
 }
 
-// releaseRandomly releases the calls that arrive, holding up to hold of
-// them and releasing a random one, until stop is closed.
+// releaseRandomly releases the calls that arrive in random order: it holds
+// up to hold of them, waiting a moment for more before it releases one,
+// until stop is closed. (The wait only makes overlaps likelier; nothing
+// depends on it.)
 func (g *gatedApplier) releaseRandomly(r *rand.Rand, hold int, stop <-chan struct{}) {
 	var held []*gatedCall
+	release := func() {
+		i := r.IntN(len(held))
+		close(held[i].release)
+		held = slices.Delete(held, i, i+1)
+	}
 	for {
-		if len(held) > 0 && (len(held) >= hold || r.IntN(3) == 0) {
-			i := r.IntN(len(held))
-			close(held[i].release)
-			held = slices.Delete(held, i, i+1)
-			continue
+		var more <-chan time.Time
+		if len(held) > 0 {
+			if len(held) >= hold {
+				release()
+				continue
+			}
+			more = time.After(time.Millisecond)
 		}
 		select {
 		case c := <-g.calls:
 			held = append(held, c)
+		case <-more:
+			release()
 		case <-stop:
 			for _, c := range held {
 				close(c.release)
 			}
 			return
-		default:
-			if len(held) > 0 {
-				i := r.IntN(len(held))
-				close(held[i].release)
-				held = slices.Delete(held, i, i+1)
-				continue
-			}
-			select {
-			case c := <-g.calls:
-				held = append(held, c)
-			case <-stop:
-				return
-			}
 		}
 	}
 }
@@ -236,8 +234,45 @@ func TestRunKeepsEachCustomersOrder(t *testing.T) {
 	if c.Applied != int64(len(all)) || c.Files != 3 || c.Rows != int64(len(all)) {
 		t.Errorf("counts %+v, want %d applied in 3 files", c, len(all))
 	}
-	if g.maxFlight < 2 {
-		t.Errorf("at most %d call in flight: the calls never overlapped", g.maxFlight)
+	t.Logf("at most %d calls in flight", g.maxFlight)
+}
+
+// TestRunOverlapsDisjointCalls: calls of different customers are in flight
+// together, up to Parallel.
+func TestRunOverlapsDisjointCalls(t *testing.T) {
+	at := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+	var rows []row
+	for i := range 16 {
+		rows = append(rows, row{o: order(fmt.Sprint("o", i), uint64(1+i), "50", at)})
+	}
+	g := newGated(t)
+	run := NewRun(RunConfig{Batch: 16, CallSize: 4, Parallel: 2}, g, nil, nil, sources(map[string][]row{"f": rows}), func(Reject) error { return nil })
+	done := make(chan error, 1)
+	go func() { done <- run.Files(context.Background(), []string{"f"}) }()
+	next := func() *gatedCall {
+		t.Helper()
+		select {
+		case c := <-g.calls:
+			return c
+		case <-time.After(10 * time.Second):
+			t.Fatal("no call started while another was held: the calls do not overlap")
+			return nil
+		}
+	}
+	first, second := next(), next() // both in flight before either is released
+	if first.changes[0].ID == second.changes[0].ID {
+		t.Fatal("the same call twice")
+	}
+	close(second.release)
+	third := next()
+	close(first.release)
+	close(third.release)
+	close(next().release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if g.maxFlight != 2 || run.Counts().Applied != 16 {
+		t.Errorf("%d calls in flight at most, %d applied; want 2 and 16", g.maxFlight, run.Counts().Applied)
 	}
 }
 
