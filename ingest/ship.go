@@ -165,10 +165,11 @@ func (s *Shipper) OldestUnshipped() time.Time {
 	return time.Time{}
 }
 
-// Drain ships what is waiting now, for a process that is stopping: Run
-// must have returned. It ships only if this shipper holds the lease (or
-// none is used); otherwise the holder ships, and it returns 0 and nil. What
-// is left is in Backlog.
+// Drain ships what is waiting now, once: for a process that is stopping
+// (after Run returned), and for a batch job shipping as it goes (ShipEvery),
+// where no Run loop is running. It ships only if this shipper holds (or can
+// take) the lease, or none is used; otherwise the holder ships, and it
+// returns 0 and nil. What is left is in Backlog.
 func (s *Shipper) Drain(ctx context.Context) (int, error) {
 	if s.lease != nil {
 		held, err := s.lease.Lease(ctx, "shipper", s.holder, 15*time.Second)
