@@ -17,44 +17,27 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/xyz/loyalty/internal/testenv"
 )
 
 // demo is `loyalty serve` on the embedded store, as `make run` starts it,
 // with a fresh data directory.
 type demo struct {
-	base string
-	env  []string
-	logs *strings.Builder
+	*server
+	env []string
 }
 
 func startDemo(t *testing.T) *demo {
 	t.Helper()
-	addr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
-	cmd := exec.Command(bin, "serve")
+	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "LOYALTY_") {
-			cmd.Env = append(cmd.Env, kv)
+			env = append(env, kv)
 		}
 	}
-	cmd.Env = append(cmd.Env, "LOYALTY_HTTP_ADDR="+addr, "LOYALTY_DATA_DIR="+t.TempDir(), "LOYALTY_LOG_LEVEL=warn")
-	d := &demo{base: "http://" + addr, env: cmd.Env, logs: &strings.Builder{}}
-	cmd.Stderr = d.logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	for end := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if res, err := http.Get(d.base + "/readyz"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return d
-			}
-		}
-		if time.Now().After(end) {
-			t.Fatalf("serve not ready after 15s:\n%s", d.logs)
-		}
-	}
+	env = append(env, "LOYALTY_DATA_DIR="+t.TempDir(), "LOYALTY_LOG_LEVEL=warn")
+	d := &demo{server: startServe(t, env), env: env}
+	d.waitReady(t, 15*time.Second)
+	return d
 }
 
 // call sends a request to the demo and decodes the JSON answer.

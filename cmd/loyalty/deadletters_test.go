@@ -4,17 +4,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/shopspring/decimal"
 	"github.com/xyz/loyalty/api"
-	"github.com/xyz/loyalty/internal/testenv"
 	"github.com/xyz/loyalty/ledger"
 )
 
@@ -28,27 +25,9 @@ import (
 // agree again.
 func TestDeadLettersOverHTTP(t *testing.T) {
 	s := newStack(t)
-	addr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(s.env, "LOYALTY_HTTP_ADDR="+addr, "LOYALTY_LOG_LEVEL=error")
-	var logs strings.Builder
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	base := "http://" + addr
-	for end := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if res, err := http.Get(base + "/readyz"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(end) {
-			t.Fatalf("serve not ready after 15s:\n%s", logs.String())
-		}
-	}
+	srv := startServe(t, append(s.env, "LOYALTY_LOG_LEVEL=error"))
+	srv.waitReady(t, 15*time.Second)
+	base := srv.base
 	tok, err := api.MintToken(api.AuthConfig{HS256Key: []byte("0123456789abcdef0123456789abcdef"), Issuer: "loyalty", Audience: "loyalty-api"},
 		"pos-1", "channel", time.Hour)
 	if err != nil {
@@ -106,7 +85,7 @@ func TestDeadLettersOverHTTP(t *testing.T) {
 			break
 		}
 		if time.Now().After(end) {
-			t.Fatalf("the orders after the dead letters did not reach the ledger (found %v, %v):\n%s", found, err, logs.String())
+			t.Fatalf("the orders after the dead letters did not reach the ledger (found %v, %v):\n%s", found, err, srv.log())
 		}
 	}
 	res, err := http.Get(base + "/metrics")
@@ -120,12 +99,9 @@ func TestDeadLettersOverHTTP(t *testing.T) {
 			t.Errorf("/metrics lacks %q", m)
 		}
 	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("serve after SIGTERM: %v\n%s", err, logs.String())
-	}
-	if n := strings.Count(logs.String(), "set aside as a dead letter"); n != 2 {
-		t.Errorf("serve logged %d dead letters, want one line each for 2:\n%s", n, logs.String())
+	srv.stop(t)
+	if n := strings.Count(srv.log(), "set aside as a dead letter"); n != 2 {
+		t.Errorf("serve logged %d dead letters, want one line each for 2:\n%s", n, srv.log())
 	}
 
 	want := func(args []string, code int, has ...string) string {

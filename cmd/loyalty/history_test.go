@@ -4,14 +4,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/xyz/loyalty/api"
-	"github.com/xyz/loyalty/internal/testenv"
 )
 
 // TestServeHistoryRedis runs `loyalty serve` on Redis and ClickHouse: the
@@ -20,27 +17,8 @@ import (
 // is served, and the development sign-in is not there.
 func TestServeHistoryRedis(t *testing.T) {
 	s := newStack(t)
-	addr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(s.env, "LOYALTY_HTTP_ADDR="+addr)
-	var logs strings.Builder
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	d := &demo{base: "http://" + addr, logs: &logs}
-	for end := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if res, err := http.Get(d.base + "/readyz"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(end) {
-			t.Fatalf("serve not ready after 15s:\n%s", logs.String())
-		}
-	}
+	d := &demo{server: startServe(t, s.env)}
+	d.waitReady(t, 15*time.Second)
 	auth := api.AuthConfig{HS256Key: []byte("0123456789abcdef0123456789abcdef"), Issuer: "loyalty", Audience: "loyalty-api"}
 	token := func(sub, role string) string {
 		tok, err := api.MintToken(auth, sub, role, time.Hour)
@@ -85,7 +63,7 @@ func TestServeHistoryRedis(t *testing.T) {
 			break
 		}
 		if time.Now().After(end) {
-			t.Fatalf("history after 30s: %d %v\n%s", code, m, logs.String())
+			t.Fatalf("history after 30s: %d %v\n%s", code, m, d.log())
 		}
 	}
 	first := hist["entries"].([]any)[0].(map[string]any)
@@ -112,7 +90,7 @@ func TestServeHistoryRedis(t *testing.T) {
 			break
 		}
 		if time.Now().After(end) {
-			t.Fatalf("history still %d 30s after ClickHouse is back: %v\n%s", code, m, logs.String())
+			t.Fatalf("history still %d 30s after ClickHouse is back: %v\n%s", code, m, d.log())
 		}
 	}
 }

@@ -72,6 +72,25 @@ func startServe(t *testing.T, env []string) *server {
 	}
 }
 
+// waitReady waits until /readyz answers 200 (the board is loaded), or fails
+// the test after within.
+func (s *server) waitReady(t *testing.T, within time.Duration) {
+	t.Helper()
+	for end := time.Now().Add(within); ; time.Sleep(20 * time.Millisecond) {
+		if code, _ := s.get(t, "/readyz", ""); code == 200 {
+			return
+		}
+		select {
+		case <-s.done:
+			t.Fatalf("serve exited: %v\n%s", s.err, s.log())
+		default:
+		}
+		if time.Now().After(end) {
+			t.Fatalf("serve not ready after %s:\n%s", within, s.log())
+		}
+	}
+}
+
 func (s *server) do(t *testing.T, method, url, token, body string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))

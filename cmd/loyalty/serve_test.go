@@ -5,15 +5,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os/exec"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/xyz/loyalty/api"
-	"github.com/xyz/loyalty/internal/testenv"
 )
 
 // TestServeClickHouseDown runs `loyalty serve` on Redis and ClickHouse,
@@ -22,16 +18,8 @@ import (
 // cleanly.
 func TestServeClickHouseDown(t *testing.T) {
 	s := newStack(t)
-	addr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(s.env, "LOYALTY_HTTP_ADDR="+addr)
-	var logs strings.Builder
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	base := "http://" + addr
+	srv := startServe(t, s.env)
+	base := srv.base
 	auth := api.AuthConfig{HS256Key: []byte("0123456789abcdef0123456789abcdef"), Issuer: "loyalty", Audience: "loyalty-api"}
 	token := func(sub, role string) string {
 		tok, err := api.MintToken(auth, sub, role, time.Hour)
@@ -57,17 +45,7 @@ func TestServeClickHouseDown(t *testing.T) {
 		json.Unmarshal(b, &m)
 		return res.StatusCode, m
 	}
-	for end := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if res, err := http.Get(base + "/readyz"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(end) {
-			t.Fatalf("serve not ready after 15s:\n%s", logs.String())
-		}
-	}
+	srv.waitReady(t, 15*time.Second)
 	channel := token("pos-1", "channel")
 	order := func(id string, amount string) int {
 		code, body := do("POST", "/order/"+id, channel, fmt.Sprintf(`{"customerId":"42","channel":"web","paymentDetails":{"amount":%q,"currency":"GBP"},"purchasedAt":%q}`,
@@ -105,11 +83,8 @@ func TestServeClickHouseDown(t *testing.T) {
 			}
 		}
 		if time.Now().After(end) {
-			t.Fatalf("the ledger did not catch up after ClickHouse came back:\n%s", logs.String())
+			t.Fatalf("the ledger did not catch up after ClickHouse came back:\n%s", srv.log())
 		}
 	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("serve after SIGTERM: %v\n%s", err, logs.String())
-	}
+	srv.stop(t)
 }
