@@ -10,7 +10,7 @@ import (
 
 	"github.com/xyz/loyalty/api"
 	"github.com/xyz/loyalty/api/mocks"
-	"github.com/xyz/loyalty/histogram"
+	"github.com/xyz/loyalty/histogram/redisindex"
 	"github.com/xyz/loyalty/ingest"
 	"github.com/xyz/loyalty/ledger"
 	"github.com/xyz/loyalty/ranker"
@@ -55,7 +55,7 @@ func TestRankerFaults(t *testing.T) {
 		status int
 	}{
 		{"deadline", context.DeadlineExceeded, 503},
-		{"redis down", fmt.Errorf("read seq: %w: dial tcp %s: connection refused", histogram.ErrUnavailable, secret), 503},
+		{"redis down", fmt.Errorf("read seq: %w: dial tcp %s: connection refused", redisindex.ErrUnavailable, secret), 503},
 		{"not ready", fmt.Errorf("%w: replica at seq 3, index at 9 (%s)", ranker.ErrNotReady, secret), 503},
 		{"unexpected", fmt.Errorf("bad reply from %s", secret), 500},
 	}

@@ -18,7 +18,7 @@ import (
 	"github.com/xyz/loyalty/api"
 	"github.com/xyz/loyalty/chledger"
 	"github.com/xyz/loyalty/embedded"
-	"github.com/xyz/loyalty/histogram"
+	"github.com/xyz/loyalty/histogram/redisindex"
 	"github.com/xyz/loyalty/ingest"
 	"github.com/xyz/loyalty/internal/testenv"
 	"github.com/xyz/loyalty/points"
@@ -45,15 +45,15 @@ type env struct {
 	cfg   api.Config
 	srv   *api.Server
 	h     http.Handler
-	redis *testenv.Server  // nil unless on Redis
-	idx   *histogram.Index // nil unless on Redis
-	rep   *ranker.Replica  // nil unless on Redis
-	store *embedded.Store  // nil unless embedded
-	rank  api.Ranker       //
-	names *api.ProxyNamer  //
-	rule  *points.Rule     //
-	spec  *openAPI         //
-	write *ingest.Writer   // nil with mocks
+	redis *testenv.Server   // nil unless on Redis
+	idx   *redisindex.Index // nil unless on Redis
+	rep   *ranker.Replica   // nil unless on Redis
+	store *embedded.Store   // nil unless embedded
+	rank  api.Ranker        //
+	names *api.ProxyNamer   //
+	rule  *points.Rule      //
+	spec  *openAPI          //
+	write *ingest.Writer    // nil with mocks
 
 	ledger  *chledger.Ledger // with newLedgerEnv
 	shipper *ingest.Shipper  // with newLedgerEnv: ship() fills the ledger
@@ -96,10 +96,10 @@ func newRedisEnvLedger(t testing.TB, withLedger bool, tweak ...func(*api.Config)
 	srv := testenv.Redis(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, PoolSize: 32, MaxRetries: -1, DialTimeout: time.Second})
 	t.Cleanup(func() { rdb.Close() })
-	hcfg := histogram.DefaultConfig()
+	hcfg := redisindex.DefaultConfig()
 	hcfg.Prefix = "api"
 	hcfg.DedupeParts = 64
-	idx := histogram.New(rdb, hcfg)
+	idx := redisindex.New(rdb, hcfg)
 	if _, err := idx.Check(testenv.Context(t)); err != nil {
 		t.Fatal(err)
 	}

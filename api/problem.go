@@ -7,7 +7,7 @@ import (
 	"strconv"
 
 	"github.com/gin-gonic/gin"
-	"github.com/xyz/loyalty/histogram"
+	"github.com/xyz/loyalty/histogram/redisindex"
 	"github.com/xyz/loyalty/ingest"
 	"github.com/xyz/loyalty/ledger"
 	"github.com/xyz/loyalty/points"
@@ -86,7 +86,7 @@ func (s *Server) fail(c *gin.Context, err error) {
 	case errors.Is(err, ledger.ErrNotConfirmed):
 		s.log.Warn("request failed: change not confirmed by the replicas", "requestId", c.GetString(requestIDKey), "route", c.FullPath(), "err", err)
 		s.problem(c, problemUnconfirmed, "The change was not confirmed by enough Redis replicas in time, so it is not acknowledged (a failover could lose it). Retry the same request after Retry-After: retrying is safe, it is never counted twice.", nil)
-	case errors.Is(err, ingest.ErrUnavailable), errors.Is(err, ranker.ErrNotReady), errors.Is(err, histogram.ErrUnavailable),
+	case errors.Is(err, ingest.ErrUnavailable), errors.Is(err, ranker.ErrNotReady), errors.Is(err, redisindex.ErrUnavailable),
 		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		s.log.Warn("request failed: dependency unavailable", "requestId", c.GetString(requestIDKey), "route", c.FullPath(), "err", err)
 		s.problem(c, problemUnavailable, "The service is temporarily unavailable. Retry later with the same request: it is never counted twice.", nil)

@@ -12,9 +12,9 @@ const (
 	Buckets = (MaxPoints + 1) / BucketWidth
 )
 
-// bucketOf returns the 1-based Fenwick index of score s's bucket and the
+// BucketOf returns the 1-based Fenwick index of score s's bucket and the
 // 1-based index of s inside it.
-func bucketOf(s int64) (b, j int) {
+func BucketOf(s int64) (b, j int) {
 	return int(s>>BucketBits) + 1, int(s&(BucketWidth-1)) + 1
 }
 
@@ -35,7 +35,7 @@ func NewCounts() *Counts {
 
 // Add adds d (may be negative) customers at score s (s >= 1).
 func (c *Counts) Add(s int64, d int32) {
-	b, j := bucketOf(s)
+	b, j := BucketOf(s)
 	for i := b; i <= Buckets; i += i & -i {
 		c.l1[i] += d
 	}
@@ -55,7 +55,7 @@ func (c *Counts) AtMost(s int64) int64 {
 	if s > MaxPoints {
 		return c.total
 	}
-	b, j := bucketOf(s)
+	b, j := BucketOf(s)
 	var n int64
 	for i := b - 1; i > 0; i -= i & -i {
 		n += int64(c.l1[i])
@@ -73,3 +73,20 @@ func (c *Counts) Above(s int64) int64 { return c.total - c.AtMost(s) }
 
 // Total returns the number of customers counted.
 func (c *Counts) Total() int64 { return c.total }
+
+// Trees calls fn with the bucket tree (bucket 0) and then each non-empty
+// bucket's score tree (bucket b = Fenwick index, 1-based), as Fenwick cells:
+// cells[i-1] holds index i. This is the layout the Redis adapter stores (one
+// big-endian i32 a cell), so a store built from Counts answers exactly as
+// Counts does. The slices are Counts' own: read them, don't keep them.
+func (c *Counts) Trees(fn func(bucket int, cells []int32) error) error {
+	if err := fn(0, c.l1[1:]); err != nil {
+		return err
+	}
+	for b, t := range c.l2 {
+		if err := fn(b, t[1:]); err != nil {
+			return err
+		}
+	}
+	return nil
+}

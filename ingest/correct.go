@@ -11,7 +11,7 @@ import (
 )
 
 // Recaller finds the change ids an index remembers, with their entries
-// (histogram.Index.Recall, embedded.Store.Recall).
+// (redisindex.Index.Recall, embedded.Store.Recall).
 type Recaller interface {
 	Recall(ctx context.Context, ids []string) (map[string]ledger.Entry, error)
 }

@@ -34,7 +34,7 @@
 //   - The index has its own clock: Redis's TIME, never behind the largest
 //     time it saw before (a failover to a server whose clock is behind does
 //     not turn days back). A change whose time of purchase is more than
-//     histogram.Config.MaxAhead (25 h: validation's 24 h plus an hour of
+//     redisindex.Config.MaxAhead (25 h: validation's 24 h plus an hour of
 //     skew between the API's and Redis's clocks) past that clock is refused.
 //   - An applied id is remembered in a hash of its memory day: the day of the
 //     later of its time of purchase and the index's clock at application. A

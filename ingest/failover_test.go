@@ -11,7 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/shopspring/decimal"
 	"github.com/xyz/loyalty/chledger"
-	"github.com/xyz/loyalty/histogram"
+	"github.com/xyz/loyalty/histogram/redisindex"
 	"github.com/xyz/loyalty/ingest"
 	"github.com/xyz/loyalty/internal/testenv"
 	"github.com/xyz/loyalty/ledger"
@@ -40,12 +40,12 @@ func TestFailoverToLaggingReplica(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	open := func(addr string, ack int) (*histogram.Index, *ingest.Writer, *ingest.Shipper) {
+	open := func(addr string, ack int) (*redisindex.Index, *ingest.Writer, *ingest.Shipper) {
 		rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 		t.Cleanup(func() { rdb.Close() })
-		cfg := histogram.DefaultConfig()
+		cfg := redisindex.DefaultConfig()
 		cfg.Prefix, cfg.DedupeParts, cfg.MinReplicasAck, cfg.WaitTimeout = "fo", 64, ack, 100*time.Millisecond
-		x := histogram.New(rdb, cfg)
+		x := redisindex.New(rdb, cfg)
 		return x, ingest.NewWriter(x, led, rule), ingest.NewShipper(x, nil, led, 1000, quiet)
 	}
 	order := func(i int) ingest.Order {

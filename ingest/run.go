@@ -107,7 +107,7 @@ type Applier interface {
 }
 
 // LedgerCheck finds changes in the ledger ahead of their Apply call: the
-// index's shipped mark (histogram.Index) and the ledger's look-up
+// index's shipped mark (redisindex.Index) and the ledger's look-up
 // (WithDeadLetters of the ClickHouse ledger).
 type LedgerCheck interface {
 	Shipped(ctx context.Context) (uint64, error)

@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/xyz/loyalty/histogram"
+	"github.com/xyz/loyalty/histogram/redisindex"
 	"github.com/xyz/loyalty/ledger"
 )
 
@@ -21,7 +21,7 @@ import (
 type Outbox interface {
 	// Entries returns up to count entries after seq. At an entry it can't
 	// decode it returns the entries before it and a
-	// *histogram.BrokenEntryError.
+	// *redisindex.BrokenEntryError.
 	Entries(ctx context.Context, after uint64, count int64) ([]ledger.Entry, error)
 	Shipped(ctx context.Context) (uint64, error)
 	MarkShipped(ctx context.Context, seq uint64) error
@@ -33,19 +33,19 @@ type Outbox interface {
 }
 
 // DeadLetterStore keeps the entries the ledger refused until an operator
-// retries or drops them (histogram.Index).
+// retries or drops them (redisindex.Index).
 type DeadLetterStore interface {
 	// PutDeadLetter stores d unless its seq is already a dead letter
 	// (pending or dropped) and reports whether it stored it.
-	PutDeadLetter(ctx context.Context, d histogram.DeadLetter) (bool, error)
-	DeadLetters(ctx context.Context) ([]histogram.DeadLetter, error)
+	PutDeadLetter(ctx context.Context, d redisindex.DeadLetter) (bool, error)
+	DeadLetters(ctx context.Context) ([]redisindex.DeadLetter, error)
 	DeadLetterCount(ctx context.Context) (int64, error)
 	RemoveDeadLetter(ctx context.Context, seq uint64) error
 	DropDeadLetter(ctx context.Context, seq uint64, reason string, at time.Time) error
 }
 
 // DeadLetterFinder finds changes among the dead letters, pending or dropped
-// (histogram.Index).
+// (redisindex.Index).
 type DeadLetterFinder interface {
 	DeadLetterChanges(ctx context.Context, ids []string) (map[string]ledger.Entry, error)
 }
@@ -204,7 +204,7 @@ func (s *Shipper) ShipOnce(ctx context.Context) (int, error) {
 			return n, nil
 		}
 		es, err := s.out.Entries(ctx, done, min(s.batch, int64(head-done)))
-		var broken *histogram.BrokenEntryError
+		var broken *redisindex.BrokenEntryError
 		if err != nil && !errors.As(err, &broken) {
 			return n, err
 		}
@@ -227,7 +227,7 @@ func (s *Shipper) ShipOnce(ctx context.Context) (int, error) {
 		refused := 0
 		err = s.appendSplitting(ctx, es, func(e ledger.Entry, why error) error {
 			refused++
-			return s.setAside(ctx, histogram.DeadLetter{Seq: e.Seq, Reason: why.Error(), At: s.now().UTC(), Entry: &e})
+			return s.setAside(ctx, redisindex.DeadLetter{Seq: e.Seq, Reason: why.Error(), At: s.now().UTC(), Entry: &e})
 		})
 		if err != nil {
 			return n, fmt.Errorf("ship %d entries from seq %d: %w", len(es), es[0].Seq, err)
@@ -274,7 +274,7 @@ func (s *Shipper) appendSplitting(ctx context.Context, es []ledger.Entry, onRefu
 
 // setAside stores d in the dead-letter store; the first time, it counts it
 // and logs it (once per dead letter, also across crashes).
-func (s *Shipper) setAside(ctx context.Context, d histogram.DeadLetter) error {
+func (s *Shipper) setAside(ctx context.Context, d redisindex.DeadLetter) error {
 	stored, err := s.out.PutDeadLetter(ctx, d)
 	if err != nil {
 		return fmt.Errorf("set aside entry %d the ledger refused: %w", d.Seq, err)
@@ -295,9 +295,9 @@ func (s *Shipper) setAside(ctx context.Context, d histogram.DeadLetter) error {
 
 // RetryResult is what RetryDeadLetters did.
 type RetryResult struct {
-	Shipped []uint64               // now in the ledger, removed from the store
-	Failed  []histogram.DeadLetter // still refused (Reason says why now), kept in the store
-	Missing []uint64               // asked for, but no such dead letter is pending
+	Shipped []uint64                // now in the ledger, removed from the store
+	Failed  []redisindex.DeadLetter // still refused (Reason says why now), kept in the store
+	Missing []uint64                // asked for, but no such dead letter is pending
 }
 
 // RetryDeadLetters sends the pending dead letters seqs (all of them when seqs
@@ -316,7 +316,7 @@ func (s *Shipper) RetryDeadLetters(ctx context.Context, seqs []uint64) (RetryRes
 		want[q] = true
 	}
 	var es []ledger.Entry
-	letters := map[uint64]histogram.DeadLetter{}
+	letters := map[uint64]redisindex.DeadLetter{}
 	for _, d := range all {
 		if len(seqs) > 0 && !want[d.Seq] {
 			continue
@@ -350,7 +350,7 @@ func (s *Shipper) RetryDeadLetters(ctx context.Context, seqs []uint64) (RetryRes
 		}
 		res.Shipped = append(res.Shipped, e.Seq)
 	}
-	slices.SortFunc(res.Failed, func(a, b histogram.DeadLetter) int { return cmp.Compare(a.Seq, b.Seq) })
+	slices.SortFunc(res.Failed, func(a, b redisindex.DeadLetter) int { return cmp.Compare(a.Seq, b.Seq) })
 	return res, nil
 }
 

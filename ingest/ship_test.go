@@ -18,7 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/shopspring/decimal"
 	"github.com/xyz/loyalty/chledger"
-	"github.com/xyz/loyalty/histogram"
+	"github.com/xyz/loyalty/histogram/redisindex"
 	"github.com/xyz/loyalty/ingest/mocks"
 	"github.com/xyz/loyalty/internal/testenv"
 	"github.com/xyz/loyalty/ledger"
@@ -53,7 +53,7 @@ func (h *errorLog) count() int {
 // shipEnv is a Redis index and a ClickHouse ledger of the test's own.
 type shipEnv struct {
 	ctx    context.Context
-	x      *histogram.Index
+	x      *redisindex.Index
 	rdb    *redis.Client
 	prefix string
 	led    *chledger.Ledger
@@ -64,9 +64,9 @@ func newShipEnv(t testing.TB, withLedger bool) *shipEnv {
 	e := &shipEnv{ctx: testenv.Context(t), prefix: t.Name()}
 	e.rdb = redis.NewClient(&redis.Options{Addr: testenv.Redis(t).Addr})
 	t.Cleanup(func() { e.rdb.Close() })
-	cfg := histogram.DefaultConfig()
+	cfg := redisindex.DefaultConfig()
 	cfg.Prefix, cfg.DedupeParts = e.prefix, 64
-	e.x = histogram.New(e.rdb, cfg)
+	e.x = redisindex.New(e.rdb, cfg)
 	if withLedger {
 		ch := chledger.DefaultConfig()
 		ch.Addr = testenv.ClickHouse(t).Addr
@@ -107,7 +107,7 @@ func (e *shipEnv) apply(t testing.TB, orders ...string) {
 
 // plantBroken appends to the change log an entry whose change can't be
 // decoded, for customer 9, as a bug or a newer writer could; it returns its
-// seq. The test knows the log's layout (histogram/doc.go) to do so.
+// seq. The test knows the log's layout (histogram/redisindex/doc.go) to do so.
 func (e *shipEnv) plantBroken(t *testing.T) uint64 {
 	t.Helper()
 	p := "{" + e.prefix + "}"
@@ -203,7 +203,7 @@ func TestShipperDeadLetters(t *testing.T) {
 		t.Fatalf("dead letters %+v, want seqs 3, 4, %d", ds, broken)
 	}
 	for _, c := range []struct {
-		d        histogram.DeadLetter
+		d        redisindex.DeadLetter
 		id       string
 		customer uint64
 		reason   string
@@ -268,7 +268,7 @@ func TestShipperDeadLetters(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := sh.DropDeadLetter(e.ctx, 4, "again"); !errors.Is(err, histogram.ErrNoDeadLetter) {
+	if err := sh.DropDeadLetter(e.ctx, 4, "again"); !errors.Is(err, redisindex.ErrNoDeadLetter) {
 		t.Fatalf("drop twice = %v, want ErrNoDeadLetter", err)
 	}
 	dropped, err := e.x.DroppedLetters(e.ctx)
@@ -341,10 +341,10 @@ func TestShipperSetAsideFails(t *testing.T) {
 	sink.EXPECT().Append(gomock.Any(), es).Return(refused)
 	sink.EXPECT().Append(gomock.Any(), es[:1]).Return(nil)
 	sink.EXPECT().Append(gomock.Any(), es[1:]).Return(refused)
-	out.EXPECT().PutDeadLetter(gomock.Any(), gomock.Any()).Return(false, fmt.Errorf("store dead letter: %w: i/o timeout", histogram.ErrUnavailable))
+	out.EXPECT().PutDeadLetter(gomock.Any(), gomock.Any()).Return(false, fmt.Errorf("store dead letter: %w: i/o timeout", redisindex.ErrUnavailable))
 	// No MarkShipped expected: the mock fails the test if it is called.
 	sh := NewShipper(out, nil, sink, 100, slog.New(&errorLog{}))
-	if _, err := sh.ShipOnce(context.Background()); !errors.Is(err, histogram.ErrUnavailable) {
+	if _, err := sh.ShipOnce(context.Background()); !errors.Is(err, redisindex.ErrUnavailable) {
 		t.Fatalf("ShipOnce = %v, want the store's error", err)
 	}
 }

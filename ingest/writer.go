@@ -12,7 +12,7 @@ import (
 )
 
 // Index applies changes atomically and exactly once by change id: the Redis
-// index (histogram.Index) or the embedded store. It answers outcomes for a
+// index (redisindex.Index) or the embedded store. It answers outcomes for a
 // prefix of the changes: when it no longer remembers whether it applied a
 // change id, that outcome has NeedLedger set and the changes after it are
 // not attempted (see ledger.Outcome).

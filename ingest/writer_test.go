@@ -11,7 +11,7 @@ import (
 )
 
 // fakeIndex forgets the ids in forgot: it answers NeedLedger (mark 42) for
-// them unless they come checked, like histogram.Index past its window.
+// them unless they come checked, like redisindex.Index past its window.
 type fakeIndex struct {
 	forgot  map[string]bool
 	always  bool // ask for the ledger even when checked (a ledger that never catches up)

@@ -1,5 +1,5 @@
 // Package loadtest is the project's benchmark: it seeds one Redis with the
-// same customers twice, once in the ranking index (histogram.Index, read
+// same customers twice, once in the ranking index (redisindex.Index, read
 // through an in-process ranker.Replica) and once in the plain approach users
 // would otherwise pick (one sorted set driven with ZINCRBY, ZSCORE, ZREVRANK,
 // ZCOUNT and ZREVRANGE), then runs the same phases against both in one run:

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/xyz/loyalty/histogram"
+	"github.com/xyz/loyalty/histogram/redisindex"
 	"github.com/xyz/loyalty/ingest"
 	"github.com/xyz/loyalty/points"
 	"github.com/xyz/loyalty/ranker"
@@ -127,7 +127,7 @@ type Memory struct {
 	WriteBytesPerChange     float64 `json:"write_bytes_per_change"`  // change log + remembered change ids
 	LogBytesPerEntry        float64 `json:"log_bytes_per_entry"`     // freed per change-log entry trimmed
 	DedupeBytesPerChange    float64 `json:"dedupe_bytes_per_change"` // after the log is trimmed: remembered ids only
-	SeedOursSeconds         float64 `json:"seed_ours_seconds"`       // histogram.Index.Rebuild
+	SeedOursSeconds         float64 `json:"seed_ours_seconds"`       // redisindex.Index.Rebuild
 	SeedBaselineSeconds     float64 `json:"seed_baseline_seconds"`   // pipelined ZADD
 	ReplicaLoadSeconds      float64 `json:"replica_load_seconds"`    // snapshot into the ranker
 	SeedOursCustomersPerSec float64 `json:"seed_ours_customers_per_sec"`
@@ -162,7 +162,7 @@ type Report struct {
 type bench struct {
 	cfg     Config
 	rdb     *redis.Client
-	idx     *histogram.Index
+	idx     *redisindex.Index
 	writer  *ingest.Writer
 	seasons season.Calendar
 	// waitWriter acknowledges a change once a replica confirmed it.
@@ -234,14 +234,14 @@ func Run(ctx context.Context, rdb *redis.Client, cfg Config, log *slog.Logger) (
 }
 
 func newBench(rdb *redis.Client, cfg Config, log *slog.Logger) (*bench, error) {
-	hc := histogram.DefaultConfig()
+	hc := redisindex.DefaultConfig()
 	hc.Prefix = cfg.Prefix
 	cal, err := season.New(season.Month)
 	if err != nil {
 		return nil, err
 	}
 	hc.Seasons, hc.SeasonsKept = cal, 1
-	idx := histogram.New(rdb, hc)
+	idx := redisindex.New(rdb, hc)
 	rule, err := points.New(points.DefaultConfig())
 	if err != nil {
 		return nil, err
@@ -251,7 +251,7 @@ func newBench(rdb *redis.Client, cfg Config, log *slog.Logger) (*bench, error) {
 	return &bench{
 		cfg: cfg, rdb: rdb, idx: idx, log: log, zkey: cfg.Prefix + ":zset", seasons: cal,
 		writer:     ingest.NewWriter(ingest.NewCoalescer(idx, 256, 4, 10*time.Second), nil, rule),
-		waitWriter: ingest.NewWriter(ingest.NewCoalescer(histogram.New(rdb, hw), 256, 4, 10*time.Second), nil, rule),
+		waitWriter: ingest.NewWriter(ingest.NewCoalescer(redisindex.New(rdb, hw), 256, 4, 10*time.Second), nil, rule),
 		nonce:      strconv.FormatInt(time.Now().UnixNano(), 36),
 	}, nil
 }

@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/xyz/loyalty/histogram"
+	"github.com/xyz/loyalty/histogram/redisindex"
 )
 
 // seed deletes the prefix's keys, then loads the index (through
-// histogram.Index.Rebuild) and the baseline sorted set (pipelined ZADD),
+// redisindex.Index.Rebuild) and the baseline sorted set (pipelined ZADD),
 // measuring Redis memory around each.
 func (b *bench) seed(ctx context.Context) error {
 	if err := b.reset(ctx); err != nil {
@@ -27,7 +27,7 @@ func (b *bench) seed(ctx context.Context) error {
 		return err
 	}
 	n := b.cfg.Customers
-	b.log.Info("bench: seeding the index (histogram.Index.Rebuild)", "customers", n)
+	b.log.Info("bench: seeding the index (redisindex.Index.Rebuild)", "customers", n)
 	start := time.Now()
 	_, err = b.idx.Rebuild(ctx, 0, func(put func(id uint64, points int64) error) error {
 		for id := uint64(1); id <= uint64(n); id++ {
@@ -85,7 +85,7 @@ func (b *bench) seedSeason(ctx context.Context, before int64) error {
 			}
 		}
 		return nil
-	}, []histogram.SeasonLoad{{Season: b.seasons.Of(time.Now()), Load: func(put func(id uint64, points int64) error) error {
+	}, []redisindex.SeasonLoad{{Season: b.seasons.Of(time.Now()), Load: func(put func(id uint64, points int64) error) error {
 		for id := uint64(1); id <= uint64(n); id += every {
 			m.SeasonCustomers++
 			if err := put(id, Balance(b.cfg.Seed, id)/4+1); err != nil {

@@ -18,7 +18,7 @@ const bulkFill = blockMax * 7 / 8
 const smallScores = 1 << 12
 
 // loader builds a Board in bulk from balances given in ascending customer
-// id order (a snapshot read, histogram.Index.Scan): each tie group is filled
+// id order (a snapshot read, redisindex.Index.Scan): each tie group is filled
 // block by block in order, with no search and no copying, the histogram is
 // added once per score, and the balance table is filled in the order of its
 // slots. The board equals one built by Set, customer by customer, from the

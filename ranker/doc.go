@@ -24,7 +24,7 @@
 // customer always sees their own last purchase.
 //
 // Cold start: the snapshot comes from Source.Scan in ascending customer id
-// order (package histogram reads the balance hashes over several
+// order (package histogram/redisindex reads the balance hashes over several
 // connections), so the board is built in bulk rather than customer by
 // customer: each tie group filled block by block, the histogram added once
 // per score, the balance table filled in slot order (loader). The board is

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/xyz/loyalty/histogram"
+	"github.com/xyz/loyalty/histogram/redisindex"
 	"github.com/xyz/loyalty/internal/oracle"
 	"github.com/xyz/loyalty/internal/testenv"
 	"github.com/xyz/loyalty/ranker"
@@ -241,13 +241,13 @@ func TestPartialNudges(t *testing.T) {
 func TestReplicaPartialNudges(t *testing.T) {
 	p := testenv.Redis(t)
 	r := testenv.RedisReplica(t, p)
-	open := func(addr string) *histogram.Index {
+	open := func(addr string) *redisindex.Index {
 		rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond,
 			ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond})
 		t.Cleanup(func() { rdb.Close() })
-		cfg := histogram.DefaultConfig()
+		cfg := redisindex.DefaultConfig()
 		cfg.Prefix, cfg.DedupeParts = "nudge", 64
-		return histogram.New(rdb, cfg)
+		return redisindex.New(rdb, cfg)
 	}
 	g := &haRig{primary: p, replica: r, write: open(p.Addr)}
 	o := oracle.New()

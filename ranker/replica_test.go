@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/xyz/loyalty/histogram"
+	"github.com/xyz/loyalty/histogram/redisindex"
 	"github.com/xyz/loyalty/internal/testenv"
 	"github.com/xyz/loyalty/ledger"
 	"github.com/xyz/loyalty/ranker"
@@ -30,7 +30,7 @@ func (c *clock) advance(d time.Duration) { c.off.Add(int64(d)) }
 // latest seq.
 type haRig struct {
 	primary, replica *testenv.Server
-	write            *histogram.Index
+	write            *redisindex.Index
 	rep              *ranker.Replica
 	clock            *clock
 	next             int
@@ -40,13 +40,13 @@ func newHARig(t *testing.T) *haRig {
 	t.Helper()
 	p := testenv.Redis(t)
 	r := testenv.RedisReplica(t, p)
-	open := func(addr string) *histogram.Index {
+	open := func(addr string) *redisindex.Index {
 		rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond,
 			ReadTimeout: time.Second, WriteTimeout: time.Second})
 		t.Cleanup(func() { rdb.Close() })
-		cfg := histogram.DefaultConfig()
+		cfg := redisindex.DefaultConfig()
 		cfg.Prefix, cfg.DedupeParts = "ha", 64
-		return histogram.New(rdb, cfg)
+		return redisindex.New(rdb, cfg)
 	}
 	g := &haRig{primary: p, replica: r, write: open(p.Addr), clock: &clock{}}
 	cfg := ranker.DefaultReplicaConfig()
@@ -167,13 +167,13 @@ func TestReplicaRedisGone(t *testing.T) {
 func TestReplicaPartialWhileLoading(t *testing.T) {
 	p := testenv.Redis(t)
 	r := testenv.RedisReplica(t, p)
-	open := func(addr string) *histogram.Index {
+	open := func(addr string) *redisindex.Index {
 		rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond,
 			ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond})
 		t.Cleanup(func() { rdb.Close() })
-		cfg := histogram.DefaultConfig()
+		cfg := redisindex.DefaultConfig()
 		cfg.Prefix, cfg.DedupeParts = "ha", 64
-		return histogram.New(rdb, cfg)
+		return redisindex.New(rdb, cfg)
 	}
 	g := &haRig{primary: p, replica: r, write: open(p.Addr)}
 	// 1: 50, 2: 70, 3: 50, 4: 10: customer 1 is second with one tie.
@@ -224,13 +224,13 @@ func TestReplicaSourceWentBack(t *testing.T) {
 	r := testenv.RedisReplica(t, p)
 	q := testenv.RedisReplica(t, p)
 	clients := map[string]*redis.Client{}
-	open := func(addr string) *histogram.Index {
+	open := func(addr string) *redisindex.Index {
 		rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond, ReadTimeout: time.Second})
 		t.Cleanup(func() { rdb.Close() })
 		clients[addr] = rdb
-		cfg := histogram.DefaultConfig()
+		cfg := redisindex.DefaultConfig()
 		cfg.Prefix, cfg.DedupeParts = "ha", 64
-		return histogram.New(rdb, cfg)
+		return redisindex.New(rdb, cfg)
 	}
 	onP, onR, onQ := &haRig{write: open(p.Addr)}, open(r.Addr), &haRig{write: open(q.Addr)}
 	cfg := ranker.DefaultReplicaConfig()

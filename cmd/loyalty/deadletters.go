@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/xyz/loyalty/histogram"
+	"github.com/xyz/loyalty/histogram/redisindex"
 )
 
 // exitDeadLetters is the exit status of reconcile and deadletters retry
@@ -123,7 +123,7 @@ them; ` + "`loyalty reconcile`" + ` fails (exit 4) while any is pending.`
 			}
 			defer s.Close()
 			if err := s.shipper.DropDeadLetter(ctx, seqs[0], reason); err != nil {
-				if errors.Is(err, histogram.ErrNoDeadLetter) {
+				if errors.Is(err, redisindex.ErrNoDeadLetter) {
 					return fmt.Errorf("deadletters drop: no pending dead letter with seq %d (list them with `loyalty deadletters`)", seqs[0])
 				}
 				return err
@@ -139,7 +139,7 @@ them; ` + "`loyalty reconcile`" + ` fails (exit 4) while any is pending.`
 	return list
 }
 
-func deadLetterRow(d histogram.DeadLetter) []string {
+func deadLetterRow(d redisindex.DeadLetter) []string {
 	delta := ""
 	if d.Entry != nil {
 		delta = strconv.FormatInt(d.Entry.Delta, 10)

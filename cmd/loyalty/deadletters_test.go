@@ -63,7 +63,7 @@ func TestDeadLettersOverHTTP(t *testing.T) {
 		t.Fatalf("plant poison: %v %+v", err, out)
 	}
 	// A log entry that can't be decoded (the test knows the log's layout,
-	// histogram/doc.go).
+	// histogram/redisindex/doc.go).
 	p := "{" + s.prefix + "}"
 	seq, err := s.rdb.Incr(ctx, p+":seq").Uint64()
 	if err == nil {

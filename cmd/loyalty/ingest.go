@@ -19,7 +19,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/xyz/loyalty/histogram"
+	"github.com/xyz/loyalty/histogram/redisindex"
 	"github.com/xyz/loyalty/ingest"
 	"github.com/xyz/loyalty/ingest/posfile"
 )
@@ -135,7 +135,7 @@ func (r *ingestRun) run(ctx context.Context, s *stores, log *slog.Logger, cfg in
 // ledgerCheck is the look-up ahead: the index's shipped mark and the
 // ledger with the dead letters.
 type ledgerCheck struct {
-	idx *histogram.Index
+	idx *redisindex.Index
 	ingest.History
 }
 

@@ -127,7 +127,7 @@ func commandLabel(name string) string {
 }
 
 // changeLog is the primary's change log as the lag gauges read it
-// (histogram.Index).
+// (redisindex.Index).
 type changeLog interface {
 	Seq(ctx context.Context) (uint64, error)
 	Entries(ctx context.Context, after uint64, count int64) ([]ledger.Entry, error)

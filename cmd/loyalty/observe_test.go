@@ -9,7 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
-	"github.com/xyz/loyalty/histogram"
+	"github.com/xyz/loyalty/histogram/redisindex"
 	"github.com/xyz/loyalty/internal/testenv"
 	"github.com/xyz/loyalty/ledger"
 	"github.com/xyz/loyalty/ranker"
@@ -42,9 +42,9 @@ func TestReplicaLagMetrics(t *testing.T) {
 	ctx := context.Background()
 	rdb := redis.NewClient(&redis.Options{Addr: testenv.Redis(t).Addr})
 	t.Cleanup(func() { rdb.Close() })
-	cfg := histogram.DefaultConfig()
+	cfg := redisindex.DefaultConfig()
 	cfg.Prefix, cfg.DedupeParts = "lag", 16
-	x := histogram.New(rdb, cfg)
+	x := redisindex.New(rdb, cfg)
 	var cs []ledger.Change
 	for i := 1; i <= 5; i++ {
 		c := ledger.Change{ID: fmt.Sprintf("o-%d", i), CustomerID: uint64(i), Points: 3, Cause: ledger.CauseOrder, OccurredAt: time.Now().UTC().Truncate(time.Second)}

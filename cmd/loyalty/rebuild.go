@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/xyz/loyalty/histogram"
+	"github.com/xyz/loyalty/histogram/redisindex"
 )
 
 func rebuildCmd() *cobra.Command {
@@ -44,7 +44,7 @@ func rebuildCmd() *cobra.Command {
 				return err
 			}
 			// The kept season boards the ledger has changes of.
-			var seasons []histogram.SeasonLoad
+			var seasons []redisindex.SeasonLoad
 			if sn := e.cfg.seasons(); sn.Calendar.Enabled() {
 				have, err := led.Seasons(ctx)
 				if err != nil {
@@ -55,7 +55,7 @@ func rebuildCmd() *cobra.Command {
 					if name < oldest {
 						continue
 					}
-					seasons = append(seasons, histogram.SeasonLoad{Season: name, Load: func(put func(uint64, int64) error) error {
+					seasons = append(seasons, redisindex.SeasonLoad{Season: name, Load: func(put func(uint64, int64) error) error {
 						return led.SeasonBalancesUpTo(ctx, name, upTo, func(id uint64, p int64) error {
 							if p == 0 {
 								return nil

@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/xyz/loyalty/api"
 	"github.com/xyz/loyalty/embedded"
-	"github.com/xyz/loyalty/histogram"
+	"github.com/xyz/loyalty/histogram/redisindex"
 	"github.com/xyz/loyalty/ranker"
 	"github.com/xyz/loyalty/web"
 )
@@ -61,7 +61,7 @@ func serveCmd() *cobra.Command {
 				rcfg.Partial = s.index
 				rcfg.Seasons = e.cfg.seasons()
 				rep := ranker.NewReplica(s.reads, s.index, rcfg, e.log)
-				guard := histogram.NewGuard(s.index, 30*time.Second, e.log)
+				guard := redisindex.NewGuard(s.index, 30*time.Second, e.log)
 				wg.Add(3)
 				go func() { defer wg.Done(); rep.Run(bg) }()
 				go func() { defer wg.Done(); s.shipper.Run(bg) }()

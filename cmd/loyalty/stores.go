@@ -12,7 +12,7 @@ import (
 	"github.com/shopspring/decimal"
 	"github.com/xyz/loyalty/chledger"
 	"github.com/xyz/loyalty/embedded"
-	"github.com/xyz/loyalty/histogram"
+	"github.com/xyz/loyalty/histogram/redisindex"
 	"github.com/xyz/loyalty/ingest"
 	"github.com/xyz/loyalty/ledger"
 	"github.com/xyz/loyalty/points"
@@ -22,12 +22,12 @@ import (
 // embedded (no servers) or Redis + ClickHouse.
 type stores struct {
 	writer  *ingest.Writer
-	emb     *embedded.Store  // embedded mode
-	index   *histogram.Index // Redis mode: the primary
-	reads   *histogram.Index // Redis mode: for replica reads (a Redis replica or the primary)
-	ledger  *lazyLedger      // Redis mode
-	shipper *ingest.Shipper  // Redis mode
-	metrics *storeMetrics    // Redis mode: command latency and errors (nil otherwise)
+	emb     *embedded.Store   // embedded mode
+	index   *redisindex.Index // Redis mode: the primary
+	reads   *redisindex.Index // Redis mode: for replica reads (a Redis replica or the primary)
+	ledger  *lazyLedger       // Redis mode
+	shipper *ingest.Shipper   // Redis mode
+	metrics *storeMetrics     // Redis mode: command latency and errors (nil otherwise)
 	closers []func() error
 }
 
@@ -43,8 +43,8 @@ func (c *Config) rule() (*points.Rule, error) {
 	return points.New(points.Config{EURToGBP: decimal.RequireFromString(c.Points.EURToGBP)})
 }
 
-func (c *Config) histogramConfig() histogram.Config {
-	h := histogram.DefaultConfig()
+func (c *Config) histogramConfig() redisindex.Config {
+	h := redisindex.DefaultConfig()
 	h.Prefix = c.Redis.Prefix
 	h.DedupeDays = c.Points.DedupeDays
 	h.DedupeParts = c.Redis.DedupeParts
@@ -127,11 +127,11 @@ func openStores(ctx context.Context, c *Config, log *slog.Logger, needLedger boo
 		ro.AddHook(s.metrics.redisHook("replica"))
 	}
 	s.closers = append(s.closers, rdb.Close)
-	s.index = histogram.New(rdb, c.histogramConfig())
+	s.index = redisindex.New(rdb, c.histogramConfig())
 	s.reads = s.index
 	if ro != nil {
 		s.closers = append(s.closers, ro.Close)
-		s.reads = histogram.New(ro, c.histogramConfig())
+		s.reads = redisindex.New(ro, c.histogramConfig())
 	}
 	if warn, err := s.index.Check(ctx); err != nil {
 		s.Close()

@@ -1,4 +1,4 @@
-package histogram_test
+package redisindex_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/xyz/loyalty/chledger"
 	"github.com/xyz/loyalty/histogram"
+	"github.com/xyz/loyalty/histogram/redisindex"
 	"github.com/xyz/loyalty/ingest"
 	"github.com/xyz/loyalty/internal/testenv"
 	"github.com/xyz/loyalty/internal/writecontract"
@@ -29,10 +30,10 @@ func TestWriteContract(t *testing.T) {
 	writecontract.Run(t, func(t *testing.T) writecontract.Harness {
 		ctx := testenv.Context(t)
 		name := strings.NewReplacer("/", "_", "-", "_").Replace(t.Name())
-		cfg := histogram.DefaultConfig()
+		cfg := redisindex.DefaultConfig()
 		cfg.Prefix, cfg.DedupeParts = name, 64
 		cfg.Seasons, cfg.SeasonsKept = writecontract.Calendar(), 1000
-		x := histogram.New(rdb, cfg)
+		x := redisindex.New(rdb, cfg)
 		lc := chledger.DefaultConfig()
 		lc.Addr, lc.Database = cs.Addr, name
 		led, err := chledger.Open(ctx, lc)

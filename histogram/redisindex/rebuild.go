@@ -1,4 +1,4 @@
-package histogram
+package redisindex
 
 import (
 	"container/heap"
@@ -7,10 +7,12 @@ import (
 
 	"encoding/binary"
 	"fmt"
-	"github.com/redis/go-redis/v9"
 	"strconv"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/xyz/loyalty/histogram"
 	"github.com/xyz/loyalty/ledger"
 )
 
@@ -69,7 +71,7 @@ func (x *Index) Rebuild(ctx context.Context, upTo uint64, load func(put func(id 
 		args, keys = args[:2], keys[:0]
 		return unavailable("catch up", err)
 	}
-	entryKeys := func(ks []string, e LogEntry) []string {
+	entryKeys := func(ks []string, e histogram.LogEntry) []string {
 		ks = append(ks, x.balKey(gen, e.CustomerID>>balanceShift))
 		if e.Season != "" {
 			sb := gp + ":s:" + e.Season
@@ -215,7 +217,7 @@ func (x *Index) bulkLoad(ctx context.Context, board string, load func(put func(i
 		return unavailable("load balances", err)
 	}
 	err := load(func(id uint64, points int64) error {
-		if points < 0 || points > MaxPoints {
+		if points < 0 || points > histogram.MaxPoints {
 			return fmt.Errorf("customer %d: balance %d out of range", id, points)
 		}
 		if points == 0 {
@@ -241,18 +243,11 @@ func (x *Index) bulkLoad(ctx context.Context, board string, load func(put func(i
 	if err := send(); err != nil {
 		return err
 	}
-	// The histogram: per-bucket counts and per-score counts, as Fenwick trees.
-	l1 := make([]int32, Buckets+1)
-	l2 := map[int][]int32{}
+	// The histogram: the same Fenwick trees as histogram.Counts, one
+	// big-endian i32 a cell (BITFIELD's layout).
+	hist := histogram.NewCounts()
 	for s, n := range counts {
-		b, j := bucketOf(s)
-		l1[b] += n
-		t := l2[b]
-		if t == nil {
-			t = make([]int32, BucketWidth+1)
-			l2[b] = t
-		}
-		t[j] += n
+		hist.Add(s, n)
 	}
 	g := board
 	min, members := top.list(counts)
@@ -260,28 +255,27 @@ func (x *Index) bulkLoad(ctx context.Context, board string, load func(put func(i
 	if len(members) > 0 {
 		pipe.ZAdd(ctx, g+":top", members...)
 	}
-	pipe.Set(ctx, g+":h1", fenwickBytes(l1), 0)
-	for b, t := range l2 {
-		pipe.Set(ctx, g+":h2:"+strconv.Itoa(b), fenwickBytes(t), 0)
+	if err := hist.Trees(func(b int, cells []int32) error {
+		key := g + ":h1"
+		if b > 0 {
+			key = g + ":h2:" + strconv.Itoa(b)
+		}
+		pipe.Set(ctx, key, cellBytes(cells), 0)
+		return nil
+	}); err != nil {
+		return err
 	}
 	pipe.Set(ctx, g+":n", total, 0)
 	_, err = pipe.Exec(ctx)
 	return unavailable("load histogram", err)
 }
 
-// fenwickBytes turns per-index counts (1-based, c[0] unused) into a Fenwick
-// tree in place and encodes it as BITFIELD reads it: big-endian i32 cells,
+// cellBytes encodes Fenwick cells as BITFIELD reads them: big-endian i32,
 // cell i-1 holding index i.
-func fenwickBytes(c []int32) []byte {
-	n := len(c) - 1
-	for i := 1; i <= n; i++ {
-		if j := i + i&-i; j <= n {
-			c[j] += c[i]
-		}
-	}
-	out := make([]byte, 4*n)
-	for i := 1; i <= n; i++ {
-		binary.BigEndian.PutUint32(out[4*(i-1):], uint32(c[i]))
+func cellBytes(cells []int32) []byte {
+	out := make([]byte, 4*len(cells))
+	for i, c := range cells {
+		binary.BigEndian.PutUint32(out[4*i:], uint32(c))
 	}
 	return out
 }

@@ -1,4 +1,4 @@
-package histogram_test
+package redisindex_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/xyz/loyalty/histogram"
+	"github.com/xyz/loyalty/histogram/redisindex"
 	"github.com/xyz/loyalty/internal/testenv"
 	"github.com/xyz/loyalty/internal/writecontract"
 	"github.com/xyz/loyalty/ledger"
@@ -141,7 +142,7 @@ func TestScanInIDOrder(t *testing.T) {
 
 // TestScanSeasonInIDOrder: a season board reads like the all-time board.
 func TestScanSeasonInIDOrder(t *testing.T) {
-	x, _ := newIndexWith(t, func(c *histogram.Config) { c.Seasons, c.SeasonsKept = writecontract.Calendar(), 1000 })
+	x, _ := newIndexWith(t, func(c *redisindex.Config) { c.Seasons, c.SeasonsKept = writecontract.Calendar(), 1000 })
 	ctx := testenv.Context(t)
 	want := map[uint64]int64{}
 	for id := uint64(1); id <= 1000; id++ {
@@ -156,7 +157,7 @@ func TestScanSeasonInIDOrder(t *testing.T) {
 		return nil
 	}
 	name := writecontract.Calendar().Of(time.Date(2025, 11, 15, 12, 0, 0, 0, time.UTC))
-	gen, err := x.Rebuild(ctx, 0, load, []histogram.SeasonLoad{{Season: name, Load: load}})
+	gen, err := x.Rebuild(ctx, 0, load, []redisindex.SeasonLoad{{Season: name, Load: load}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,9 +241,9 @@ func TestScanWithoutDump(t *testing.T) {
 	if err := limited.Dump(ctx, "any").Err(); err == nil || errors.Is(err, redis.Nil) {
 		t.Fatalf("DUMP as the limited user: %v, want refused", err)
 	}
-	cfg := histogram.DefaultConfig()
+	cfg := redisindex.DefaultConfig()
 	cfg.Prefix = t.Name()
-	y := histogram.New(limited, cfg)
+	y := redisindex.New(limited, cfg)
 	gen, err := y.Generation(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package histogram
+package redisindex
 
 import (
 	"cmp"
@@ -14,12 +14,10 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/xyz/loyalty/histogram"
 	"github.com/xyz/loyalty/ledger"
 	"github.com/xyz/loyalty/season"
 )
-
-// ErrUnavailable wraps every failure to reach Redis.
-var ErrUnavailable = errors.New("redis unavailable")
 
 // Config configures the index.
 type Config struct {
@@ -89,18 +87,6 @@ func New(rdb redis.UniversalClient, cfg Config) *Index {
 	}
 	return &Index{rdb: rdb, cfg: cfg, p: "{" + cfg.Prefix + "}", gen: "1", hot: map[int]bool{}}
 }
-
-func unavailable(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return fmt.Errorf("%s: %w: %v", op, ErrUnavailable, err)
-}
-
-// ErrEvicting means Redis may evict keys under memory pressure: remembered
-// order ids (which expire) and balances could vanish silently, and replays
-// would count again. The index refuses to run on it.
-var ErrEvicting = errors.New("redis may evict keys")
 
 // Check verifies the server settings the index relies on: maxmemory-policy
 // noeviction (a full Redis must refuse writes, never drop keys), and
@@ -398,12 +384,12 @@ func (x *Index) Generation(ctx context.Context) (uint64, error) {
 // Rank returns, from the Redis histogram, how many customers have strictly
 // more than points, and how many are ranked.
 func (x *Index) Rank(ctx context.Context, points int64) (above, total int64, err error) {
-	if points < 0 || points > MaxPoints {
+	if points < 0 || points > histogram.MaxPoints {
 		return 0, 0, fmt.Errorf("rank: points %d out of range", points)
 	}
 	gen, _, _ := x.view()
 	g := x.p + ":g" + gen
-	v, err := x.run(ctx, rankScript, []string{g + ":h1", g + ":n", g + ":h2:" + strconv.FormatInt(points/BucketWidth+1, 10)}, false, points)
+	v, err := x.run(ctx, rankScript, []string{g + ":h1", g + ":n", g + ":h2:" + strconv.FormatInt(points/histogram.BucketWidth+1, 10)}, false, points)
 	if err != nil {
 		return 0, 0, unavailable("rank", err)
 	}
@@ -424,48 +410,32 @@ func (x *Index) Seq(ctx context.Context) (uint64, error) {
 	return v, unavailable("read seq", err)
 }
 
-// Place is a customer's place from Redis alone (Index.Partial): exact points
-// and rank, and the top list, but no neighbours.
-type Place struct {
-	Points  int64
-	Above   int64 // customers with strictly more points
-	Ranked  int64 // customers with more than 0 points
-	Top     []TopEntry
-	TopFull bool // Top holds every customer down to the lowest points in it, and at least as many as asked
-}
-
-// TopEntry is one customer of the top list.
-type TopEntry struct {
-	CustomerID uint64
-	Points     int64
-}
-
 // Partial returns customer id's place and the top n from the Redis
 // histogram and top list, in one snapshot: what a process can answer while
 // its in-memory board loads. Ties in Top are by customer id ascending.
-func (x *Index) Partial(ctx context.Context, id uint64, n int) (Place, error) {
+func (x *Index) Partial(ctx context.Context, id uint64, n int) (histogram.Place, error) {
 	gen, _, hot := x.view()
 	v, err := x.run(ctx, partialScript, append(x.histKeys(gen, hot), x.balKey(mustGen(gen), id>>balanceShift)), false,
 		id, id>>balanceShift)
 	if err != nil {
-		return Place{}, unavailable("partial dashboard", err)
+		return histogram.Place{}, unavailable("partial dashboard", err)
 	}
 	num := func(i int) int64 {
 		n, _ := strconv.ParseInt(replyString(v, i), 10, 64)
 		return n
 	}
-	p := Place{Points: num(1), Ranked: num(3)}
+	p := histogram.Place{Points: num(1), Ranked: num(3)}
 	p.Above = p.Ranked - num(2)
 	min := num(4)
 	for i := 5; i+1 < len(v); i += 2 {
 		c, e1 := strconv.ParseUint(replyString(v, i), 10, 64)
 		s, e2 := strconv.ParseFloat(replyString(v, i+1), 64)
 		if err := errors.Join(e1, e2); err != nil {
-			return Place{}, fmt.Errorf("partial dashboard: top list entry %q %q: %w", replyString(v, i), replyString(v, i+1), err)
+			return histogram.Place{}, fmt.Errorf("partial dashboard: top list entry %q %q: %w", replyString(v, i), replyString(v, i+1), err)
 		}
-		p.Top = append(p.Top, TopEntry{CustomerID: c, Points: int64(s)})
+		p.Top = append(p.Top, histogram.TopEntry{CustomerID: c, Points: int64(s)})
 	}
-	slices.SortFunc(p.Top, func(a, b TopEntry) int {
+	slices.SortFunc(p.Top, func(a, b histogram.TopEntry) int {
 		if a.Points != b.Points {
 			return cmp.Compare(b.Points, a.Points)
 		}

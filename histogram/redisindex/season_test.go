@@ -1,4 +1,4 @@
-package histogram_test
+package redisindex_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xyz/loyalty/histogram"
+	"github.com/xyz/loyalty/histogram/redisindex"
 	"github.com/xyz/loyalty/internal/oracle"
 	"github.com/xyz/loyalty/internal/testenv"
 	"github.com/xyz/loyalty/internal/writecontract"
@@ -21,7 +21,7 @@ import (
 // its own), and the season boards' ranks and top lists match a brute-force
 // replay.
 func TestSeasonRebuild(t *testing.T) {
-	x, _ := newIndexWith(t, func(c *histogram.Config) { c.Seasons, c.SeasonsKept = writecontract.Calendar(), 1000 })
+	x, _ := newIndexWith(t, func(c *redisindex.Config) { c.Seasons, c.SeasonsKept = writecontract.Calendar(), 1000 })
 	ctx := testenv.Context(t)
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
@@ -72,10 +72,10 @@ func TestSeasonRebuild(t *testing.T) {
 	for k, v := range seasonal {
 		snapSeason[k] = v
 	}
-	var loads []histogram.SeasonLoad
+	var loads []redisindex.SeasonLoad
 	for _, m := range months {
 		name := cal.Of(m)
-		loads = append(loads, histogram.SeasonLoad{Season: name, Load: func(put func(uint64, int64) error) error {
+		loads = append(loads, redisindex.SeasonLoad{Season: name, Load: func(put func(uint64, int64) error) error {
 			for k, v := range snapSeason {
 				if k.season == name {
 					if err := put(k.cust, v); err != nil {
@@ -124,7 +124,7 @@ func TestSeasonRebuild(t *testing.T) {
 // than the kept ones are not held.
 func TestSeasonDashboards(t *testing.T) {
 	cal := writecontract.Calendar()
-	x, _ := newIndexWith(t, func(c *histogram.Config) { c.Seasons, c.SeasonsKept = cal, 1000 })
+	x, _ := newIndexWith(t, func(c *redisindex.Config) { c.Seasons, c.SeasonsKept = cal, 1000 })
 	ctx := testenv.Context(t)
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)

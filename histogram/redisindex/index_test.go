@@ -1,4 +1,4 @@
-package histogram_test
+package redisindex_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/xyz/loyalty/histogram"
+	"github.com/xyz/loyalty/histogram/redisindex"
 	"github.com/xyz/loyalty/internal/oracle"
 	"github.com/xyz/loyalty/internal/testenv"
 	"github.com/xyz/loyalty/ledger"
@@ -22,22 +23,22 @@ import (
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-func newIndex(t *testing.T) (*histogram.Index, *redis.Client) {
+func newIndex(t *testing.T) (*redisindex.Index, *redis.Client) {
 	t.Helper()
-	return newIndexWith(t, func(*histogram.Config) {})
+	return newIndexWith(t, func(*redisindex.Config) {})
 }
 
 // newIndexWith is newIndex with tweak applied to the config.
-func newIndexWith(t *testing.T, tweak func(*histogram.Config)) (*histogram.Index, *redis.Client) {
+func newIndexWith(t *testing.T, tweak func(*redisindex.Config)) (*redisindex.Index, *redis.Client) {
 	t.Helper()
 	srv := testenv.Redis(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, PoolSize: 32})
 	t.Cleanup(func() { rdb.Close() })
-	cfg := histogram.DefaultConfig()
+	cfg := redisindex.DefaultConfig()
 	cfg.Prefix = t.Name()
 	cfg.DedupeParts = 64
 	tweak(&cfg)
-	x := histogram.New(rdb, cfg)
+	x := redisindex.New(rdb, cfg)
 	if _, err := x.Check(testenv.Context(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +47,7 @@ func newIndexWith(t *testing.T, tweak func(*histogram.Config)) (*histogram.Index
 
 // checkRanks compares the Redis histogram's ranks at scores with the
 // oracle's.
-func checkRanks(t *testing.T, x *histogram.Index, o *oracle.Oracle, scores ...int64) {
+func checkRanks(t *testing.T, x *redisindex.Index, o *oracle.Oracle, scores ...int64) {
 	t.Helper()
 	for _, s := range scores {
 		above, total, err := x.Rank(testenv.Context(t), s)
@@ -62,7 +63,7 @@ func checkRanks(t *testing.T, x *histogram.Index, o *oracle.Oracle, scores ...in
 // checkPartial compares the Redis-only place (Index.Partial) of customer id
 // with the oracle's dashboard: points, rank, ranked and, when the top list
 // says it is full, the top n.
-func checkPartial(t *testing.T, x *histogram.Index, o *oracle.Oracle, id uint64, n int) {
+func checkPartial(t *testing.T, x *redisindex.Index, o *oracle.Oracle, id uint64, n int) {
 	t.Helper()
 	p, err := x.Partial(testenv.Context(t), id, n)
 	if err != nil {
@@ -95,7 +96,7 @@ func change(id string, customer uint64, pts int64) ledger.Change {
 	return c
 }
 
-func startReplica(t *testing.T, x *histogram.Index) *ranker.Replica {
+func startReplica(t *testing.T, x *redisindex.Index) *ranker.Replica {
 	t.Helper()
 	r := ranker.NewReplica(x, x, ranker.DefaultReplicaConfig(), quiet)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -150,7 +151,7 @@ func TestApplyOnceAndConflicts(t *testing.T) {
 // TestOracle checks the Redis index and the replica's dashboards against
 // the brute-force oracle on a random workload.
 func TestOracle(t *testing.T) {
-	x, _ := newIndex(t)
+	x, rdb := newIndex(t)
 	ctx := testenv.Context(t)
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
@@ -205,6 +206,7 @@ func TestOracle(t *testing.T) {
 		for i := 0; i < 5; i++ {
 			checkPartial(t, x, o, uint64(r.IntN(customers+50))+1, 1+r.IntN(100))
 		}
+		checkTrees(t, rdb, "{"+t.Name()+"}:g1", o)
 	}
 	top := o.Dashboard(1, 1, 0).Top[0].CustomerID
 	check(top, 10, 10)
@@ -403,7 +405,7 @@ func TestReplicaReadiness(t *testing.T) {
 	srv := testenv.Redis(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 	t.Cleanup(func() { rdb.Close() })
-	x := histogram.New(rdb, histogram.DefaultConfig())
+	x := redisindex.New(rdb, redisindex.DefaultConfig())
 	if _, err := x.Apply(testenv.Context(t), []ledger.Change{change("r1", 1, 5)}); err != nil {
 		t.Fatal(err)
 	}

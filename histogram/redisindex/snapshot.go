@@ -1,4 +1,4 @@
-package histogram
+package redisindex
 
 import (
 	"cmp"

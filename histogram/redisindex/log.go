@@ -1,4 +1,4 @@
-package histogram
+package redisindex
 
 import (
 	"context"
@@ -9,22 +9,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/xyz/loyalty/histogram"
 	"github.com/xyz/loyalty/ledger"
 )
-
-// LogEntry is the part of a change-log entry a replica needs.
-type LogEntry struct {
-	Seq        uint64
-	CustomerID uint64
-	Balance    int64 // after the change
-	Delta      int64 // applied
-	// Season, SeasonBalance and SeasonDelta: the season board the change
-	// moved ("" for none), its balance there after the change, and the
-	// change applied there.
-	Season        string
-	SeasonBalance int64
-	SeasonDelta   int64
-}
 
 func (x *Index) logKey() string { return x.p + ":log" }
 
@@ -37,7 +24,7 @@ func seqOf(id string) uint64 {
 
 // ReadLog returns up to count log entries after seq, waiting up to block for
 // the first one when there is none yet (block 0: don't wait).
-func (x *Index) ReadLog(ctx context.Context, after uint64, count int64, block time.Duration) ([]LogEntry, error) {
+func (x *Index) ReadLog(ctx context.Context, after uint64, count int64, block time.Duration) ([]histogram.LogEntry, error) {
 	var msgs []redis.XMessage
 	if block > 0 {
 		res, err := x.rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{x.logKey(), streamID(after)}, Count: count, Block: block}).Result()
@@ -55,9 +42,9 @@ func (x *Index) ReadLog(ctx context.Context, after uint64, count int64, block ti
 			return nil, unavailable("read change log", err)
 		}
 	}
-	out := make([]LogEntry, 0, len(msgs))
+	out := make([]histogram.LogEntry, 0, len(msgs))
 	for _, m := range msgs {
-		e := LogEntry{Seq: seqOf(m.ID)}
+		e := histogram.LogEntry{Seq: seqOf(m.ID)}
 		u, _ := m.Values["u"].(string)
 		b, _ := m.Values["b"].(string)
 		d, _ := m.Values["d"].(string)

@@ -1,4 +1,4 @@
-package histogram_test
+package redisindex_test
 
 import (
 	"errors"
@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/xyz/loyalty/histogram"
+	"github.com/xyz/loyalty/histogram/redisindex"
 	"github.com/xyz/loyalty/internal/testenv"
 )
 
@@ -19,7 +19,7 @@ func TestCheckEviction(t *testing.T) {
 	srv := testenv.Redis(t)
 	admin := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	t.Cleanup(func() { admin.Close() })
-	x := histogram.New(admin, histogram.DefaultConfig())
+	x := redisindex.New(admin, redisindex.DefaultConfig())
 	if warn, err := x.Check(ctx); err != nil || warn != nil {
 		t.Fatalf("noeviction: warn %v, err %v", warn, err)
 	}
@@ -28,7 +28,7 @@ func TestCheckEviction(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := x.Check(ctx)
-		if !errors.Is(err, histogram.ErrEvicting) || !strings.Contains(err.Error(), "maxmemory-policy is \""+policy+"\"") ||
+		if !errors.Is(err, redisindex.ErrEvicting) || !strings.Contains(err.Error(), "maxmemory-policy is \""+policy+"\"") ||
 			!strings.Contains(err.Error(), "noeviction") {
 			t.Fatalf("%s: %v, want ErrEvicting naming the setting", policy, err)
 		}
@@ -43,13 +43,13 @@ func TestCheckEviction(t *testing.T) {
 	}
 	app := redis.NewClient(&redis.Options{Addr: srv.Addr, Username: "app", Password: "secret-pw"})
 	t.Cleanup(func() { app.Close() })
-	_, err := histogram.New(app, histogram.DefaultConfig()).Check(ctx)
-	if !errors.Is(err, histogram.ErrEvicting) || !strings.Contains(err.Error(), "redis.assume_noeviction") {
+	_, err := redisindex.New(app, redisindex.DefaultConfig()).Check(ctx)
+	if !errors.Is(err, redisindex.ErrEvicting) || !strings.Contains(err.Error(), "redis.assume_noeviction") {
 		t.Fatalf("CONFIG not allowed: %v, want ErrEvicting naming redis.assume_noeviction", err)
 	}
-	cfg := histogram.DefaultConfig()
+	cfg := redisindex.DefaultConfig()
 	cfg.AssumeNoEviction = true
-	warn, err := histogram.New(app, cfg).Check(ctx)
+	warn, err := redisindex.New(app, cfg).Check(ctx)
 	if err != nil || warn == nil || !strings.Contains(warn.Error(), "not checked") {
 		t.Fatalf("CONFIG not allowed, assumed noeviction: warn %v, err %v; want a warning", warn, err)
 	}
@@ -62,7 +62,7 @@ func TestGuard(t *testing.T) {
 	srv := testenv.Redis(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1})
 	t.Cleanup(func() { rdb.Close() })
-	g := histogram.NewGuard(histogram.New(rdb, histogram.DefaultConfig()), time.Hour, quiet)
+	g := redisindex.NewGuard(redisindex.New(rdb, redisindex.DefaultConfig()), time.Hour, quiet)
 	g.CheckNow(ctx)
 	if err := g.Err(); err != nil {
 		t.Fatalf("noeviction: %v", err)
@@ -71,12 +71,12 @@ func TestGuard(t *testing.T) {
 		t.Fatal(err)
 	}
 	g.CheckNow(ctx)
-	if err := g.Err(); !errors.Is(err, histogram.ErrEvicting) {
+	if err := g.Err(); !errors.Is(err, redisindex.ErrEvicting) {
 		t.Fatalf("allkeys-lru: %v, want ErrEvicting", err)
 	}
 	srv.Stop()
 	g.CheckNow(ctx)
-	if err := g.Err(); !errors.Is(err, histogram.ErrEvicting) {
+	if err := g.Err(); !errors.Is(err, redisindex.ErrEvicting) {
 		t.Fatalf("Redis gone: %v, want the last verdict kept", err)
 	}
 	srv.Start(t)

@@ -1,4 +1,4 @@
-package histogram
+package redisindex
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/xyz/loyalty/histogram"
 	"github.com/xyz/loyalty/ledger"
 )
 
@@ -45,7 +46,7 @@ var (
 
 // consts are the numbers Go and Lua must agree on, passed to every prelude
 // script as ARGV[1..5].
-var consts = []any{BucketWidth, Buckets, MaxPoints, daySeconds, TopCap}
+var consts = []any{histogram.BucketWidth, histogram.Buckets, histogram.MaxPoints, daySeconds, TopCap}
 
 // TopCap is the most customers the top list in Redis holds (see
 // lua/prelude.lua, setbals): enough for the largest top N a dashboard asks.

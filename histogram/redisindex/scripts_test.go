@@ -1,10 +1,10 @@
-package histogram_test
+package redisindex_test
 
 import (
 	"testing"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/xyz/loyalty/histogram"
+	"github.com/xyz/loyalty/histogram/redisindex"
 	"github.com/xyz/loyalty/internal/testenv"
 )
 
@@ -12,7 +12,7 @@ import (
 func TestScriptsLoad(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: testenv.Redis(t).Addr})
 	t.Cleanup(func() { rdb.Close() })
-	for name, s := range histogram.Scripts() {
+	for name, s := range redisindex.Scripts() {
 		if err := s.Load(testenv.Context(t), rdb).Err(); err != nil {
 			t.Errorf("script %s: %v", name, err)
 		}

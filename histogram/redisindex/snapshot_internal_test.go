@@ -1,4 +1,4 @@
-package histogram
+package redisindex
 
 import (
 	"slices"
@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/xyz/loyalty/histogram"
 	"github.com/xyz/loyalty/internal/testenv"
 )
 
@@ -20,7 +21,7 @@ var dumpCases = []struct {
 	{0, map[string]int64{"3": 1, "127": 100, "0099": 7}},
 	{1, map[string]int64{"128": -4000, "200": 4000, "255": 32767}},
 	{1 << 13, map[string]int64{strconv.FormatUint(1<<20, 10): 1 << 23, strconv.FormatUint(1<<20+5, 10): 1 << 30}},
-	{1 << 33, map[string]int64{strconv.FormatUint(1<<40+1, 10): MaxPoints}},
+	{1 << 33, map[string]int64{strconv.FormatUint(1<<40+1, 10): histogram.MaxPoints}},
 	{1<<57 - 1, map[string]int64{strconv.FormatUint(1<<64-1, 10): 1}},
 	{1000, full(1000, 1)},
 	{77, full(77, 1_000_003)},
@@ -31,7 +32,7 @@ var dumpCases = []struct {
 func full(bucket uint64, mul int64) map[string]int64 {
 	m := map[string]int64{}
 	for i := range uint64(balancesPerHash) {
-		m[strconv.FormatUint(bucket<<balanceShift+i, 10)] = (int64(i)*mul)%(MaxPoints-1) + 1
+		m[strconv.FormatUint(bucket<<balanceShift+i, 10)] = (int64(i)*mul)%(histogram.MaxPoints-1) + 1
 	}
 	return m
 }
