@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/xyz/loyalty/histogram/redisindex"
 	"github.com/xyz/loyalty/ledger"
 )
 
@@ -21,7 +20,7 @@ import (
 type Outbox interface {
 	// Entries returns up to count entries after seq. At an entry it can't
 	// decode it returns the entries before it and a
-	// *redisindex.BrokenEntryError.
+	// *ledger.BrokenEntryError.
 	Entries(ctx context.Context, after uint64, count int64) ([]ledger.Entry, error)
 	Shipped(ctx context.Context) (uint64, error)
 	MarkShipped(ctx context.Context, seq uint64) error
@@ -37,8 +36,8 @@ type Outbox interface {
 type DeadLetterStore interface {
 	// PutDeadLetter stores d unless its seq is already a dead letter
 	// (pending or dropped) and reports whether it stored it.
-	PutDeadLetter(ctx context.Context, d redisindex.DeadLetter) (bool, error)
-	DeadLetters(ctx context.Context) ([]redisindex.DeadLetter, error)
+	PutDeadLetter(ctx context.Context, d ledger.DeadLetter) (bool, error)
+	DeadLetters(ctx context.Context) ([]ledger.DeadLetter, error)
 	DeadLetterCount(ctx context.Context) (int64, error)
 	RemoveDeadLetter(ctx context.Context, seq uint64) error
 	DropDeadLetter(ctx context.Context, seq uint64, reason string, at time.Time) error
@@ -204,7 +203,7 @@ func (s *Shipper) ShipOnce(ctx context.Context) (int, error) {
 			return n, nil
 		}
 		es, err := s.out.Entries(ctx, done, min(s.batch, int64(head-done)))
-		var broken *redisindex.BrokenEntryError
+		var broken *ledger.BrokenEntryError
 		if err != nil && !errors.As(err, &broken) {
 			return n, err
 		}
@@ -227,7 +226,7 @@ func (s *Shipper) ShipOnce(ctx context.Context) (int, error) {
 		refused := 0
 		err = s.appendSplitting(ctx, es, func(e ledger.Entry, why error) error {
 			refused++
-			return s.setAside(ctx, redisindex.DeadLetter{Seq: e.Seq, Reason: why.Error(), At: s.now().UTC(), Entry: &e})
+			return s.setAside(ctx, ledger.DeadLetter{Seq: e.Seq, Reason: why.Error(), At: s.now().UTC(), Entry: &e})
 		})
 		if err != nil {
 			return n, fmt.Errorf("ship %d entries from seq %d: %w", len(es), es[0].Seq, err)
@@ -274,7 +273,7 @@ func (s *Shipper) appendSplitting(ctx context.Context, es []ledger.Entry, onRefu
 
 // setAside stores d in the dead-letter store; the first time, it counts it
 // and logs it (once per dead letter, also across crashes).
-func (s *Shipper) setAside(ctx context.Context, d redisindex.DeadLetter) error {
+func (s *Shipper) setAside(ctx context.Context, d ledger.DeadLetter) error {
 	stored, err := s.out.PutDeadLetter(ctx, d)
 	if err != nil {
 		return fmt.Errorf("set aside entry %d the ledger refused: %w", d.Seq, err)
@@ -295,9 +294,9 @@ func (s *Shipper) setAside(ctx context.Context, d redisindex.DeadLetter) error {
 
 // RetryResult is what RetryDeadLetters did.
 type RetryResult struct {
-	Shipped []uint64                // now in the ledger, removed from the store
-	Failed  []redisindex.DeadLetter // still refused (Reason says why now), kept in the store
-	Missing []uint64                // asked for, but no such dead letter is pending
+	Shipped []uint64            // now in the ledger, removed from the store
+	Failed  []ledger.DeadLetter // still refused (Reason says why now), kept in the store
+	Missing []uint64            // asked for, but no such dead letter is pending
 }
 
 // RetryDeadLetters sends the pending dead letters seqs (all of them when seqs
@@ -316,7 +315,7 @@ func (s *Shipper) RetryDeadLetters(ctx context.Context, seqs []uint64) (RetryRes
 		want[q] = true
 	}
 	var es []ledger.Entry
-	letters := map[uint64]redisindex.DeadLetter{}
+	letters := map[uint64]ledger.DeadLetter{}
 	for _, d := range all {
 		if len(seqs) > 0 && !want[d.Seq] {
 			continue
@@ -350,7 +349,7 @@ func (s *Shipper) RetryDeadLetters(ctx context.Context, seqs []uint64) (RetryRes
 		}
 		res.Shipped = append(res.Shipped, e.Seq)
 	}
-	slices.SortFunc(res.Failed, func(a, b redisindex.DeadLetter) int { return cmp.Compare(a.Seq, b.Seq) })
+	slices.SortFunc(res.Failed, func(a, b ledger.DeadLetter) int { return cmp.Compare(a.Seq, b.Seq) })
 	return res, nil
 }
 

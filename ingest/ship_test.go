@@ -203,7 +203,7 @@ func TestShipperDeadLetters(t *testing.T) {
 		t.Fatalf("dead letters %+v, want seqs 3, 4, %d", ds, broken)
 	}
 	for _, c := range []struct {
-		d        redisindex.DeadLetter
+		d        ledger.DeadLetter
 		id       string
 		customer uint64
 		reason   string

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/xyz/loyalty/histogram/redisindex"
+	"github.com/xyz/loyalty/ledger"
 )
 
 // exitDeadLetters is the exit status of reconcile and deadletters retry
@@ -139,7 +140,7 @@ them; ` + "`loyalty reconcile`" + ` fails (exit 4) while any is pending.`
 	return list
 }
 
-func deadLetterRow(d redisindex.DeadLetter) []string {
+func deadLetterRow(d ledger.DeadLetter) []string {
 	delta := ""
 	if d.Entry != nil {
 		delta = strconv.FormatInt(d.Entry.Delta, 10)

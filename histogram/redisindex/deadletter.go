@@ -30,49 +30,6 @@ var (
 // ErrNoDeadLetter means no dead letter of that seq is pending.
 var ErrNoDeadLetter = errors.New("no such dead letter")
 
-// DeadLetter is a change-log entry the ledger refused, kept in Redis with
-// the reason until an operator retries or drops it.
-type DeadLetter struct {
-	Seq        uint64    `json:"seq"`
-	ChangeID   string    `json:"change_id,omitempty"`   // empty when the entry can't be decoded
-	CustomerID uint64    `json:"customer_id,omitempty"` // 0 when unknown
-	Reason     string    `json:"reason"`                // why the ledger refused it
-	At         time.Time `json:"at"`                    // when it was set aside
-	// Entry is the entry to ship; nil when the log entry can't be decoded
-	// (then DecodeErr says why and Fields hold it as it was logged).
-	Entry     *ledger.Entry     `json:"entry,omitempty"`
-	Fields    map[string]string `json:"fields,omitempty"`
-	DecodeErr string            `json:"-"`
-}
-
-// DroppedLetter is a dead letter an operator gave up on: the ledger never
-// records its change.
-type DroppedLetter struct {
-	DeadLetter
-	DropReason string    // why, as the operator said
-	DroppedAt  time.Time //
-}
-
-// BrokenEntryError reports a change-log entry that can't be decoded into a
-// ledger entry (Index.Entries stops at it).
-type BrokenEntryError struct {
-	Seq    uint64
-	Fields map[string]string // the entry as logged
-	Err    error
-}
-
-func (e *BrokenEntryError) Error() string { return e.Err.Error() }
-
-// Unwrap returns the decoding error.
-func (e *BrokenEntryError) Unwrap() error { return e.Err }
-
-// DeadLetter returns the dead letter of the broken entry, set aside at for
-// reason.
-func (e *BrokenEntryError) DeadLetter(reason string, at time.Time) DeadLetter {
-	u, _ := strconv.ParseUint(e.Fields["u"], 10, 64)
-	return DeadLetter{Seq: e.Seq, CustomerID: u, Reason: reason, At: at, Fields: e.Fields, DecodeErr: e.Err.Error()}
-}
-
 // decodeEntry decodes the log entry of stream id id with fields v.
 func decodeEntry(id string, v map[string]any) (ledger.Entry, error) {
 	var e ledger.Entry
@@ -120,7 +77,7 @@ func (x *Index) deadKeys() []string { return []string{x.p + ":dead", x.p + ":dea
 // pending or was dropped; it reports whether it stored d. Calling it again
 // for the same seq (a shipper that crashed before marking the entry
 // shipped) changes nothing.
-func (x *Index) PutDeadLetter(ctx context.Context, d DeadLetter) (bool, error) {
+func (x *Index) PutDeadLetter(ctx context.Context, d ledger.DeadLetter) (bool, error) {
 	if d.Entry != nil {
 		d.ChangeID, d.CustomerID, d.Fields = d.Entry.ID, d.Entry.CustomerID, nil
 	}
@@ -138,26 +95,26 @@ func (x *Index) PutDeadLetter(ctx context.Context, d DeadLetter) (bool, error) {
 // DeadLetters returns the pending dead letters by seq. An entry logged in a
 // form this version could not decode when it was set aside is decoded again
 // (a newer version may read it).
-func (x *Index) DeadLetters(ctx context.Context) ([]DeadLetter, error) {
+func (x *Index) DeadLetters(ctx context.Context) ([]ledger.DeadLetter, error) {
 	m, err := x.rdb.HGetAll(ctx, x.p+":dead").Result()
 	if err != nil {
 		return nil, unavailable("read dead letters", err)
 	}
-	out := make([]DeadLetter, 0, len(m))
+	out := make([]ledger.DeadLetter, 0, len(m))
 	for k, v := range m {
-		var d DeadLetter
+		var d ledger.DeadLetter
 		if err := json.Unmarshal([]byte(v), &d); err != nil {
 			return nil, fmt.Errorf("dead letter %s in %s:dead: %w", k, x.p, err)
 		}
-		d.decode()
+		decodeLetter(&d)
 		out = append(out, d)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
 	return out, nil
 }
 
-// decode decodes the fields of a letter without an entry, if it can.
-func (d *DeadLetter) decode() {
+// decodeLetter decodes the fields of a letter without an entry, if it can.
+func decodeLetter(d *ledger.DeadLetter) {
 	if d.Entry != nil {
 		return
 	}
@@ -231,23 +188,23 @@ func (x *Index) DropDeadLetter(ctx context.Context, seq uint64, reason string, a
 }
 
 // DroppedLetters returns the dead letters dropped so far, by seq.
-func (x *Index) DroppedLetters(ctx context.Context) ([]DroppedLetter, error) {
+func (x *Index) DroppedLetters(ctx context.Context) ([]ledger.DroppedLetter, error) {
 	m, err := x.rdb.HGetAll(ctx, x.p+":dead:dropped").Result()
 	if err != nil {
 		return nil, unavailable("read dropped letters", err)
 	}
-	out := make([]DroppedLetter, 0, len(m))
+	out := make([]ledger.DroppedLetter, 0, len(m))
 	for k, v := range m {
 		var w struct {
-			DropReason string     `json:"drop_reason"`
-			DroppedAt  time.Time  `json:"dropped_at"`
-			Letter     DeadLetter `json:"letter"`
+			DropReason string            `json:"drop_reason"`
+			DroppedAt  time.Time         `json:"dropped_at"`
+			Letter     ledger.DeadLetter `json:"letter"`
 		}
 		if err := json.Unmarshal([]byte(v), &w); err != nil {
 			return nil, fmt.Errorf("dropped letter %s in %s:dead:dropped: %w", k, x.p, err)
 		}
-		w.Letter.decode()
-		out = append(out, DroppedLetter{DeadLetter: w.Letter, DropReason: w.DropReason, DroppedAt: w.DroppedAt})
+		decodeLetter(&w.Letter)
+		out = append(out, ledger.DroppedLetter{DeadLetter: w.Letter, DropReason: w.DropReason, DroppedAt: w.DroppedAt})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
 	return out, nil

@@ -20,15 +20,15 @@ func TestDeadLetterStore(t *testing.T) {
 	ctx := testenv.Context(t)
 	at := time.Date(2026, 12, 2, 1, 0, 0, 0, time.UTC)
 	e := ledger.Entry{Change: change("o-1", 7, 5), Seq: 1, Delta: 5, Balance: 5, RecordedAt: at}
-	put := func(d redisindex.DeadLetter, want bool) {
+	put := func(d ledger.DeadLetter, want bool) {
 		t.Helper()
 		stored, err := x.PutDeadLetter(ctx, d)
 		if err != nil || stored != want {
 			t.Fatalf("PutDeadLetter(%d) = %v, %v; want %v", d.Seq, stored, err, want)
 		}
 	}
-	put(redisindex.DeadLetter{Seq: 1, Reason: "amount does not fit", At: at, Entry: &e}, true)
-	put(redisindex.DeadLetter{Seq: 1, Reason: "another try", At: at.Add(time.Hour), Entry: &e}, false)
+	put(ledger.DeadLetter{Seq: 1, Reason: "amount does not fit", At: at, Entry: &e}, true)
+	put(ledger.DeadLetter{Seq: 1, Reason: "another try", At: at.Add(time.Hour), Entry: &e}, false)
 
 	// A log entry this version could not decode, that a later one can.
 	plant := func(seq uint64, c string) {
@@ -45,12 +45,12 @@ func TestDeadLetterStore(t *testing.T) {
 	if len(es) != 1 || es[0].ID != "o-2" || es[0].Seq != 2 {
 		t.Fatalf("Entries = %+v, want o-2 before the broken entry", es)
 	}
-	var broken *redisindex.BrokenEntryError
+	var broken *ledger.BrokenEntryError
 	if !errors.As(err, &broken) || broken.Seq != 3 || broken.Fields["c"] != `{"id":` {
 		t.Fatalf("Entries error = %v, want a BrokenEntryError for seq 3", err)
 	}
 	put(broken.DeadLetter("can't be decoded", at), true)
-	good := &redisindex.BrokenEntryError{Seq: 2, Fields: map[string]string{"u": "8", "b": "2", "d": "2", "t": strconv.FormatInt(at.Unix(), 10),
+	good := &ledger.BrokenEntryError{Seq: 2, Fields: map[string]string{"u": "8", "b": "2", "d": "2", "t": strconv.FormatInt(at.Unix(), 10),
 		"c": `{"id":"o-2","customer_id":8,"points":2,"cause":"order","amount":"20","amount_gbp":"20","occurred_at":"2026-12-01T10:00:00Z","digest":"x"}`}, Err: errors.New("old version")}
 	put(good.DeadLetter("can't be decoded", at), true)
 

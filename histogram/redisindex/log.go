@@ -72,7 +72,7 @@ func (x *Index) ReadLog(ctx context.Context, after uint64, count int64, block ti
 
 // Entries returns up to count full ledger entries after seq, for shipping to
 // the ledger. At an entry that can't be decoded it stops: it returns the
-// entries before it and a *BrokenEntryError.
+// entries before it and a *ledger.BrokenEntryError.
 func (x *Index) Entries(ctx context.Context, after uint64, count int64) ([]ledger.Entry, error) {
 	msgs, err := x.rdb.XRangeN(ctx, x.logKey(), "("+streamID(after), "+", count).Result()
 	if err != nil {
@@ -82,7 +82,9 @@ func (x *Index) Entries(ctx context.Context, after uint64, count int64) ([]ledge
 	for _, m := range msgs {
 		e, err := decodeEntry(m.ID, m.Values)
 		if err != nil {
-			return out, &BrokenEntryError{Seq: seqOf(m.ID), Fields: fieldStrings(m.Values), Err: err}
+			fields := fieldStrings(m.Values)
+			u, _ := strconv.ParseUint(fields["u"], 10, 64)
+			return out, &ledger.BrokenEntryError{Seq: seqOf(m.ID), CustomerID: u, Fields: fields, Err: err}
 		}
 		out = append(out, e)
 	}

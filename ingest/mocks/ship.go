@@ -14,7 +14,6 @@ import (
 	reflect "reflect"
 	time "time"
 
-	"github.com/xyz/loyalty/histogram/redisindex"
 	ledger "github.com/xyz/loyalty/ledger"
 	gomock "go.uber.org/mock/gomock"
 )
@@ -74,10 +73,10 @@ func (mr *MockOutboxMockRecorder) DeadLetterCount(ctx any) *gomock.Call {
 }
 
 // DeadLetters mocks base method.
-func (m *MockOutbox) DeadLetters(ctx context.Context) ([]redisindex.DeadLetter, error) {
+func (m *MockOutbox) DeadLetters(ctx context.Context) ([]ledger.DeadLetter, error) {
 	m.ctrl.T.Helper()
 	ret := m.ctrl.Call(m, "DeadLetters", ctx)
-	ret0, _ := ret[0].([]redisindex.DeadLetter)
+	ret0, _ := ret[0].([]ledger.DeadLetter)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
@@ -132,7 +131,7 @@ func (mr *MockOutboxMockRecorder) MarkShipped(ctx, seq any) *gomock.Call {
 }
 
 // PutDeadLetter mocks base method.
-func (m *MockOutbox) PutDeadLetter(ctx context.Context, d redisindex.DeadLetter) (bool, error) {
+func (m *MockOutbox) PutDeadLetter(ctx context.Context, d ledger.DeadLetter) (bool, error) {
 	m.ctrl.T.Helper()
 	ret := m.ctrl.Call(m, "PutDeadLetter", ctx, d)
 	ret0, _ := ret[0].(bool)
@@ -215,10 +214,10 @@ func (mr *MockDeadLetterStoreMockRecorder) DeadLetterCount(ctx any) *gomock.Call
 }
 
 // DeadLetters mocks base method.
-func (m *MockDeadLetterStore) DeadLetters(ctx context.Context) ([]redisindex.DeadLetter, error) {
+func (m *MockDeadLetterStore) DeadLetters(ctx context.Context) ([]ledger.DeadLetter, error) {
 	m.ctrl.T.Helper()
 	ret := m.ctrl.Call(m, "DeadLetters", ctx)
-	ret0, _ := ret[0].([]redisindex.DeadLetter)
+	ret0, _ := ret[0].([]ledger.DeadLetter)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
@@ -244,7 +243,7 @@ func (mr *MockDeadLetterStoreMockRecorder) DropDeadLetter(ctx, seq, reason, at a
 }
 
 // PutDeadLetter mocks base method.
-func (m *MockDeadLetterStore) PutDeadLetter(ctx context.Context, d redisindex.DeadLetter) (bool, error) {
+func (m *MockDeadLetterStore) PutDeadLetter(ctx context.Context, d ledger.DeadLetter) (bool, error) {
 	m.ctrl.T.Helper()
 	ret := m.ctrl.Call(m, "PutDeadLetter", ctx, d)
 	ret0, _ := ret[0].(bool)
