@@ -40,6 +40,7 @@ type authenticator struct {
 	parser *jwt.Parser
 	leeway time.Duration
 	seen   *memo[string, verified] // 2^18 slots (2 MB): few of the tokens in use share one
+	now    func() time.Time        // the clock: time.Now; tests move it
 }
 
 // verified is a remembered token: who it names and until when.
@@ -60,9 +61,10 @@ func newAuthenticator(cfg AuthConfig) (*authenticator, error) {
 	if k.rsa != nil {
 		algs = append(algs, jwt.SigningMethodRS256.Alg())
 	}
-	p := jwt.NewParser(jwt.WithValidMethods(algs), jwt.WithIssuer(cfg.Issuer), jwt.WithAudience(cfg.Audience),
-		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(cfg.Leeway))
-	return &authenticator{keys: k, parser: p, leeway: cfg.Leeway, seen: newMemo[string, verified](1 << 18)}, nil
+	a := &authenticator{keys: k, leeway: cfg.Leeway, seen: newMemo[string, verified](1 << 18), now: time.Now}
+	a.parser = jwt.NewParser(jwt.WithValidMethods(algs), jwt.WithIssuer(cfg.Issuer), jwt.WithAudience(cfg.Audience),
+		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(cfg.Leeway), jwt.WithTimeFunc(func() time.Time { return a.now() }))
+	return a, nil
 }
 
 // keyFor returns the key for the token's algorithm: each algorithm has its
@@ -83,7 +85,7 @@ func (a *authenticator) keyFor(t *jwt.Token) (any, error) {
 
 // verify checks a raw token and returns who it names.
 func (a *authenticator) verify(raw string) (*principal, error) {
-	if v, ok := a.seen.get(raw); ok && time.Now().Before(v.exp) {
+	if v, ok := a.seen.get(raw); ok && a.now().Before(v.exp) {
 		return v.p, nil
 	}
 	var c claims
