@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -20,12 +21,20 @@ import (
 // FreePort returns a loopback TCP port that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := freePort()
 	if err != nil {
 		t.Fatalf("find a free port: %v", err)
 	}
+	return p
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func need(t testing.TB, bin string) string {
@@ -91,6 +100,9 @@ func (s *Server) Start(t testing.TB) {
 
 func (s *Server) spawn() error {
 	cmd := exec.Command(s.bin, s.args...)
+	// Killed with the test binary, even one that panics or times out
+	// before its cleanups run.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	logf, err := os.OpenFile(filepath.Join(s.Dir, "console.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
@@ -112,7 +124,7 @@ func (s *Server) spawn() error {
 	return nil
 }
 
-// Redis starts a redis-server with AOF persistence (appendfsync always) on a
+// Redis starts a redis-server with AOF persistence (see redisArgs) on a
 // free port and returns it; it is stopped when the test ends.
 func Redis(t testing.TB) *Server {
 	t.Helper()
@@ -123,9 +135,29 @@ func Redis(t testing.TB) *Server {
 // config in a temporary directory and returns it; Addr is the native port.
 func ClickHouse(t testing.TB) *Server {
 	t.Helper()
-	bin := need(t, "clickhouse-server")
-	dir := t.TempDir()
-	tcp, http := FreePort(t), FreePort(t)
+	need(t, "clickhouse-server")
+	s, err := newClickHouse(t.TempDir())
+	if err != nil {
+		t.Fatalf("start clickhouse-server: %v", err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// newClickHouse starts a clickhouse-server in dir.
+func newClickHouse(dir string) (*Server, error) {
+	bin, err := exec.LookPath("clickhouse-server")
+	if err != nil {
+		return nil, err
+	}
+	tcp, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	http, err := freePort()
+	if err != nil {
+		return nil, err
+	}
 	cfg := fmt.Sprintf(`<?xml version="1.0"?>
 <yandex>
   <logger><level>warning</level><log>%[1]s/server.log</log><errorlog>%[1]s/server.err.log</errorlog></logger>
@@ -142,15 +174,14 @@ func ClickHouse(t testing.TB) *Server {
 </yandex>
 `, dir, tcp, http)
 	if err := os.WriteFile(filepath.Join(dir, "config.xml"), []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(tcp), Dir: dir, bin: bin,
 		args: []string{"--config-file=" + filepath.Join(dir, "config.xml")}}
 	if err := s.spawn(); err != nil {
-		t.Fatalf("start clickhouse-server: %v", err)
+		return nil, err
 	}
-	t.Cleanup(s.Stop)
-	return s
+	return s, nil
 }
 
 // Context returns a context cancelled when the test ends, with a generous

@@ -2,13 +2,18 @@ package testenv
 
 import (
 	"net"
+	"os"
 	"testing"
 	"time"
 )
 
+func TestMain(m *testing.M) { os.Exit(Main(m)) }
+
 func TestServersStartAndStop(t *testing.T) {
+	t.Parallel()
 	for name, start := range map[string]func(testing.TB) *Server{"redis": Redis, "clickhouse": ClickHouse} {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			s := start(t)
 			c, err := net.Dial("tcp", s.Addr)
 			if err != nil {
@@ -33,6 +38,7 @@ func TestServersStartAndStop(t *testing.T) {
 // TestHAFailover starts a primary, a replica and three sentinels, kills the
 // primary and waits for the sentinels to promote the replica.
 func TestHAFailover(t *testing.T) {
+	t.Parallel()
 	h := StartHA(t, HAConfig{Replicas: 1})
 	if r := Role(h.Replicas[0].Addr); r != "slave" {
 		t.Fatalf("replica's role %q", r)
@@ -43,4 +49,39 @@ func TestHAFailover(t *testing.T) {
 		t.Fatalf("new primary %s, want the replica %s", got, h.Replicas[0].Addr)
 	}
 	t.Logf("failover took %s", time.Since(start).Round(time.Millisecond))
+}
+
+// TestSeed: -seed replays a seed; without it each call logs a fresh one.
+func TestSeed(t *testing.T) {
+	if *seedFlag != 0 {
+		if got := Seed(t); got != *seedFlag {
+			t.Fatalf("Seed() = %d with -seed=%d", got, *seedFlag)
+		}
+		return
+	}
+	if a, b := Seed(t), Seed(t); a == b {
+		t.Fatalf("two seeds alike: %d", a)
+	}
+}
+
+// TestShared: the shared servers start once, answer every test, and are
+// not stopped by a test's end.
+func TestShared(t *testing.T) {
+	t.Parallel()
+	for name, start := range map[string]func(testing.TB) *Server{"redis": SharedRedis, "clickhouse": SharedClickHouse} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var first *Server
+			t.Run("first", func(t *testing.T) { first = start(t) })
+			s := start(t)
+			if s != first {
+				t.Fatalf("a second server %s, want the shared %s", s.Addr, first.Addr)
+			}
+			c, err := net.Dial("tcp", s.Addr)
+			if err != nil {
+				t.Fatalf("the shared server is gone after the first test: %v", err)
+			}
+			c.Close()
+		})
+	}
 }

@@ -1,0 +1,94 @@
+package testenv
+
+import (
+	"os"
+	"sync"
+	"testing"
+)
+
+// shared holds the servers a test package shares: started at first use,
+// stopped by Main once every test has run.
+var shared struct {
+	mu      sync.Mutex
+	inMain  bool
+	servers map[string]*sharedServer
+}
+
+type sharedServer struct {
+	once sync.Once
+	srv  *Server
+	err  error
+}
+
+// Main runs the package's tests and then stops the servers SharedRedis and
+// SharedClickHouse started and removes their directories; it returns the
+// exit code for os.Exit. Call it from TestMain:
+//
+//	func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+func Main(m *testing.M) int {
+	shared.mu.Lock()
+	shared.inMain = true
+	shared.mu.Unlock()
+	code := m.Run()
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	for _, s := range shared.servers {
+		if s.srv != nil {
+			s.srv.Stop()
+			os.RemoveAll(s.srv.Dir)
+		}
+	}
+	shared.servers = nil
+	return code
+}
+
+// SharedRedis returns the test package's shared redis-server (configured as
+// Redis's), started at its first use. Tests on it must keep to their own
+// key prefix and leave the server as they found it: no FLUSHALL, CONFIG
+// SET, stop or pause (those start a Redis of their own). The package's
+// TestMain must call Main.
+func SharedRedis(t testing.TB) *Server {
+	t.Helper()
+	return startShared(t, "redis-server", func(dir string) (*Server, error) { return newRedis(dir) })
+}
+
+// SharedClickHouse returns the test package's shared clickhouse-server,
+// started at its first use. Tests on it must keep to their own database and
+// must not stop it. The package's TestMain must call Main.
+func SharedClickHouse(t testing.TB) *Server {
+	t.Helper()
+	return startShared(t, "clickhouse-server", newClickHouse)
+}
+
+func startShared(t testing.TB, bin string, start func(dir string) (*Server, error)) *Server {
+	t.Helper()
+	need(t, bin)
+	shared.mu.Lock()
+	if !shared.inMain {
+		shared.mu.Unlock()
+		t.Fatalf("a shared %s needs the package's TestMain to run testenv.Main(m), which stops it", bin)
+	}
+	if shared.servers == nil {
+		shared.servers = map[string]*sharedServer{}
+	}
+	s := shared.servers[bin]
+	if s == nil {
+		s = &sharedServer{}
+		shared.servers[bin] = s
+	}
+	shared.mu.Unlock()
+	s.once.Do(func() {
+		dir, err := os.MkdirTemp("", "testenv-"+bin+"-")
+		if err != nil {
+			s.err = err
+			return
+		}
+		if s.srv, s.err = start(dir); s.err != nil {
+			os.RemoveAll(dir)
+		}
+	})
+	if s.err != nil {
+		t.Fatalf("start the shared %s: %v", bin, s.err)
+	}
+	return s.srv
+}
