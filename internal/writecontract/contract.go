@@ -25,7 +25,7 @@
 //     order (the ledger answers); the customer can't be corrected; an order
 //     never applied can't be.
 //
-// Randomised parts log their seed; set WRITECONTRACT_SEED to replay one.
+// Randomised parts log their seed; the -seed flag replays one (testenv.Seed).
 package writecontract
 
 import (
@@ -33,7 +33,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"strconv"
 	"sync"
 	"testing"
@@ -41,6 +40,7 @@ import (
 
 	"github.com/shopspring/decimal"
 	"github.com/xyz/loyalty/ingest"
+	"github.com/xyz/loyalty/internal/testenv"
 	"github.com/xyz/loyalty/ledger"
 	"github.com/xyz/loyalty/points"
 	"github.com/xyz/loyalty/season"
@@ -98,17 +98,11 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 	}
 }
 
-// seed returns the seed of a randomised test, logged.
+// seed returns the generator of a randomised test, its seed logged
+// (testenv.Seed: -seed=N replays one).
 func seed(t *testing.T) *rand.Rand {
 	t.Helper()
-	s := rand.Uint64()
-	if v := os.Getenv("WRITECONTRACT_SEED"); v != "" {
-		var err error
-		if s, err = strconv.ParseUint(v, 10, 64); err != nil {
-			t.Fatalf("WRITECONTRACT_SEED=%q: %v", v, err)
-		}
-	}
-	t.Logf("seed %d (replay with WRITECONTRACT_SEED=%d)", s, s)
+	s := testenv.Seed(t)
 	return rand.New(rand.NewPCG(s, s))
 }
 
