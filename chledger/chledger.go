@@ -16,27 +16,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"regexp"
-	"syscall"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/xyz/loyalty/schema"
 )
-
-// ErrUnavailable means the ClickHouse server could not be reached or stopped
-// answering (refused, reset, timed out). The operation may be retried: every
-// write here is idempotent.
-var ErrUnavailable = errors.New("clickhouse unavailable")
-
-// ErrInvalid means an entry can't be stored as it is (e.g. an amount with more
-// decimal places than the ledger keeps). Retrying won't help. Its Refused
-// method answers true (see Refused).
-var ErrInvalid error = refusal("invalid ledger entry")
 
 // Config configures the connection. Build it with DefaultConfig.
 type Config struct {
@@ -164,31 +151,4 @@ func (l *Ledger) Ping(ctx context.Context) error {
 		return l.wrap(ctx, "ping "+l.cfg.Addr, err)
 	}
 	return nil
-}
-
-// wrap turns a driver error into the package's own: ErrUnavailable for a
-// server that can't be reached, the caller's context error if it was
-// cancelled, otherwise the message with context. The driver error itself is
-// not in the chain.
-func (l *Ledger) wrap(ctx context.Context, op string, err error) error {
-	var exc *clickhouse.Exception
-	switch {
-	case errors.As(err, &exc):
-		return exceptionError(op, exc, err)
-	case errors.Is(err, context.Canceled):
-		return fmt.Errorf("chledger: %s: %w", op, context.Canceled)
-	case unreachable(err) || errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil:
-		return fmt.Errorf("chledger: %s: %w: %v", op, ErrUnavailable, err)
-	}
-	return fmt.Errorf("chledger: %s: %v", op, err)
-}
-
-// unreachable reports whether err comes from the network rather than from the
-// server's answer.
-func unreachable(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
-		errors.Is(err, clickhouse.ErrAcquireConnTimeout) || errors.Is(err, clickhouse.ErrConnectionClosed)
 }

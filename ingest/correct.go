@@ -101,7 +101,7 @@ func (w *Writer) history(ctx context.Context, orderID string) ([]ledger.Entry, e
 		if w.recall != nil {
 			var err error
 			if found, err = w.recall.Recall(ctx, ids); err != nil {
-				return nil, fmt.Errorf("%w: read order %s: %w", ErrUnavailable, orderID, err)
+				return nil, fmt.Errorf("read order %s: %w", orderID, err)
 			}
 		}
 		var ask []string
@@ -113,7 +113,7 @@ func (w *Writer) history(ctx context.Context, orderID string) ([]ledger.Entry, e
 		if len(ask) > 0 && w.hist != nil {
 			old, err := w.hist.Lookup(ctx, ask)
 			if err != nil {
-				return nil, fmt.Errorf("%w: read order %s from the ledger: %w", ErrUnavailable, orderID, err)
+				return nil, fmt.Errorf("read order %s from the ledger: %w", orderID, err)
 			}
 			for id, e := range old {
 				found[id] = e

@@ -88,7 +88,9 @@ type Order struct {
 const ManualPrefix = "manual:"
 
 // ErrInvalid wraps every validation failure; the message says what to fix.
-var ErrInvalid = errors.New("invalid order")
+// It is of the class ledger.ErrInvalid: sending the same order again fails
+// the same way.
+var ErrInvalid = ledger.NewError(ledger.ErrInvalid, "invalid order")
 
 // FieldError is a validation failure of one field. Field is named as in the
 // HTTP API's JSON ("paymentDetails.amount"); the POS file reader renames it
@@ -101,6 +103,17 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
 
 // Unwrap makes errors.Is(err, ErrInvalid) true.
 func (e *FieldError) Unwrap() error { return ErrInvalid }
+
+// causedFieldError is a FieldError with the error that caused it (the
+// points rule's ErrCurrency or ErrAmount): errors.As finds the FieldError,
+// errors.Is finds ErrInvalid and the cause; the message is the FieldError's.
+type causedFieldError struct {
+	*FieldError
+	cause error
+}
+
+// Unwrap returns the field error and its cause.
+func (e causedFieldError) Unwrap() []error { return []error{e.FieldError, e.cause} }
 
 // FieldErrors is every invalid field of one order, in the order of the
 // fields. errors.As finds the first *FieldError in it, errors.Is finds
@@ -208,13 +221,15 @@ func quoteCut(s string) string {
 // points from rule. A refund (negative amount) has cause refund.
 func (o *Order) Change(rule *points.Rule, actor string) (ledger.Change, error) {
 	gbp, err := rule.ToGBP(o.Amount, o.Currency)
-	switch {
-	case errors.Is(err, points.ErrCurrency):
-		return ledger.Change{}, &FieldError{"paymentDetails.currency", err.Error()}
-	case errors.Is(err, points.ErrAmount):
-		return ledger.Change{}, &FieldError{"paymentDetails.amount", err.Error()}
-	case err != nil:
-		return ledger.Change{}, &FieldError{"paymentDetails", err.Error()}
+	if err != nil {
+		field := "paymentDetails"
+		switch {
+		case errors.Is(err, points.ErrCurrency):
+			field = "paymentDetails.currency"
+		case errors.Is(err, points.ErrAmount):
+			field = "paymentDetails.amount"
+		}
+		return ledger.Change{}, causedFieldError{&FieldError{field, err.Error()}, err}
 	}
 	c := ledger.Change{
 		ID: o.ID, CustomerID: o.CustomerID, Points: points.ForGBP(gbp), Cause: ledger.CauseOrder,

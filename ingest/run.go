@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/xyz/loyalty/internal/retry"
 	"github.com/xyz/loyalty/ledger"
 	"github.com/xyz/loyalty/points"
 )
@@ -596,26 +597,16 @@ func (r *Run) apply(ctx context.Context, c *call) {
 	}
 }
 
-// retry calls fn until it succeeds, fails for a reason other than a store
-// being unreachable, or has failed Retries times: every write is
+// retry calls fn until it succeeds, fails for a reason a retry can't cure
+// (see ledger.Retryable), or has failed Retries times: every write is
 // idempotent, so a retry after an unknown outcome counts nothing twice.
 func (r *Run) retry(ctx context.Context, fn func() error) error {
-	wait := r.cfg.RetryWait
-	for attempt := 1; ; attempt++ {
-		err := fn()
-		if err == nil || !errors.Is(err, ErrUnavailable) {
-			return err
-		}
-		if attempt == r.cfg.Retries {
-			return fmt.Errorf("ingest: %w (re-run the same command when the store is back: nothing is counted twice)", err)
-		}
-		select {
-		case <-time.After(wait):
-			wait *= 2
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	p := retry.Policy{Attempts: r.cfg.Retries, Backoff: retry.Backoff{Initial: r.cfg.RetryWait}, Retryable: ledger.Retryable}
+	err := retry.Do(ctx, p, fn)
+	if ledger.Retryable(err) {
+		return fmt.Errorf("ingest: %w (re-run the same command when the store is back: nothing is counted twice)", err)
 	}
+	return err
 }
 
 // collect counts a finished batch's outcomes and writes its rejects, in

@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -26,9 +25,12 @@ type History interface {
 	Lookup(ctx context.Context, ids []string) (map[string]ledger.Entry, error)
 }
 
-// ErrUnavailable means a store needed to decide was unreachable; nothing of
-// the affected changes was applied and a retry is safe.
-var ErrUnavailable = errors.New("store unavailable")
+// ErrUnavailable means a store needed to decide was unreachable, or the
+// ledger is not yet able to decide; nothing of the affected changes was
+// applied and a retry is safe. It is ledger.ErrUnavailable, the class the
+// stores' own outage errors are in: the Writer passes the stores' errors on
+// with their class and makes none of them an outage.
+var ErrUnavailable = ledger.ErrUnavailable
 
 // maxLedgerRounds bounds the ledger lookups of one Apply: more means the
 // ledger is behind the index's memory (the shipper is stuck).
@@ -107,7 +109,7 @@ func (w *Writer) Apply(ctx context.Context, changes []ledger.Change) ([]ledger.O
 		}
 		res, err := w.idx.Apply(ctx, batch)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+			return nil, err
 		}
 		if len(res) > len(batch) || (len(res) < len(batch) && (len(res) == 0 || !res[len(res)-1].NeedLedger)) {
 			return nil, fmt.Errorf("index answered %d outcomes for %d changes", len(res), len(batch))
@@ -134,7 +136,7 @@ func (w *Writer) Apply(ctx context.Context, changes []ledger.Change) ([]ledger.O
 		}
 		known, err := w.hist.Lookup(ctx, ids)
 		if err != nil {
-			return nil, fmt.Errorf("%w: look up %d changes in the ledger: %w", ErrUnavailable, len(ids), err)
+			return nil, fmt.Errorf("look up %d changes in the ledger: %w", len(ids), err)
 		}
 		todo = make([]int, 0, len(rest))
 		for _, i := range rest {
