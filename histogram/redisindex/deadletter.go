@@ -33,28 +33,23 @@ var ErrNoDeadLetter = errors.New("no such dead letter")
 // decodeEntry decodes the log entry of stream id id with fields v.
 func decodeEntry(id string, v map[string]any) (ledger.Entry, error) {
 	var e ledger.Entry
-	c, _ := v["c"].(string)
-	if err := json.Unmarshal([]byte(c), &e.Change); err != nil {
+	r := readRecord(v)
+	if err := json.Unmarshal([]byte(r.c), &e.Change); err != nil {
 		return e, fmt.Errorf("change log entry %s: change: %w", id, err)
 	}
-	d, _ := v["d"].(string)
-	b, _ := v["b"].(string)
-	t, _ := v["t"].(string)
 	var e1, e2, e3 error
 	var ts int64
-	e.Delta, e1 = strconv.ParseInt(d, 10, 64)
-	e.Balance, e2 = strconv.ParseInt(b, 10, 64)
-	ts, e3 = strconv.ParseInt(t, 10, 64)
+	e.Delta, e1 = strconv.ParseInt(r.d, 10, 64)
+	e.Balance, e2 = strconv.ParseInt(r.b, 10, 64)
+	ts, e3 = strconv.ParseInt(r.t, 10, 64)
 	if err := errors.Join(e1, e2, e3); err != nil {
 		return e, fmt.Errorf("change log entry %s: %w", id, err)
 	}
 	e.Seq, e.RecordedAt = seqOf(id), time.Unix(ts, 0).UTC()
-	if sn, _ := v["s"].(string); sn != "" {
-		sd, _ := v["sd"].(string)
-		sb, _ := v["sb"].(string)
-		e.Season = sn
-		e.SeasonDelta, e1 = strconv.ParseInt(sd, 10, 64)
-		e.SeasonBalance, e2 = strconv.ParseInt(sb, 10, 64)
+	if r.s != "" {
+		e.Season = r.s
+		e.SeasonDelta, e1 = strconv.ParseInt(r.sd, 10, 64)
+		e.SeasonBalance, e2 = strconv.ParseInt(r.sb, 10, 64)
 		if err := errors.Join(e1, e2); err != nil {
 			return e, fmt.Errorf("change log entry %s: season: %w", id, err)
 		}

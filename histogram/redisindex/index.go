@@ -3,6 +3,9 @@ package redisindex
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -140,6 +143,27 @@ func (x *Index) part(id string) uint32 {
 	return h.Sum32() % uint32(x.cfg.DedupeParts)
 }
 
+// idField returns the field a change id is remembered under in its dedupe
+// hash: 80 bits of its SHA-256, with the part's bits (DedupeParts of them,
+// from another hash) about 100 bits at the default: no two ids in the
+// window share both while there are fewer than ~2^40 of them.
+func idField(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return string(sum[:idFieldBytes])
+}
+
+const idFieldBytes = 10
+
+// packDigest returns digest d as the remembered record stores it (see
+// lua/prelude.lua, packrec): a zero byte and the 8 bytes of Seal's 16 hex
+// digits, or, for any other digest, len(d)+1 as a varint and d.
+func packDigest(d string) string {
+	if b, err := hex.DecodeString(d); err == nil && len(b) == 8 && hex.EncodeToString(b) == d {
+		return "\x00" + string(b)
+	}
+	return string(binary.AppendUvarint(nil, uint64(len(d)+1))) + d
+}
+
 // Apply applies changes in order, atomically each, idempotently by change
 // id. Outcome i belongs to changes[i]; fewer outcomes than changes means
 // the last one has NeedLedger set and the rest were not attempted (see
@@ -153,7 +177,7 @@ func (x *Index) Apply(ctx context.Context, changes []ledger.Change) ([]ledger.Ou
 		last := day + (int64(x.cfg.MaxAhead/time.Second)+daySeconds-1)/daySeconds
 		g := x.p + ":g" + gen
 		keys := append([]string{x.p + ":seq", x.p + ":log", x.p + ":shipped", x.p + ":clock"}, x.histKeys(gen, hot)...)
-		args := make([]any, 0, 2+12*len(batch))
+		args := make([]any, 0, 2+14*len(batch))
 		seasons := map[string]bool{}
 		args = append(args, x.cfg.DedupeDays, int64(x.cfg.MaxAhead/time.Second))
 		for i := range batch {
@@ -190,7 +214,7 @@ func (x *Index) Apply(ctx context.Context, changes []ledger.Change) ([]ledger.Ou
 					keys = append(keys, x.boardKeys(sb, hot)...)
 				}
 			}
-			args = append(args, c.ID, c.Digest, c.CustomerID, bk, c.Points, t, mode, part, mark, js, c.Season, sexp)
+			args = append(args, c.ID, idField(c.ID), c.Digest, packDigest(c.Digest), c.CustomerID, bk, c.Points, t, mode, part, mark, js, c.Season, sexp)
 		}
 		res, err := x.run(ctx, applyScript, keys, true, args...)
 		if err != nil {
@@ -228,39 +252,47 @@ func (x *Index) Apply(ctx context.Context, changes []ledger.Change) ([]ledger.Ou
 // remember (never applied, or applied before its memory window: ask the
 // ledger) are absent. A read, not a snapshot.
 func (x *Index) Recall(ctx context.Context, ids []string) (map[string]ledger.Entry, error) {
+	out := map[string]ledger.Entry{}
+	if len(ids) == 0 {
+		return out, nil
+	}
 	_, day, _ := x.view()
 	last := day + (int64(x.cfg.MaxAhead/time.Second)+daySeconds-1)/daySeconds
-	pipe := x.rdb.Pipeline()
-	cmds := make([][]*redis.StringCmd, len(ids))
-	for i, id := range ids {
+	args := make([]any, 0, 2+3*len(ids))
+	args = append(args, x.cfg.DedupeDays, int64(x.cfg.MaxAhead/time.Second))
+	var keys []string
+	for _, id := range ids {
 		part := strconv.FormatUint(uint64(x.part(id)), 10)
 		for d := last + 1; d >= day-int64(x.cfg.DedupeDays)-1; d-- {
-			cmds[i] = append(cmds[i], pipe.HGet(ctx, x.p+":o:"+strconv.FormatInt(d, 10)+":"+part, id))
+			keys = append(keys, x.p+":o:"+strconv.FormatInt(d, 10)+":"+part)
 		}
+		args = append(args, idField(id), id, part)
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	res, err := x.run(ctx, recallScript, keys, false, args...)
+	if err != nil {
 		return nil, unavailable("recall change ids", err)
 	}
-	out := map[string]ledger.Entry{}
 	for i, id := range ids {
-		for _, c := range cmds[i] {
-			f := strings.Fields(c.Val())
-			if len(f) != 6 {
-				continue
-			}
-			seq, e1 := strconv.ParseUint(f[1], 10, 64)
-			delta, e2 := strconv.ParseInt(f[2], 10, 64)
-			bal, e3 := strconv.ParseInt(f[3], 10, 64)
-			ts, e4 := strconv.ParseInt(f[4], 10, 64)
-			pts, e5 := strconv.ParseInt(f[5], 10, 64)
-			if err := errors.Join(e1, e2, e3, e4, e5); err != nil {
-				return nil, fmt.Errorf("recall change %s: record %q: %w", id, c.Val(), err)
-			}
-			out[id] = ledger.Entry{Change: ledger.Change{ID: id, Digest: f[0], Points: pts}, Seq: seq, Delta: delta, Balance: bal,
-				RecordedAt: time.Unix(ts, 0).UTC()}
-			break
+		r, _ := res[i].([]any)
+		if len(r) != 2 {
+			continue
 		}
+		f := strings.Fields(replyString(r, 1))
+		if len(f) != 5 {
+			return nil, fmt.Errorf("recall change %s: record %q", id, replyString(r, 1))
+		}
+		seq, e1 := strconv.ParseUint(f[0], 10, 64)
+		delta, e2 := strconv.ParseInt(f[1], 10, 64)
+		bal, e3 := strconv.ParseInt(f[2], 10, 64)
+		ts, e4 := strconv.ParseInt(f[3], 10, 64)
+		pts, e5 := strconv.ParseInt(f[4], 10, 64)
+		if err := errors.Join(e1, e2, e3, e4, e5); err != nil {
+			return nil, fmt.Errorf("recall change %s: record %q: %w", id, replyString(r, 1), err)
+		}
+		out[id] = ledger.Entry{Change: ledger.Change{ID: id, Digest: replyString(r, 0), Points: pts}, Seq: seq, Delta: delta, Balance: bal,
+			RecordedAt: time.Unix(ts, 0).UTC()}
 	}
+	pipe := x.rdb.Pipeline()
 	// The whole change, from the log while it still holds the entry.
 	full := make(map[string]*redis.XMessageSliceCmd, len(out))
 	for id, e := range out {

@@ -22,6 +22,31 @@ func seqOf(id string) uint64 {
 	return n
 }
 
+// logRecord is a change-log entry's values (see doc.go): customer u,
+// balance hash k, delta d, balance b, unix t, season s, season delta sd,
+// season balance sb, and the change's JSON c.
+type logRecord struct{ u, k, d, b, t, s, sd, sb, c string }
+
+// readRecord returns the values of a log entry with fields v: field e holds
+// u k d b t [s sd sb] separated by spaces (lua/prelude.lua, logentry);
+// entries written before the e field carry each value as its own field.
+func readRecord(v map[string]any) logRecord {
+	var r logRecord
+	get := func(k string) string {
+		s, _ := v[k].(string)
+		return s
+	}
+	r.c = get("c")
+	if e, ok := v["e"].(string); ok {
+		f := strings.Fields(e)
+		f = append(f, make([]string, 8-min(8, len(f)))...)
+		r.u, r.k, r.d, r.b, r.t, r.s, r.sd, r.sb = f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7]
+		return r
+	}
+	r.u, r.k, r.d, r.b, r.t, r.s, r.sd, r.sb = get("u"), get("k"), get("d"), get("b"), get("t"), get("s"), get("sd"), get("sb")
+	return r
+}
+
 // ReadLog returns up to count log entries after seq, waiting up to block for
 // the first one when there is none yet (block 0: don't wait).
 func (x *Index) ReadLog(ctx context.Context, after uint64, count int64, block time.Duration) ([]histogram.LogEntry, error) {
@@ -45,22 +70,18 @@ func (x *Index) ReadLog(ctx context.Context, after uint64, count int64, block ti
 	out := make([]histogram.LogEntry, 0, len(msgs))
 	for _, m := range msgs {
 		e := histogram.LogEntry{Seq: seqOf(m.ID)}
-		u, _ := m.Values["u"].(string)
-		b, _ := m.Values["b"].(string)
-		d, _ := m.Values["d"].(string)
+		r := readRecord(m.Values)
 		var e1, e2, e3 error
-		e.CustomerID, e1 = strconv.ParseUint(u, 10, 64)
-		e.Balance, e2 = strconv.ParseInt(b, 10, 64)
-		e.Delta, e3 = strconv.ParseInt(d, 10, 64)
+		e.CustomerID, e1 = strconv.ParseUint(r.u, 10, 64)
+		e.Balance, e2 = strconv.ParseInt(r.b, 10, 64)
+		e.Delta, e3 = strconv.ParseInt(r.d, 10, 64)
 		if err := errors.Join(e1, e2, e3); err != nil {
 			return nil, fmt.Errorf("change log entry %s: %w", m.ID, err)
 		}
-		if sn, _ := m.Values["s"].(string); sn != "" {
-			sb, _ := m.Values["sb"].(string)
-			sd, _ := m.Values["sd"].(string)
-			e.Season = sn
-			e.SeasonBalance, e1 = strconv.ParseInt(sb, 10, 64)
-			e.SeasonDelta, e2 = strconv.ParseInt(sd, 10, 64)
+		if r.s != "" {
+			e.Season = r.s
+			e.SeasonBalance, e1 = strconv.ParseInt(r.sb, 10, 64)
+			e.SeasonDelta, e2 = strconv.ParseInt(r.sd, 10, 64)
 			if err := errors.Join(e1, e2); err != nil {
 				return nil, fmt.Errorf("change log entry %s: season: %w", m.ID, err)
 			}
@@ -83,7 +104,7 @@ func (x *Index) Entries(ctx context.Context, after uint64, count int64) ([]ledge
 		e, err := decodeEntry(m.ID, m.Values)
 		if err != nil {
 			fields := fieldStrings(m.Values)
-			u, _ := strconv.ParseUint(fields["u"], 10, 64)
+			u, _ := strconv.ParseUint(readRecord(m.Values).u, 10, 64)
 			return out, &ledger.BrokenEntryError{Seq: seqOf(m.ID), CustomerID: u, Fields: fields, Err: err}
 		}
 		out = append(out, e)

@@ -39,6 +39,7 @@ var (
 	setScript      = redis.NewScript(lua("prelude.lua") + lua("set.lua"))
 	switchScript   = redis.NewScript(lua("prelude.lua") + lua("switch.lua"))
 	rememberScript = redis.NewScript(lua("prelude.lua") + lua("remember.lua"))
+	recallScript   = redis.NewScript(lua("prelude.lua") + lua("recall.lua"))
 	rankScript     = redis.NewScript(lua("prelude.lua") + lua("rank.lua"))
 	partialScript  = redis.NewScript(lua("prelude.lua") + lua("partial.lua"))
 	leaseScript    = redis.NewScript(lua("lease.lua"))

@@ -1,7 +1,8 @@
 -- apply.lua applies a batch of changes, in order, exactly once by change id.
 -- ARGV[6]: the dedupe window in days; ARGV[7]: how far ahead of the index's
--- clock a change's time may be, in seconds; then 10 values per change:
---   id, digest, customer, balance hash, points,
+-- clock a change's time may be, in seconds; then 14 values per change:
+--   id, its remembered-id field (see findid), digest, the digest packed
+--   (packDigest), customer, balance hash, points,
 --   time (unix seconds of the purchase; 0 when the content carries no time
 --   that bounds when the change was first applied),
 --   mode ('f': the balance is floored at zero; 's': strict, refused when the
@@ -43,6 +44,9 @@ local ids = {}
 local writes = {}
 local out = {'H ' .. GEN .. ' ' .. now}
 local covered = {}
+-- The remembered-id hashes searched, newest day first, but for the part.
+local days = {}
+for d = last, first, -1 do days[#days + 1] = P .. ':o:' .. d .. ':' end
 
 -- covers reports whether the ledger held every change the index forgot when
 -- the shipped mark was s: the first change after s is still remembered.
@@ -53,10 +57,7 @@ local function covers(s)
       local e = redis.call('XRANGE', logk, '(' .. s .. '-0', '+', 'COUNT', 1)
       ok = false
       if #e == 1 and e[1][1] == (s + 1) .. '-0' then
-        local f = e[1][2]
-        for j = 1, #f, 2 do
-          if f[j] == 't' then ok = tonumber(f[j + 1]) >= forget end
-        end
+        ok = tonumber(logentry(e[1][2]).t) >= forget
       end
     end
     covered[s] = ok
@@ -64,26 +65,28 @@ local function covers(s)
   return covered[s]
 end
 
-for i = 8, #ARGV, 12 do
-  local id, dig, cust, hk = ARGV[i], ARGV[i + 1], ARGV[i + 2], G .. ':b:' .. ARGV[i + 3]
-  local pts, t, mode, part = tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]), ARGV[i + 6], ARGV[i + 7]
-  local mark = tonumber(ARGV[i + 8])
-  local found = ids[id]
-  if not found then
-    for d = last, first, -1 do
-      local k = P .. ':o:' .. d .. ':' .. part
+for i = 8, #ARGV, 14 do
+  local id, fid, dig, pdig, cust, bk = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+  local pts, t, mode, part = tonumber(ARGV[i + 6]), tonumber(ARGV[i + 7]), ARGV[i + 8], ARGV[i + 9]
+  local mark = tonumber(ARGV[i + 10])
+  local fdig, frec
+  local f = ids[id]
+  if f then
+    fdig, frec = f[1], f[2]
+  else
+    for _, pre in ipairs(days) do
+      local k = pre .. part
       if has(k) then
-        found = redis.call('HGET', k, id)
-        if found then break end
+        fdig, frec = findid(k, fid, id)
+        if fdig then break end
       end
     end
   end
-  if found then
-    local sp = string.find(found, ' ', 1, true)
-    if string.sub(found, 1, sp - 1) == dig then
-      out[#out + 1] = 'R ' .. string.sub(found, sp + 1)
+  if fdig then
+    if fdig == dig then
+      out[#out + 1] = 'R ' .. frec
     else
-      out[#out + 1] = 'C ' .. string.sub(found, sp + 1)
+      out[#out + 1] = 'C ' .. frec
     end
   elseif t > now + ahead then
     out[#out + 1] = 'E the time of purchase is more than ' .. ahead .. ' seconds ahead of the index clock'
@@ -91,7 +94,7 @@ for i = 8, #ARGV, 12 do
     out[#out + 1] = 'L ' .. (redis.call('GET', shipk) or '0')
     break
   else
-    local b = entry(bals, hk, cust)
+    local b = entry(bals, G .. ':b:' .. bk, cust)
     local old = b[3]
     local new = old + pts
     if mode == 's' and new < 0 then
@@ -103,20 +106,21 @@ for i = 8, #ARGV, 12 do
       b[3] = new
       h.move(old, new)
       seq = seq + 1
-      local rec = seq .. ' ' .. (new - old) .. ' ' .. new .. ' ' .. now
-      local sname, sd, sb = ARGV[i + 10], 0, 0
+      local applied = (new - old) .. ' ' .. new .. ' ' .. now
+      local e = cust .. ' ' .. bk .. ' ' .. applied
+      local sname = ARGV[i + 12]
       if sname ~= '' then
         local sn = seasonboard(seasons, sname)
-        sn.exp = tonumber(ARGV[i + 11])
-        local before
-        sb, before = addto(sn.h, sn.bals, sn.B, cust, ARGV[i + 3], pts)
-        sd = sb - before
+        sn.exp = tonumber(ARGV[i + 13])
+        local sb, before = addto(sn.h, sn.bals, sn.B, cust, bk, pts)
+        e = e .. ' ' .. sname .. ' ' .. (sb - before) .. ' ' .. sb
       end
       local md = math.floor(math.max(now, t) / DAY)
-      local ok = P .. ':o:' .. md .. ':' .. part
+      local ok = days[last - md + 1] .. part
       has(ok)
-      ids[id] = dig .. ' ' .. rec .. ' ' .. pts
-      writes[#writes + 1] = {ok, id, ids[id], seq, cust, ARGV[i + 3], new, new - old, ARGV[i + 9], (md + win + 1) * DAY - real, sname, sd, sb}
+      local rec = seq .. ' ' .. applied
+      ids[id] = {dig, rec .. ' ' .. pts}
+      writes[#writes + 1] = {ok, fid, packrec(pdig, seq, new - old, new, now, pts), seq .. '-0', e, ARGV[i + 11], (md + win + 1) * DAY - real}
       out[#out + 1] = 'N ' .. rec
     end
   end
@@ -137,14 +141,11 @@ local expiring = {}
 for _, w in ipairs(writes) do
   redis.call('HSET', w[1], w[2], w[3])
   if not expiring[w[1]] then
-    redis.call('EXPIRE', w[1], w[10])
+    -- Every id of the hash expires at the same time: set it once.
+    redis.call('EXPIRE', w[1], w[7], 'NX')
     expiring[w[1]] = true
   end
-  if w[11] ~= '' then
-    redis.call('XADD', logk, w[4] .. '-0', 'u', w[5], 'k', w[6], 'b', w[7], 'd', w[8], 't', now, 's', w[11], 'sd', w[12], 'sb', w[13], 'c', w[9])
-  else
-    redis.call('XADD', logk, w[4] .. '-0', 'u', w[5], 'k', w[6], 'b', w[7], 'd', w[8], 't', now, 'c', w[9])
-  end
+  redis.call('XADD', logk, w[4], 'e', w[5], 'c', w[6])
 end
 redis.call('SET', seqk, seq)
 if now == real then redis.call('SET', clockk, now) end

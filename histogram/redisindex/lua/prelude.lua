@@ -62,24 +62,58 @@ end
 
 -- newhist returns a batch of histogram updates for board B (a key prefix:
 -- G for the all-time board, G .. ':s:' .. season for a season board).
+-- cross adds -1 along index i's path of tree t (n cells) and +1 along
+-- j's: once the two paths meet they are the same path, and the rest cancels.
+local function cross(t, i, j, n)
+  while i ~= j and i <= n and j <= n do
+    if i < j then
+      t[i] = (t[i] or 0) - 1
+      i = i + bit.band(i, -i)
+    else
+      t[j] = (t[j] or 0) + 1
+      j = j + bit.band(j, -j)
+    end
+  end
+  if i ~= j then
+    path(t, i, n, -1)
+    path(t, j, n, 1)
+  end
+end
+
 local function newhist(B)
   B = B or G
   local h = {l1 = {}, l2 = {}, n = 0, B = B}
-  -- add adds d customers at score s (s >= 1).
-  function h.add(s, d)
-    local b = math.floor(s / W) + 1
-    path(h.l1, b, NB, d)
+  -- tree returns the updates of score bucket b's tree (Fenwick index b).
+  local function tree(b)
     local t = h.l2[b]
     if not t then
       has(B .. ':h2:' .. b)
       t = {}
       h.l2[b] = t
     end
-    path(t, (s % W) + 1, W, d)
+    return t
   end
-  -- move moves one customer from score a to score c (0: not ranked).
+  -- add adds d customers at score s (s >= 1).
+  function h.add(s, d)
+    local b = math.floor(s / W) + 1
+    path(h.l1, b, NB, d)
+    path(tree(b), (s % W) + 1, W, d)
+  end
+  -- move moves one customer from score a to score c (0: not ranked). Most
+  -- moves stay in one score bucket: the bucket tree is then untouched.
   function h.move(a, c)
     if a == c then return end
+    if a > 0 and c > 0 then
+      local ba, bc = math.floor(a / W) + 1, math.floor(c / W) + 1
+      if ba == bc then
+        cross(tree(ba), (a % W) + 1, (c % W) + 1, W)
+      else
+        cross(h.l1, ba, bc, NB)
+        path(tree(ba), (a % W) + 1, W, -1)
+        path(tree(bc), (c % W) + 1, W, 1)
+      end
+      return
+    end
     if a > 0 then h.add(a, -1) else h.n = h.n + 1 end
     if c > 0 then h.add(c, 1) else h.n = h.n - 1 end
   end
@@ -204,5 +238,102 @@ local function writeseasons(seasons)
   for _, sn in pairs(seasons) do
     sn.h.write()
     setbals(sn.bals, sn.B)
+  end
+end
+
+-- A change-log entry (stream ID "<seq>-0") has two fields: e = "customer
+-- balance-hash delta balance unix" and, with a season, " season
+-- season-delta season-balance"; c = the change's JSON. Entries written
+-- before carry the same values as fields u k d b t s sd sb. logentry
+-- returns an entry's values by those names.
+local lognames = {'u', 'k', 'd', 'b', 't', 's', 'sd', 'sb'}
+local function logentry(f)
+  local v = {}
+  for j = 1, #f, 2 do
+    if f[j] == 'e' then
+      local n = 0
+      for w in string.gmatch(f[j + 1], '%S+') do
+        n = n + 1
+        v[lognames[n]] = w
+      end
+    else
+      v[f[j]] = f[j + 1]
+    end
+  end
+  return v
+end
+
+-- Remembered change ids ({P}:o:<day>:<part>): field = a 10-byte hash of
+-- the id (Go's idField), value = the digest packed by Go (packDigest: a zero
+-- byte and 8 bytes, or the varint n and n-1 bytes of text) and then
+-- varints: seq, delta, balance, unix, points (delta and points
+-- zigzag-encoded). Hashes written before hold field = the id and value =
+-- the text "digest seq delta balance unix points"; both are read (HMGET).
+local function varints(...)
+  local b = {}
+  for _, n in ipairs({...}) do
+    while n >= 128 do
+      b[#b + 1] = n % 128 + 128
+      n = math.floor(n / 128)
+    end
+    b[#b + 1] = n
+  end
+  return string.char(unpack(b))
+end
+
+-- varint returns the varint at byte i of s and the byte after it.
+local function varint(s, i)
+  local x, m = 0, 1
+  repeat
+    local c = string.byte(s, i)
+    i = i + 1
+    x = x + (c % 128) * m
+    m = m * 128
+  until c < 128
+  return x, i
+end
+
+local function zigzag(n)
+  if n < 0 then return -2 * n - 1 end
+  return 2 * n
+end
+
+local function unzigzag(n)
+  if n % 2 == 1 then return -(n + 1) / 2 end
+  return n / 2
+end
+
+-- packrec returns the remembered record of a change.
+local function packrec(pdig, seq, delta, bal, unix, pts)
+  return pdig .. varints(seq, zigzag(delta), bal, unix, zigzag(pts))
+end
+
+-- unpackrec returns the digest (text) of record r and the rest as text
+-- "seq delta balance unix points".
+local function unpackrec(r)
+  local n, i = varint(r, 1)
+  local dig
+  if n == 0 then
+    local x = {}
+    for j = i, i + 7 do x[#x + 1] = string.format('%02x', string.byte(r, j)) end
+    dig, i = table.concat(x), i + 8
+  else
+    dig, i = string.sub(r, i, i + n - 2), i + n - 1
+  end
+  local v = {}
+  while i <= #r do
+    v[#v + 1], i = varint(r, i)
+  end
+  return dig, v[1] .. ' ' .. unzigzag(v[2]) .. ' ' .. v[3] .. ' ' .. v[4] .. ' ' .. unzigzag(v[5])
+end
+
+-- findid returns the digest and "seq delta balance unix points" of the
+-- change id (field fid) remembered in hash k, or nil.
+local function findid(k, fid, id)
+  local v = redis.call('HMGET', k, fid, id)
+  if v[1] then return unpackrec(v[1]) end
+  if v[2] then
+    local sp = string.find(v[2], ' ', 1, true)
+    return string.sub(v[2], 1, sp - 1), string.sub(v[2], sp + 1)
   end
 end

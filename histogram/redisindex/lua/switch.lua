@@ -14,17 +14,11 @@ local h = newhist()
 local bals = {}
 local seasons = {}
 for _, e in ipairs(entries) do
-  local f = e[2]
-  local cust, bk, d, sname, sd
-  for j = 1, #f, 2 do
-    local k = f[j]
-    if k == 'u' then cust = f[j + 1] elseif k == 'k' then bk = f[j + 1] elseif k == 'd' then d = tonumber(f[j + 1])
-    elseif k == 's' then sname = f[j + 1] elseif k == 'sd' then sd = tonumber(f[j + 1]) end
-  end
-  addto(h, bals, G, cust, bk, d)
-  if sname and sname ~= '' then
-    local sn = seasonboard(seasons, sname)
-    addto(sn.h, sn.bals, sn.B, cust, bk, sd)
+  local v = logentry(e[2])
+  addto(h, bals, G, v.u, v.k, tonumber(v.d))
+  if v.s and v.s ~= '' then
+    local sn = seasonboard(seasons, v.s)
+    addto(sn.h, sn.bals, sn.B, v.u, v.k, tonumber(v.sd))
   end
 end
 if #missing > 0 then return retry() end
