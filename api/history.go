@@ -24,15 +24,17 @@ const (
 // (chledger.Ledger, behind serve's connection) or the embedded store.
 type HistoryReader interface {
 	// HistoryPage returns up to limit of the customer's entries with a seq
-	// below before (0: no bound), newest first. An error wrapping
-	// ErrHistoryUnavailable means the ledger can't be reached now.
+	// below before (0: no bound), newest first. An error of the class
+	// ledger.ErrUnavailable (ErrHistoryUnavailable is one) means the ledger
+	// can't be reached now.
 	HistoryPage(ctx context.Context, customerID, before uint64, limit int) ([]ledger.Entry, error)
 }
 
-// ErrHistoryUnavailable is what a HistoryReader's error wraps when the
-// ledger can't be reached: the history answers 503 (dashboards, which don't
-// read the ledger, are unaffected).
-var ErrHistoryUnavailable = errors.New("history unavailable")
+// ErrHistoryUnavailable is what a HistoryReader's error may wrap when the
+// ledger can't be reached (any error of the class ledger.ErrUnavailable
+// does as well): the history answers 503 (dashboards, which don't read the
+// ledger, are unaffected).
+var ErrHistoryUnavailable = ledger.NewError(ledger.ErrUnavailable, "history unavailable")
 
 // historyEntry is one line of a customer's history.
 type historyEntry struct {
@@ -90,7 +92,7 @@ func (s *Server) getHistory(c *gin.Context) {
 	}
 	// One more than asked says whether there is an older page.
 	es, err := s.deps.History.HistoryPage(c.Request.Context(), id, before, limit+1)
-	if errors.Is(err, ErrHistoryUnavailable) {
+	if errors.Is(err, ledger.ErrUnavailable) {
 		s.log.Warn("request failed: history unavailable", "requestId", c.GetString(requestIDKey), "route", c.FullPath(), "err", err)
 		s.problem(c, problemUnavailable, "The points history is temporarily unavailable (the ledger can't be reached); the dashboard is not affected. Retry after Retry-After.", nil)
 		return

@@ -7,10 +7,8 @@ import (
 	"strconv"
 
 	"github.com/gin-gonic/gin"
-	"github.com/xyz/loyalty/histogram/redisindex"
 	"github.com/xyz/loyalty/ingest"
 	"github.com/xyz/loyalty/ledger"
-	"github.com/xyz/loyalty/points"
 	"github.com/xyz/loyalty/ranker"
 )
 
@@ -69,24 +67,24 @@ func (s *Server) problem(c *gin.Context, k problemKind, detail string, issues []
 	c.Abort()
 }
 
-// fail answers an error from a dependency: domain errors become 4xx
-// problems that say what to fix; outages become 503 and everything else 500,
-// both with generic bodies, the cause logged here, once, with the request id.
+// fail answers an error from a dependency by its class (see the ledger
+// package's vocabulary): domain errors become 4xx problems that say what to
+// fix; outages (ledger.ErrUnavailable, which ingest.ErrUnavailable,
+// ranker.ErrUnavailable and the stores' own outage errors are) and a ranker
+// not ready become 503, and everything else (a fault: a bad reply, an
+// encoding error) 500, both with generic bodies, the cause logged here,
+// once, with the request id.
 func (s *Server) fail(c *gin.Context, err error) {
 	var fe *ingest.FieldError
 	switch {
 	case errors.Is(err, ledger.ErrConflict):
 		s.problem(c, problemConflict, "This id was already used with different content; nothing was applied. Use a new id for a new request.", nil)
-	case errors.Is(err, points.ErrCurrency):
-		s.problem(c, problemInvalid, "The order's payment details are not accepted.", []FieldIssue{{"paymentDetails.currency", err.Error()}})
-	case errors.Is(err, points.ErrAmount):
-		s.problem(c, problemInvalid, "The order's payment details are not accepted.", []FieldIssue{{"paymentDetails.amount", err.Error()}})
 	case errors.As(err, &fe):
 		s.problem(c, problemInvalid, "The request has an invalid field: "+fe.Error()+".", []FieldIssue{{fe.Field, fe.Reason}})
 	case errors.Is(err, ledger.ErrNotConfirmed):
 		s.log.Warn("request failed: change not confirmed by the replicas", "requestId", c.GetString(requestIDKey), "route", c.FullPath(), "err", err)
 		s.problem(c, problemUnconfirmed, "The change was not confirmed by enough Redis replicas in time, so it is not acknowledged (a failover could lose it). Retry the same request after Retry-After: retrying is safe, it is never counted twice.", nil)
-	case errors.Is(err, ingest.ErrUnavailable), errors.Is(err, ranker.ErrNotReady), errors.Is(err, redisindex.ErrUnavailable),
+	case errors.Is(err, ledger.ErrUnavailable), errors.Is(err, ranker.ErrNotReady),
 		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		s.log.Warn("request failed: dependency unavailable", "requestId", c.GetString(requestIDKey), "route", c.FullPath(), "err", err)
 		s.problem(c, problemUnavailable, "The service is temporarily unavailable. Retry later with the same request: it is never counted twice.", nil)

@@ -13,11 +13,8 @@ import (
 	"github.com/xyz/loyalty/histogram"
 )
 
-// ErrNotReady means the ranker has not loaded the index yet, or could not
-// catch up with a change in time.
-var ErrNotReady = errors.New("ranking index not ready")
-
-// Source is the Redis index as the replica reads it.
+// Source is the Redis index as the replica reads it. An error reaching
+// Redis is of the class ErrUnavailable.
 type Source interface {
 	Generation(ctx context.Context) (uint64, error)
 	Seq(ctx context.Context) (uint64, error)
@@ -59,7 +56,7 @@ type ReplicaConfig struct {
 }
 
 // Histogram is the Redis index read directly, for partial dashboards while
-// the board loads.
+// the board loads. An error reaching Redis is of the class ErrUnavailable.
 type Histogram interface {
 	// Partial returns a customer's points and exact rank, the number ranked
 	// and the top n, from one moment.
@@ -409,7 +406,7 @@ func (r *Replica) partial(ctx context.Context, id uint64, n int) (Dashboard, err
 	}
 	p, err := h.Partial(ctx, id, n)
 	if err != nil {
-		return Dashboard{}, fmt.Errorf("%w: partial dashboard: %w", ErrNotReady, err)
+		return Dashboard{}, partialErr(err)
 	}
 	d := Dashboard{Me: Entry{CustomerID: id, Rank: 1 + p.Above, Points: p.Points}, Ranked: p.Points > 0, Total: p.Ranked, Partial: true}
 	if p.TopFull {
@@ -424,7 +421,7 @@ func (r *Replica) partial(ctx context.Context, id uint64, n int) (Dashboard, err
 	if p.Points > 0 {
 		atLeast, _, err := h.Rank(ctx, p.Points-1)
 		if err != nil {
-			return Dashboard{}, fmt.Errorf("%w: partial dashboard: %w", ErrNotReady, err)
+			return Dashboard{}, partialErr(err)
 		}
 		d.Tied = max(atLeast-p.Above, 1)
 	}
