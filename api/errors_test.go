@@ -67,7 +67,9 @@ func newLoggedEnv(t *testing.T, deps api.Deps) (*env, *logs) {
 // failingIndex is an index that answers every Apply with err.
 type failingIndex struct{ err error }
 
-func (f failingIndex) Apply(context.Context, []ledger.Change) ([]ledger.Outcome, error) { return nil, f.err }
+func (f failingIndex) Apply(context.Context, []ledger.Change) ([]ledger.Outcome, error) {
+	return nil, f.err
+}
 
 // TestIndexErrorClasses: through the real Writer, an index error that is
 // not an outage (an encoding error, a reply that makes no sense) is a 500
