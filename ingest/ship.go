@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/xyz/loyalty/internal/retry"
 	"github.com/xyz/loyalty/ledger"
 )
 
@@ -124,7 +125,8 @@ type Shipper struct {
 	holder   string
 	sink     Sink
 	batch    int64
-	now      func() time.Time // the dead letters' clock
+	now      func() time.Time                                 // the dead letters' clock
+	sleep    func(ctx context.Context, d time.Duration) error // Run's waits (retry.Sleep; tests inject)
 	log      *slog.Logger
 	backlog  atomic.Int64
 	dead     atomic.Int64 // pending dead letters, as of the last round
@@ -137,7 +139,7 @@ type Shipper struct {
 // per insert; lease may be nil (always ship).
 func NewShipper(out Outbox, lease Lease, sink Sink, batch int64, log *slog.Logger) *Shipper {
 	host, _ := os.Hostname()
-	return &Shipper{out: out, lease: lease, sink: sink, batch: batch, now: time.Now, log: log,
+	return &Shipper{out: out, lease: lease, sink: sink, batch: batch, now: time.Now, sleep: retry.Sleep, log: log,
 		holder: fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano())}
 }
 
@@ -364,35 +366,48 @@ func (s *Shipper) DropDeadLetter(ctx context.Context, seq uint64, reason string)
 	return s.out.DropDeadLetter(ctx, seq, reason, s.now().UTC())
 }
 
-// Run ships continuously until ctx ends, retrying with backoff while the
-// ledger or the index is unreachable.
+// Run ships continuously until ctx ends. After a failed round it waits
+// 100 ms, twice as long after each next failure (at most 10 s), and from
+// 100 ms again once a round succeeds; an outage (ledger.Retryable) is
+// logged as a warning, any other failure as an error (it needs fixing, and
+// is retried meanwhile). Without the lease it asks again every 5 s, logging
+// a failure to ask once until it passes.
 func (s *Shipper) Run(ctx context.Context) {
-	wait := 100 * time.Millisecond
+	back := retry.Backoff{Initial: 100 * time.Millisecond, Max: 10 * time.Second}
+	leaseFailed := false
 	for ctx.Err() == nil {
 		if s.lease != nil {
 			held, err := s.lease.Lease(ctx, "shipper", s.holder, 15*time.Second)
+			if err != nil && !leaseFailed && ctx.Err() == nil {
+				s.log.Warn("ledger shipper lease not taken; asking again every 5s", "err", err)
+			}
+			leaseFailed = err != nil
 			if err != nil || !held {
-				select {
-				case <-time.After(5 * time.Second):
-				case <-ctx.Done():
+				if s.sleep(ctx, 5*time.Second) != nil {
+					return
 				}
 				continue
 			}
 		}
+		var wait time.Duration
 		n, err := s.ShipOnce(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
+			wait = back.Next()
 			s.retries.Add(1)
-			s.log.Warn("ledger shipping paused", "err", err, "backlog", s.Backlog(), "retry_in", wait)
-			wait = min(wait*2, 10*time.Second)
+			if ledger.Retryable(err) {
+				s.log.Warn("ledger shipping paused", "err", err, "backlog", s.Backlog(), "retry_in", wait)
+			} else {
+				s.log.Error("ledger shipping failed", "err", err, "backlog", s.Backlog(), "retry_in", wait)
+			}
 		case n == 0:
+			back.Reset()
 			wait = 200 * time.Millisecond
 		default:
-			wait = 0
+			back.Reset()
 		}
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
+		if s.sleep(ctx, wait) != nil {
+			return
 		}
 	}
 }
