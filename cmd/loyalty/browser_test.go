@@ -198,6 +198,7 @@ func jsonInt(m map[string]any, path ...string) int64 {
 // customer and add points; the customer's rank changes; and the page fits a
 // phone's screen.
 func TestBrowserDemo(t *testing.T) {
+	t.Parallel()
 	d := startDemo(t)
 	mint := exec.Command(bin, "token", "pos-1", "--role", "channel")
 	mint.Env = d.env

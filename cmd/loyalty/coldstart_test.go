@@ -24,6 +24,7 @@ import (
 // after the port listened the first partial and the first full dashboards
 // came.
 func TestColdStartPartial(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	st := s.inProcess(t)
 	const customers = 1_000_000

@@ -24,6 +24,7 @@ import (
 // whose Redis balance holds the dropped points, and rebuild and reconcile
 // agree again.
 func TestDeadLettersOverHTTP(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	srv := startServe(t, append(s.env, "LOYALTY_LOG_LEVEL=error"))
 	srv.waitReady(t, 15*time.Second)

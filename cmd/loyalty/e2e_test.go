@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -34,7 +35,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "build loyalty: %v\n%s", err, out)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := testenv.Main(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -48,12 +49,29 @@ type stack struct {
 	prefix    string
 }
 
+// newStack is a stack on the package's shared Redis and ClickHouse, with a
+// Redis prefix and a ClickHouse database of its own.
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	s := &stack{redis: testenv.Redis(t), ch: testenv.ClickHouse(t), prefix: "t" + strconv.FormatInt(time.Now().UnixNano(), 36)}
+	return stackOn(t, testenv.SharedRedis(t), testenv.SharedClickHouse(t))
+}
+
+// newOwnStack is a stack on a Redis and a ClickHouse of its own, for a test
+// that stops them.
+func newOwnStack(t *testing.T) *stack {
+	t.Helper()
+	return stackOn(t, testenv.Redis(t), testenv.ClickHouse(t))
+}
+
+// stacks numbers the stacks, so each has its own prefix and database.
+var stacks atomic.Int64
+
+func stackOn(t *testing.T, rs, ch *testenv.Server) *stack {
+	t.Helper()
+	s := &stack{redis: rs, ch: ch, prefix: fmt.Sprintf("t%d_%s", stacks.Add(1), strconv.FormatInt(time.Now().UnixNano(), 36))}
 	s.rdb = redis.NewClient(&redis.Options{Addr: s.redis.Addr})
 	t.Cleanup(func() { s.rdb.Close() })
-	s.env = append(os.Environ(), "LOYALTY_REDIS_ADDR="+s.redis.Addr, "LOYALTY_CLICKHOUSE_ADDR="+s.ch.Addr,
+	s.env = cleanEnv("LOYALTY_REDIS_ADDR="+s.redis.Addr, "LOYALTY_CLICKHOUSE_ADDR="+s.ch.Addr,
 		"LOYALTY_REDIS_PREFIX="+s.prefix, "LOYALTY_CLICKHOUSE_DATABASE="+s.prefix,
 		"LOYALTY_AUTH_HS256_KEY=0123456789abcdef0123456789abcdef", "LOYALTY_PROXY_KEY=0123456789abcdef0123456789abcdef",
 		"LOYALTY_LOG_LEVEL=warn")
@@ -150,6 +168,7 @@ func compareBalances(t *testing.T, got, want map[uint64]int64) {
 // ClickHouse, checks every balance against the independent computation, runs
 // it again (nothing changes), then loses Redis and rebuilds from the ledger.
 func TestIngestRetail(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	files := retailFiles(t)
 	want := expectRetail(t, files)
@@ -203,6 +222,7 @@ func TestIngestRetail(t *testing.T) {
 // TestIngestKillResume kills the ingest at several points with SIGKILL and
 // starts it again; the end state equals one clean run.
 func TestIngestKillResume(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	files := retailFiles(t)
 	want := expectRetail(t, files)
@@ -246,6 +266,7 @@ func TestIngestKillResume(t *testing.T) {
 // stops at zero. So the check is on the ledger: each order once, and the
 // balances equal the ledger replayed in its own order.)
 func TestIngestConcurrentOverlap(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	files := retailFiles(t)[:80]
 	_, orders := expectRetailOrders(t, files)

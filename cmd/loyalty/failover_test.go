@@ -40,11 +40,11 @@ func newHAStack(t *testing.T) *haStack {
 	ha := testenv.StartHA(t, testenv.HAConfig{Replicas: 2,
 		// An old primary cut off from its replicas for 2 s refuses writes.
 		PrimaryArgs: []string{"--min-replicas-to-write", "1", "--min-replicas-max-lag", "2"}})
-	ch := testenv.ClickHouse(t)
-	prefix := "f" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	ch := testenv.SharedClickHouse(t)
+	prefix := fmt.Sprintf("f%d_%s", stacks.Add(1), strconv.FormatInt(time.Now().UnixNano(), 36))
 	key := "0123456789abcdef0123456789abcdef"
 	s := &haStack{ha: ha, auth: api.AuthConfig{HS256Key: []byte(key), Issuer: "loyalty", Audience: "loyalty-api"}}
-	s.stack = &stack{ch: ch, prefix: prefix, env: append(os.Environ(),
+	s.stack = &stack{ch: ch, prefix: prefix, env: cleanEnv(
 		"LOYALTY_REDIS_SENTINEL_ADDRS="+strings.Join(ha.SentinelAddrs(), ","), "LOYALTY_REDIS_MASTER_NAME="+ha.MasterName,
 		"LOYALTY_REDIS_MIN_REPLICAS_ACK=1", "LOYALTY_REDIS_WAIT_TIMEOUT=500ms",
 		"LOYALTY_CLICKHOUSE_ADDR="+ch.Addr, "LOYALTY_REDIS_PREFIX="+prefix, "LOYALTY_CLICKHOUSE_DATABASE="+prefix,
@@ -401,10 +401,9 @@ func (l *haLoad) checkExactlyOnce(t *testing.T) {
 // service has found it by itself, and afterwards every acknowledged order is
 // in the ledger exactly once and reconcile is clean.
 func TestFailoverKill(t *testing.T) {
+	t.Parallel()
 	s := newHAStack(t)
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
-	l := startLoad(t, s, seed)
+	l := startLoad(t, s, testenv.Seed(t))
 	waitAcks(t, l, time.Time{}, 100)
 	old := s.ha.Primary.Addr
 	t0 := time.Now()
@@ -423,10 +422,9 @@ func TestFailoverKill(t *testing.T) {
 // write it took in isolation was acknowledged and lost (every acknowledged
 // order is in the ledger exactly once, reconcile clean).
 func TestFailoverPause(t *testing.T) {
+	t.Parallel()
 	s := newHAStack(t)
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
-	l := startLoad(t, s, seed)
+	l := startLoad(t, s, testenv.Seed(t))
 	waitAcks(t, l, time.Time{}, 100)
 	old := s.ha.Primary.Addr
 	t0 := time.Now()

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,18 +19,49 @@ import (
 	"github.com/xyz/loyalty/ledger"
 )
 
-// inProcess opens the stores the binary would, from the stack's environment.
-func (s *stack) inProcess(t *testing.T) *stores {
+// envMu serialises configFrom's use of the process's environment.
+var envMu sync.Mutex
+
+// configFrom loads the config the binary would from env's LOYALTY_*
+// variables. They are set in the process's environment for the call only
+// (tests run in parallel, and every child's environment is made with
+// cleanEnv, so none sees them).
+func configFrom(t *testing.T, env []string) *Config {
 	t.Helper()
-	for _, kv := range s.env {
-		if k, v, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "LOYALTY_") {
-			t.Setenv(k, v)
+	envMu.Lock()
+	defer envMu.Unlock()
+	var restore []func()
+	defer func() {
+		for i := len(restore) - 1; i >= 0; i-- {
+			restore[i]()
 		}
+	}()
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(k, "LOYALTY_") {
+			continue
+		}
+		old, had := os.LookupEnv(k)
+		restore = append(restore, func() {
+			if had {
+				os.Setenv(k, old)
+			} else {
+				os.Unsetenv(k)
+			}
+		})
+		os.Setenv(k, v)
 	}
 	cfg, err := load(pflag.NewFlagSet("test", pflag.ContinueOnError))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cfg
+}
+
+// inProcess opens the stores the binary would, from the stack's environment.
+func (s *stack) inProcess(t *testing.T) *stores {
+	t.Helper()
+	cfg := configFrom(t, s.env)
 	st, err := openStores(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), true)
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +74,8 @@ func (s *stack) inProcess(t *testing.T) *stores {
 // killed and restarted: no acknowledged order is lost, none is counted
 // twice, and the ledger ends equal to the index.
 func TestStoreOutages(t *testing.T) {
-	s := newStack(t)
+	t.Parallel()
+	s := newOwnStack(t)
 	st := s.inProcess(t)
 	ctx := context.Background()
 	o := oracle.New()
@@ -100,9 +134,13 @@ func TestStoreOutages(t *testing.T) {
 	}
 	// Redis dies (SIGKILL) and comes back from its append-only file.
 	s.redis.Stop()
-	go func() { time.Sleep(300 * time.Millisecond); s.redis.Start(t) }()
+	restarted := make(chan error, 1)
+	go func() { time.Sleep(300 * time.Millisecond); restarted <- s.redis.Restart() }()
 	for i := 0; i < 10; i++ {
 		send(100)
+	}
+	if err := <-restarted; err != nil {
+		t.Fatal(err)
 	}
 	if st.shipper.Backlog() == 0 {
 		t.Fatal("shipper reports no backlog while ClickHouse is down")

@@ -16,7 +16,8 @@ import (
 // ClickHouse is down (dashboards 200), and recovers by itself; the web page
 // is served, and the development sign-in is not there.
 func TestServeHistoryRedis(t *testing.T) {
-	s := newStack(t)
+	t.Parallel()
+	s := newOwnStack(t)
 	d := &demo{server: startServe(t, s.env)}
 	d.waitReady(t, 15*time.Second)
 	auth := api.AuthConfig{HS256Key: []byte("0123456789abcdef0123456789abcdef"), Issuer: "loyalty", Audience: "loyalty-api"}

@@ -21,7 +21,7 @@ func runEmbedded(t *testing.T, work string, args ...string) (string, int) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = work
-	cmd.Env = append(os.Environ(), "LOYALTY_DATA_DIR="+filepath.Join(work, "data"), "LOYALTY_REDIS_ADDR=", "LOYALTY_LOG_LEVEL=warn")
+	cmd.Env = cleanEnv("LOYALTY_DATA_DIR="+filepath.Join(work, "data"), "LOYALTY_REDIS_ADDR=", "LOYALTY_LOG_LEVEL=warn")
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
@@ -41,6 +41,7 @@ func runEmbedded(t *testing.T, work string, args ...string) (string, int) {
 // invoice one order wherever its lines are in its file), and a second run
 // applies nothing.
 func TestIngestEmbeddedRetail(t *testing.T) {
+	t.Parallel()
 	files := retailFiles(t)
 	if len(files) != 305 {
 		t.Fatalf("%d retail files, want 305", len(files))
@@ -94,6 +95,7 @@ func TestIngestEmbeddedRetail(t *testing.T) {
 // rejects file beside the input, or to the current directory when the
 // input's directory is read-only.
 func TestIngestEmbeddedRejects(t *testing.T) {
+	t.Parallel()
 	const file = `InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country
 536365,85123A,HEART,6,2010-12-01 08:26:00,2.55,17850.0,United Kingdom
 536365,71053,LANTERN,6,2010-12-01 08:26:00,3.39,17850.0,United Kingdom
@@ -136,6 +138,7 @@ func TestIngestEmbeddedRejects(t *testing.T) {
 // each corrected order once, keeps both in the ledger file, and rejects an
 // order never applied; a plain ingest of the corrected file conflicts.
 func TestIngestCorrections(t *testing.T) {
+	t.Parallel()
 	const orders = `order_id,customer_id,channel,store_id,amount,currency,item_ids,purchased_at
 S1-1,17850,store,LDN-01,100.00,GBP,85123A,2010-12-01T08:26:00Z
 S1-2,13047,store,LDN-01,40.00,GBP,71053,2010-12-01T08:28:00Z

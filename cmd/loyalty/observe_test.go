@@ -39,6 +39,7 @@ func gaugeValues(t *testing.T, cs []prometheus.Collector) map[string]float64 {
 // first change the board lacks: NaN before a board, the changes and their
 // age while behind, 0 once caught up.
 func TestReplicaLagMetrics(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	rdb := redis.NewClient(&redis.Options{Addr: testenv.Redis(t).Addr})
 	t.Cleanup(func() { rdb.Close() })

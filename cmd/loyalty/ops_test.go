@@ -135,7 +135,8 @@ func orderBody(customer, amount string) string {
 // "serving" is logged once the ports are bound, and on SIGTERM the shipper's
 // last round is logged with the backlog left.
 func TestProbesWithStoresDown(t *testing.T) {
-	st := newStack(t)
+	t.Parallel()
+	st := newOwnStack(t)
 	admin := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 	env := append(st.env, "LOYALTY_HTTP_ADMIN_ADDR="+admin, "LOYALTY_LOG_FORMAT=json", "LOYALTY_LOG_LEVEL=info", "LOYALTY_HTTP_SHUTDOWN_TIMEOUT=5s")
 	srv := startServe(t, env)
@@ -272,6 +273,7 @@ func TestProbesWithStoresDown(t *testing.T) {
 // they survive a restart; a token signed with another data directory's key
 // is refused; `balances` reads the ledger while serve owns the directory.
 func TestEmbeddedKeys(t *testing.T) {
+	t.Parallel()
 	dirA, dirB := filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")
 	envA := cleanEnv("LOYALTY_DATA_DIR="+dirA, "LOYALTY_LOG_LEVEL=warn")
 	envB := cleanEnv("LOYALTY_DATA_DIR="+dirB, "LOYALTY_LOG_LEVEL=warn")
@@ -309,6 +311,7 @@ func TestEmbeddedKeys(t *testing.T) {
 // TestMigrateLists: migrate says which migrations it applied, and that
 // none were needed the second time.
 func TestMigrateLists(t *testing.T) {
+	t.Parallel()
 	st := newStack(t)
 	out, errOut, code := runBin(t, st.env, "migrate")
 	if code != 0 || !strings.Contains(out, "applied 0001_") || !regexp.MustCompile(`is current \((\d+) migrations applied now, (\d+) in all\)`).MatchString(out) {
@@ -337,6 +340,7 @@ func mustAtoi(t *testing.T, s string) int {
 // --metrics-file: the balances and the metrics agree with ExpectRetail's
 // independent count.
 func TestReadmeIngestExample(t *testing.T) {
+	t.Parallel()
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
@@ -390,6 +394,7 @@ func TestReadmeIngestExample(t *testing.T) {
 // TestLoopback: the development sign-in is only on addresses the network
 // can't reach.
 func TestLoopback(t *testing.T) {
+	t.Parallel()
 	for addr, want := range map[string]bool{"127.0.0.1:8080": true, "[::1]:8080": true, "localhost:8080": true,
 		":8080": false, "0.0.0.0:8080": false, "10.0.0.5:8080": false, "[::]:8080": false, "example.com:80": false} {
 		if loopback(addr) != want {

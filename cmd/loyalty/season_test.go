@@ -17,6 +17,7 @@ import (
 // (a season balance changed behind its back is reported, with its season),
 // and rebuild recreates them from the ledger.
 func TestSeasonsRebuildReconcile(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	cal := writecontract.Calendar()
 	now := time.Now()

@@ -17,7 +17,8 @@ import (
 // still taken and reach the ledger once it is back; SIGTERM shuts down
 // cleanly.
 func TestServeClickHouseDown(t *testing.T) {
-	s := newStack(t)
+	t.Parallel()
+	s := newOwnStack(t)
 	srv := startServe(t, s.env)
 	base := srv.base
 	auth := api.AuthConfig{HS256Key: []byte("0123456789abcdef0123456789abcdef"), Issuer: "loyalty", Audience: "loyalty-api"}

@@ -49,6 +49,7 @@ func runBin(t *testing.T, env []string, args ...string) (stdout, stderr string, 
 // writes it (file key and variable) and the bad value, or the nearest known
 // key.
 func TestMisconfiguration(t *testing.T) {
+	t.Parallel()
 	prod := []string{"LOYALTY_REDIS_ADDR=127.0.0.1:1", "LOYALTY_CLICKHOUSE_ADDR=127.0.0.1:1"}
 	key := "LOYALTY_AUTH_HS256_KEY=0123456789abcdef0123456789abcdef"
 	proxy := "LOYALTY_PROXY_KEY=0123456789abcdef0123456789abcdef"
@@ -171,6 +172,7 @@ func TestEffectiveConfigLogged(t *testing.T) {
 // TestVersion: `loyalty version` and `loyalty --version` print the same
 // line.
 func TestVersion(t *testing.T) {
+	t.Parallel()
 	v, _, code := runBin(t, cleanEnv(), "version")
 	vv, _, code2 := runBin(t, cleanEnv(), "--version")
 	if code != 0 || code2 != 0 || !strings.HasPrefix(v, "loyalty ") || !strings.Contains(v, "revision") || v != vv {
@@ -180,6 +182,7 @@ func TestVersion(t *testing.T) {
 
 // TestHelpExamples: every command's --help has an Examples section.
 func TestHelpExamples(t *testing.T) {
+	t.Parallel()
 	var walk func(path []string)
 	root := rootCmd()
 	seen := 0
@@ -208,6 +211,7 @@ func TestHelpExamples(t *testing.T) {
 // TestTokenSubject: a customer token needs a customer id as its subject,
 // the other roles a name.
 func TestTokenSubject(t *testing.T) {
+	t.Parallel()
 	env := cleanEnv("LOYALTY_DATA_DIR=" + t.TempDir())
 	cases := []struct {
 		sub, role string
@@ -233,6 +237,7 @@ func TestTokenSubject(t *testing.T) {
 // TestReadmeConfigTable: README's Configuration table lists exactly the
 // keys of Config, each with its variable.
 func TestReadmeConfigTable(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)

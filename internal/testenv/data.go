@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/shopspring/decimal"
@@ -19,7 +21,9 @@ import (
 // CSV files, one per day (2010-12-01.csv ...): $LOYALTY_RETAIL_DATA if set
 // (a directory of .csv files, or of .csv.gz files, which are decompressed),
 // else the repository's testdata/online-retail/*.csv.gz decompressed into a
-// temporary directory of the test. Missing data fails the test.
+// temporary directory: the test's, or under Main one for the whole package.
+// The files are shared: tests must not write there. Missing data fails the
+// test.
 func RetailData(t testing.TB) string {
 	t.Helper()
 	src := os.Getenv("LOYALTY_RETAIL_DATA")
@@ -37,13 +41,42 @@ func RetailData(t testing.TB) string {
 	if len(gz) == 0 {
 		t.Fatalf("no retail data (*.csv or *.csv.gz) in %s: set LOYALTY_RETAIL_DATA to the directory of the online-retail exports", src)
 	}
-	dir := t.TempDir()
-	for _, p := range gz {
-		if err := gunzipTo(p, filepath.Join(dir, strings.TrimSuffix(filepath.Base(p), ".gz"))); err != nil {
+	if !inMain() {
+		dir := t.TempDir()
+		if err := gunzipAll(gz, dir); err != nil {
 			t.Fatal(err)
 		}
+		return dir
 	}
-	return dir
+	// Under Main the files are decompressed once for the whole package,
+	// into a directory Main removes.
+	retail.once.Do(func() {
+		if retail.dir, retail.err = os.MkdirTemp("", "testenv-retail-"); retail.err != nil {
+			return
+		}
+		removeAtEnd(retail.dir)
+		retail.err = gunzipAll(gz, retail.dir)
+	})
+	if retail.err != nil {
+		t.Fatal(retail.err)
+	}
+	return retail.dir
+}
+
+// retail is the package's decompressed retail data under Main.
+var retail struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+func gunzipAll(gz []string, dir string) error {
+	for _, p := range gz {
+		if err := gunzipTo(p, filepath.Join(dir, strings.TrimSuffix(filepath.Base(p), ".gz"))); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // repoRoot is the nearest directory at or above the working directory that
@@ -105,8 +138,35 @@ type Retail struct {
 // zero. It fails the test if the files hold something the rules reject (an
 // invoice whose lines disagree on CustomerID, a cancellation with a positive
 // total, a sale with a negative one, an InvoiceNo in two files), since the
-// real data has none.
+// real data has none. The answer for a list of files is computed once per
+// test binary (the files are read-only test data).
 func ExpectRetail(t testing.TB, files []string) Retail {
+	t.Helper()
+	key := strings.Join(files, "\x00")
+	expected.mu.Lock()
+	r, ok := expected.m[key]
+	expected.mu.Unlock()
+	if !ok {
+		r = expectRetail(t, files)
+		expected.mu.Lock()
+		if expected.m == nil {
+			expected.m = map[string]Retail{}
+		}
+		expected.m[key] = r
+		expected.mu.Unlock()
+	}
+	r.Balances = maps.Clone(r.Balances)
+	return r
+}
+
+// expected remembers ExpectRetail's answers by their files: several tests
+// of a package ask for the same.
+var expected struct {
+	mu sync.Mutex
+	m  map[string]Retail
+}
+
+func expectRetail(t testing.TB, files []string) Retail {
 	t.Helper()
 	type group struct {
 		customer string

@@ -1,10 +1,17 @@
 package testenv
 
 import (
+	"flag"
 	"os"
+	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 )
+
+// ParallelPerCPU is how many parallel tests per CPU Main runs at once when
+// -parallel is not given.
+const ParallelPerCPU = 4
 
 // shared holds the servers a test package shares: started at first use,
 // stopped by Main once every test has run.
@@ -12,6 +19,7 @@ var shared struct {
 	mu      sync.Mutex
 	inMain  bool
 	servers map[string]*sharedServer
+	remove  []string // directories to remove at the end
 }
 
 type sharedServer struct {
@@ -21,11 +29,21 @@ type sharedServer struct {
 }
 
 // Main runs the package's tests and then stops the servers SharedRedis and
-// SharedClickHouse started and removes their directories; it returns the
-// exit code for os.Exit. Call it from TestMain:
+// SharedClickHouse started and removes their directories (and RetailData's
+// shared copy); it returns the exit code for os.Exit. Call it from TestMain:
 //
 //	func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+//
+// Tests on servers mostly wait (for a server, a child process, a failover),
+// so unless -parallel is given Main lets ParallelPerCPU parallel tests per
+// CPU run at once rather than go test's one.
 func Main(m *testing.M) int {
+	flag.Parse()
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		_ = flag.Set("test.parallel", strconv.Itoa(ParallelPerCPU*runtime.GOMAXPROCS(0)))
+	}
 	shared.mu.Lock()
 	shared.inMain = true
 	shared.mu.Unlock()
@@ -39,7 +57,25 @@ func Main(m *testing.M) int {
 		}
 	}
 	shared.servers = nil
+	for _, dir := range shared.remove {
+		os.RemoveAll(dir)
+	}
+	shared.remove = nil
 	return code
+}
+
+// inMain reports whether Main runs the tests.
+func inMain() bool {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	return shared.inMain
+}
+
+// removeAtEnd has Main remove dir once every test has run.
+func removeAtEnd(dir string) {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	shared.remove = append(shared.remove, dir)
 }
 
 // SharedRedis returns the test package's shared redis-server (configured as

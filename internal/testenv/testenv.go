@@ -88,14 +88,23 @@ func (s *Server) Stop() {
 // persisted data (ClickHouse tables, Redis AOF) is kept.
 func (s *Server) Start(t testing.TB) {
 	t.Helper()
+	if err := s.Restart(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Restart is Start returning its error, for a goroutine other than the
+// test's (which must not fail the test itself).
+func (s *Server) Restart() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cmd != nil {
-		return
+		return nil
 	}
 	if err := s.spawn(); err != nil {
-		t.Fatalf("restart %s: %v", filepath.Base(s.bin), err)
+		return fmt.Errorf("restart %s: %w", filepath.Base(s.bin), err)
 	}
+	return nil
 }
 
 func (s *Server) spawn() error {
