@@ -3,6 +3,7 @@ package redisindex
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/xyz/loyalty/histogram"
+	"github.com/xyz/loyalty/internal/retry"
 	"github.com/xyz/loyalty/ledger"
 )
 
@@ -67,27 +69,37 @@ func (x *Index) run(ctx context.Context, s *redis.Script, keys []string, wait bo
 	ks = append(append(ks, x.p+":gen"), keys...)
 	argv := make([]any, 0, len(consts)+len(args))
 	argv = append(append(argv, consts...), args...)
-	for attempt := 0; ; attempt++ {
-		v, err := x.call(ctx, s, ks, wait, argv)
-		if err != nil {
-			return nil, err
-		}
-		if len(v) < 3 || v[0] != "RETRY" {
-			return v, nil
+	var v []any
+	err := retry.Do(ctx, retry.Policy{Attempts: maxRetries + 1, Retryable: lacksKeys}, func() (err error) {
+		if v, err = x.call(ctx, s, ks, wait, argv); err != nil || len(v) < 3 || v[0] != "RETRY" {
+			return err
 		}
 		gen, _ := v[1].(string)
 		clock, _ := v[2].(string)
 		x.learn(gen, clock)
-		if attempt == maxRetries {
-			return nil, fmt.Errorf("script still lacks keys %v after %d calls", v[3:], attempt+1)
-		}
 		for _, k := range v[3:] {
 			if k, ok := k.(string); ok {
 				ks = append(ks, k)
 				x.learnKey(k)
 			}
 		}
+		return missingKeys(fmt.Sprint(v[3:]))
+	})
+	if err != nil {
+		return nil, err
 	}
+	return v, nil
+}
+
+// missingKeys is a script's RETRY reply: the keys it asked for, to be
+// passed in the next call.
+type missingKeys string
+
+func (m missingKeys) Error() string { return "script still lacks keys " + string(m) }
+
+func lacksKeys(err error) bool {
+	var m missingKeys
+	return errors.As(err, &m)
 }
 
 // call runs s once; with wait (and MinReplicasAck > 0), WAIT follows it in
