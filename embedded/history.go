@@ -25,11 +25,8 @@ func (s *Store) HistoryPage(ctx context.Context, customerID, before uint64, limi
 		return nil, nil
 	}
 	s.mu.Lock()
-	fi, err := s.f.Stat()
+	size := s.size
 	s.mu.Unlock()
-	if err != nil {
-		return nil, fmt.Errorf("history of customer %d: %w", customerID, err)
-	}
 	f, err := os.Open(s.path)
 	if err != nil {
 		return nil, fmt.Errorf("history of customer %d: %w", customerID, err)
@@ -40,7 +37,7 @@ func (s *Store) HistoryPage(ctx context.Context, customerID, before uint64, limi
 	// of "); each candidate is decoded and checked.
 	mark := []byte(`"customer_id":` + strconv.FormatUint(customerID, 10) + `,`)
 	var ring []ledger.Entry // the latest limit entries below before, oldest first
-	r := bufio.NewReaderSize(io.LimitReader(f, fi.Size()), 1<<20)
+	r := bufio.NewReaderSize(io.LimitReader(f, size), 1<<20)
 	for n := 0; ; n++ {
 		if n%4096 == 0 && ctx.Err() != nil {
 			return nil, fmt.Errorf("history of customer %d: %w", customerID, ctx.Err())

@@ -38,11 +38,21 @@ type Store struct {
 	board   *ranker.Board
 	seasons map[string]*ranker.Board // season boards, created by their first change
 	ids     map[string]seen
-	f       *os.File
+	f       ledgerFile
+	size    int64 // of the ledger file: whole lines only
+	broken  error // set when a failed write could not be undone: no more changes
 	lock    *os.File
 	seq     uint64
 	path    string
 	now     func() time.Time
+}
+
+// ledgerFile is the ledger file, opened for appending (an *os.File).
+type ledgerFile interface {
+	Write(b []byte) (int, error)
+	Sync() error
+	Truncate(size int64) error
+	Close() error
 }
 
 // Open opens (or creates) the store in dir and replays its ledger.
@@ -63,10 +73,12 @@ func Open(dir string) (*Store, error) {
 		lock.Close()
 		return nil, err
 	}
-	if s.f, err = os.OpenFile(s.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640); err != nil {
+	f, err := os.OpenFile(s.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("open ledger: %w", err)
 	}
+	s.f = f
 	return s, nil
 }
 
@@ -86,6 +98,7 @@ func (s *Store) replay() error {
 	for line := 1; ; line++ {
 		b, err := r.ReadBytes('\n')
 		if errors.Is(err, io.EOF) {
+			s.size = good
 			if len(b) > 0 {
 				return os.Truncate(s.path, good)
 			}
@@ -139,6 +152,9 @@ func (s *Store) Board() *ranker.Board { return s.board }
 func (s *Store) Apply(_ context.Context, changes []ledger.Change) ([]ledger.Outcome, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.broken != nil {
+		return nil, s.broken
+	}
 	out := make([]ledger.Outcome, len(changes))
 	var buf []byte
 	pending := map[string]int{}
@@ -196,11 +212,8 @@ func (s *Store) Apply(_ context.Context, changes []ledger.Change) ([]ledger.Outc
 	if len(applied) == 0 {
 		return out, nil
 	}
-	if _, err := s.f.Write(buf); err != nil {
-		return nil, fmt.Errorf("write ledger: %w", err)
-	}
-	if err := s.f.Sync(); err != nil {
-		return nil, fmt.Errorf("sync ledger: %w", err)
+	if err := s.write(buf); err != nil {
+		return nil, err
 	}
 	for _, e := range applied {
 		s.ids[e.ID] = seen{e.Digest, e}
@@ -211,6 +224,28 @@ func (s *Store) Apply(_ context.Context, changes []ledger.Change) ([]ledger.Outc
 	}
 	s.seq += uint64(len(applied))
 	return out, nil
+}
+
+// write appends lines to the ledger file and syncs it. When that fails,
+// the file is cut back to its last whole line, so that nothing of the
+// failed changes stays (they are not applied) and no later line follows a
+// torn one; when even that fails, the store takes no more changes (a
+// restart cuts a torn last line off).
+func (s *Store) write(b []byte) error {
+	_, err := s.f.Write(b)
+	if err != nil {
+		err = fmt.Errorf("write ledger: %w", err)
+	} else if err = s.f.Sync(); err != nil {
+		err = fmt.Errorf("sync ledger: %w", err)
+	}
+	if err == nil {
+		s.size += int64(len(b))
+		return nil
+	}
+	if terr := s.f.Truncate(s.size); terr != nil {
+		s.broken = fmt.Errorf("embedded store: a failed ledger write could not be undone (%v), so no change is taken until a restart: %w", terr, err)
+	}
+	return err
 }
 
 // Recall returns the entries of the change ids the store has applied
