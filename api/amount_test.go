@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -18,6 +19,7 @@ import (
 // entries from the index's change log into a real ClickHouse ledger and reads
 // them back exactly.
 func TestOrderSubPennyAmounts(t *testing.T) {
+	t.Parallel()
 	e := newRedisEnv(t)
 	ch := e.token(t, "web-shop", "channel")
 	steps := []struct {
@@ -50,7 +52,7 @@ func TestOrderSubPennyAmounts(t *testing.T) {
 
 	ctx := testenv.Context(t)
 	cfg := chledger.DefaultConfig()
-	cfg.Addr, cfg.Database = testenv.ClickHouse(t).Addr, "api_amounts"
+	cfg.Addr, cfg.Database = testenv.SharedClickHouse(t).Addr, fmt.Sprintf("api_amounts%d", envs.Add(1))
 	l, err := chledger.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -87,6 +89,7 @@ func TestOrderSubPennyAmounts(t *testing.T) {
 // that fail to parse and some that parse but are invalid: one 422 names
 // them all, and nothing is applied.
 func TestOrderReportsEveryField(t *testing.T) {
+	t.Parallel()
 	e := newRedisEnv(t)
 	ch := e.token(t, "web-shop", "channel")
 	body := `{"customerId":"42","channel":"fax","paymentDetails":{"amount":"10.0000001","currency":"USD"},` +

@@ -34,6 +34,7 @@ func sign(t testing.TB, cfg api.AuthConfig, method jwt.SigningMethod, key any, e
 // TestAuthorizationMatrix sends every route every kind of token: valid
 // tokens of each role, and missing, forged, expired and foreign ones.
 func TestAuthorizationMatrix(t *testing.T) {
+	t.Parallel()
 	e := newLedgerEnv(t)
 	staff := e.token(t, "agent-7", "staff")
 	want(t, e.post(t, "/loyalty/202", staff, `{"loyalty-points":40,"reason":"setup","idempotencyKey":"setup-202"}`), 201)
@@ -118,6 +119,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 // HS256, and refuses an HS256 token keyed with the public key (algorithm
 // confusion).
 func TestRS256(t *testing.T) {
+	t.Parallel()
 	priv, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -140,6 +142,7 @@ func TestRS256(t *testing.T) {
 
 // TestMintToken checks the development tokens and their refusals.
 func TestMintToken(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig().Auth
 	if _, err := api.MintToken(cfg, "1", "admin", time.Hour); err == nil {
 		t.Fatal("unknown role accepted")

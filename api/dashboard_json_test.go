@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xyz/loyalty/internal/testenv"
 	"github.com/xyz/loyalty/ranker"
 )
 
@@ -15,8 +16,8 @@ import (
 // "at", null and empty lines, unknown and null gaps and percentages) and
 // strings that need escaping.
 func TestDashboardJSON(t *testing.T) {
-	seed := time.Now().UnixNano()
-	t.Logf("seed %d", seed)
+	t.Parallel()
+	seed := testenv.Seed(t)
 	rng := rand.New(rand.NewPCG(uint64(seed), 7))
 	strs := []string{"", "all-time", "2026-11", "123", "Amber Falcon 4821", `a"b\c`, "<script>&", "tab\there", "caf\u00e9", "\u2028", "bad \xff utf8"}
 	str := func() string { return strs[rng.IntN(len(strs))] }
@@ -80,6 +81,7 @@ func TestDashboardJSON(t *testing.T) {
 // TestTopNames: the remembered top list names whatever top it is given,
 // also after the top changed, shrank or grew.
 func TestTopNames(t *testing.T) {
+	t.Parallel()
 	n := NewProxyNamer([]byte("test-proxy-key-of-at-least-32-bytes"))
 	for _, ids := range [][]uint64{{1, 2, 3}, {1, 2, 3}, {1, 5, 3}, {1}, {1, 5, 3, 7}, {9, 5}, {}} {
 		es := make([]ranker.Entry, len(ids))

@@ -111,9 +111,9 @@ func expect(names *api.ProxyNamer, d ranker.Dashboard, own bool) dashJSON {
 // TestDashboardMatchesRanker reads random customers' dashboards over HTTP
 // on a seeded board and compares them with the ranker's own answer.
 func TestDashboardMatchesRanker(t *testing.T) {
+	t.Parallel()
 	e := newRedisEnv(t)
-	s := rand.Uint64()
-	t.Logf("seed %d", s)
+	s := testenv.Seed(t)
 	r := rand.New(rand.NewPCG(s, 7))
 	const n = 3000
 	seed(t, e, r, n)
@@ -166,6 +166,7 @@ func TestDashboardMatchesRanker(t *testing.T) {
 // TestDashboardQuery checks the defaults and limits of top and around and
 // the path id.
 func TestDashboardQuery(t *testing.T) {
+	t.Parallel()
 	e := newRedisEnv(t)
 	seed(t, e, rand.New(rand.NewPCG(1, 2)), 200)
 	staff := e.token(t, "agent-7", "staff")
@@ -203,6 +204,7 @@ func TestDashboardQuery(t *testing.T) {
 // TestManualPoints inserts points by hand: success, replays (body or
 // header key), conflicts and each field's limits.
 func TestManualPoints(t *testing.T) {
+	t.Parallel()
 	e := newLedgerEnv(t)
 	staff := e.token(t, "agent-7", "staff")
 	body := func(pts any, reason, key string) string {
@@ -292,6 +294,7 @@ func TestManualPoints(t *testing.T) {
 // asOf with the seq and time of the last change applied; a fresh one says
 // false in both.
 func TestDashboardStale(t *testing.T) {
+	t.Parallel()
 	e, rk, _ := newMockEnv(t)
 	at := time.Date(2026, 12, 1, 23, 59, 58, 123_000_000, time.UTC)
 	d := ranker.Dashboard{Me: ranker.Entry{CustomerID: 42, Rank: 1, Points: 7}, Ranked: true, Tied: 1, Total: 1,
@@ -318,6 +321,7 @@ func TestDashboardStale(t *testing.T) {
 // TestReadyzFollowsRanker: /readyz is the ranker's Ready alone (the replica
 // stays ready through a primary outage while its board is young enough).
 func TestReadyzFollowsRanker(t *testing.T) {
+	t.Parallel()
 	e, rk, _ := newMockEnv(t)
 	rk.EXPECT().Ready().Return(true)
 	want(t, e.get(t, "/readyz", ""), 200)
@@ -328,6 +332,7 @@ func TestReadyzFollowsRanker(t *testing.T) {
 // TestDashboardPartial: while the board loads, a dashboard from the Redis
 // histogram says partial, with the customer's points, rank and ties.
 func TestDashboardPartial(t *testing.T) {
+	t.Parallel()
 	e, rk, _ := newMockEnv(t)
 	rk.EXPECT().Dashboard(gomock.Any(), uint64(42), 10, 2).Return(ranker.Dashboard{
 		Me: ranker.Entry{CustomerID: 42, Rank: 7, Points: 30}, Ranked: true, Tied: 3, Total: 900, Partial: true}, nil)

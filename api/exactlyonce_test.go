@@ -13,6 +13,7 @@ import (
 // over HTTP on Redis + ClickHouse, counts once; the retries answer 200
 // replayed with the original result.
 func TestOrderDatedAheadOnce(t *testing.T) {
+	t.Parallel()
 	e := newLedgerEnv(t)
 	ch := e.token(t, "pos-1", "channel")
 	body := orderAt("17850", "54.99", "GBP", time.Now().UTC().Add(20*time.Hour).Format(time.RFC3339))
@@ -39,6 +40,7 @@ func TestOrderDatedAheadOnce(t *testing.T) {
 // other content stays a 409; an order never applied is 404; the customer
 // can't be corrected.
 func TestCorrectionOverHTTP(t *testing.T) {
+	t.Parallel()
 	e := newLedgerEnv(t)
 	ch := e.token(t, "pos-1", "channel")
 	staff := e.token(t, "agent-7", "staff")

@@ -49,6 +49,7 @@ func generic(t *testing.T, r *response, status int) {
 }
 
 func TestRankerFaults(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name   string
 		err    error
@@ -74,7 +75,8 @@ func TestRankerFaults(t *testing.T) {
 			return ranker.Dashboard{}, ctx.Err()
 		})
 	done := make(chan *response, 1)
-	go func() { done <- e.get(t, "/loyalty/42", e.token(t, "42", "customer")) }()
+	tok := e.token(t, "42", "customer") // here: it may t.Fatal, the goroutine may not
+	go func() { done <- e.get(t, "/loyalty/42", tok) }()
 	select {
 	case r := <-done:
 		generic(t, r, 503)
@@ -94,6 +96,7 @@ func TestRankerFaults(t *testing.T) {
 }
 
 func TestWriterFaults(t *testing.T) {
+	t.Parallel()
 	e, _, w := newMockEnv(t)
 	ch, staff := e.token(t, "web-shop", "channel"), e.token(t, "agent-7", "staff")
 	down := fmt.Errorf("%w: apply changes: dial tcp %s: i/o timeout", ingest.ErrUnavailable, secret)
@@ -130,6 +133,7 @@ func TestWriterFaults(t *testing.T) {
 
 // TestHealthz reports each dependency without its error text.
 func TestHealthz(t *testing.T) {
+	t.Parallel()
 	e, _, _ := newMockEnv(t)
 	r := e.get(t, "/healthz", "")
 	want(t, r, 503)

@@ -14,6 +14,7 @@ import (
 // is a 503 "not confirmed" problem with Retry-After that says a retry is
 // safe, also when the writer reports it alongside unavailability.
 func TestNotConfirmed(t *testing.T) {
+	t.Parallel()
 	e, _, w := newMockEnv(t)
 	ch, staff := e.token(t, "web-shop", "channel"), e.token(t, "agent-7", "staff")
 	errs := []error{

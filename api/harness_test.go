@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,7 +29,7 @@ import (
 
 func TestMain(m *testing.M) {
 	gin.SetMode(gin.TestMode)
-	os.Exit(m.Run())
+	os.Exit(testenv.Main(m))
 }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -93,11 +95,27 @@ func newLedgerEnv(t testing.TB, tweak ...func(*api.Config)) *env {
 
 func newRedisEnvLedger(t testing.TB, withLedger bool, tweak ...func(*api.Config)) *env {
 	t.Helper()
-	srv := testenv.Redis(t)
+	return redisEnvOn(t, testenv.SharedRedis(t), withLedger, tweak...)
+}
+
+// newOwnRedisEnv is newRedisEnv on a Redis of its own, for a test that
+// stops it.
+func newOwnRedisEnv(t testing.TB, tweak ...func(*api.Config)) *env {
+	t.Helper()
+	return redisEnvOn(t, testenv.Redis(t), false, tweak...)
+}
+
+// envs numbers the environments on the shared servers: each has its own
+// Redis prefix and ClickHouse database.
+var envs atomic.Int64
+
+func redisEnvOn(t testing.TB, srv *testenv.Server, withLedger bool, tweak ...func(*api.Config)) *env {
+	t.Helper()
+	name := fmt.Sprintf("api%d", envs.Add(1))
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, PoolSize: 32, MaxRetries: -1, DialTimeout: time.Second})
 	t.Cleanup(func() { rdb.Close() })
 	hcfg := redisindex.DefaultConfig()
-	hcfg.Prefix = "api"
+	hcfg.Prefix = name
 	hcfg.DedupeParts = 64
 	idx := redisindex.New(rdb, hcfg)
 	if _, err := idx.Check(testenv.Context(t)); err != nil {
@@ -118,7 +136,7 @@ func newRedisEnvLedger(t testing.TB, withLedger bool, tweak ...func(*api.Config)
 	e := &env{redis: srv, idx: idx, rep: rep, rank: rep, rule: rule, write: w}
 	if withLedger {
 		lc := chledger.DefaultConfig()
-		lc.Addr = testenv.ClickHouse(t).Addr
+		lc.Addr, lc.Database = testenv.SharedClickHouse(t).Addr, name
 		led, err := chledger.Open(testenv.Context(t), lc)
 		if err != nil {
 			t.Fatal(err)

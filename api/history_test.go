@@ -42,6 +42,7 @@ func historyLines(t testing.TB, m map[string]any) ([]histLine, []uint64) {
 // ledger and reads the customer's history: every change once, newest first,
 // the same through every page size, the last balance the dashboard's.
 func TestHistoryOverLedger(t *testing.T) {
+	t.Parallel()
 	e := newLedgerEnv(t)
 	e.build(t, api.Deps{Ranker: e.rep, Writer: e.write, History: e.ledger})
 	ch, staff, me := e.token(t, "pos-1", "channel"), e.token(t, "agent-7", "staff"), e.token(t, "4242", "customer")
@@ -116,6 +117,7 @@ func TestHistoryOverLedger(t *testing.T) {
 // TestHistoryRequests checks who may read a history and that bad query
 // parameters get a 400 naming what to send.
 func TestHistoryRequests(t *testing.T) {
+	t.Parallel()
 	st, err := embedded.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -162,6 +164,7 @@ func TestHistoryRequests(t *testing.T) {
 // generic body and Retry-After, while the dashboard answers 200; any other
 // failure is a generic 500.
 func TestHistoryUnavailable(t *testing.T) {
+	t.Parallel()
 	st, err := embedded.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -185,6 +188,7 @@ func TestHistoryUnavailable(t *testing.T) {
 // TestDevSignIn: POST /dev/token exists only when Config.DevSignIn is set,
 // mints customer and staff tokens the API accepts, and names what to fix.
 func TestDevSignIn(t *testing.T) {
+	t.Parallel()
 	e := newEmbeddedEnv(t, func(c *api.Config) { c.DevSignIn = true })
 	r := e.post(t, "/dev/token", "", `{"role":"customer","subject":"17850"}`)
 	want(t, r, http.StatusCreated)
@@ -229,6 +233,7 @@ func TestDevSignIn(t *testing.T) {
 // TestPageRoutes: the page and its files are served when Deps.Page is set,
 // and are a 404 problem otherwise.
 func TestPageRoutes(t *testing.T) {
+	t.Parallel()
 	page, err := web.Handler()
 	if err != nil {
 		t.Fatal(err)

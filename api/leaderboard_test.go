@@ -13,6 +13,7 @@ import (
 	"github.com/xyz/loyalty/embedded"
 	"github.com/xyz/loyalty/ingest"
 	"github.com/xyz/loyalty/internal/oracle"
+	"github.com/xyz/loyalty/internal/testenv"
 	"github.com/xyz/loyalty/internal/writecontract"
 	"github.com/xyz/loyalty/ledger"
 	"github.com/xyz/loyalty/ranker"
@@ -76,9 +77,9 @@ func show(p *int64) string {
 // pages at random offsets and a walk through every page by nextOffset, and
 // the distribution's counts and quantiles.
 func TestLeaderboardOracleOverHTTP(t *testing.T) {
+	t.Parallel()
 	e := newRedisEnv(t)
-	s := rand.Uint64()
-	t.Logf("seed %d (rerun: edit the seed here)", s)
+	s := testenv.Seed(t)
 	r := rand.New(rand.NewPCG(s, 10))
 	o := oracle.New()
 	const customers = 1500
@@ -204,6 +205,7 @@ func TestLeaderboardOracleOverHTTP(t *testing.T) {
 // none 401), parameters out of range are 400 naming the parameter, unknown
 // boards 404.
 func TestLeaderboardAccess(t *testing.T) {
+	t.Parallel()
 	e := newEmbeddedEnv(t)
 	staff := e.token(t, "agent-7", "staff")
 	for _, path := range []string{"/leaderboard", "/leaderboard/distribution"} {
@@ -242,6 +244,7 @@ func TestLeaderboardAccess(t *testing.T) {
 // index could not give exactly is absent (not null, which means "none"),
 // and topPercent is absent; a known one is shown.
 func TestPartialDashboardNudges(t *testing.T) {
+	t.Parallel()
 	e, rk, _ := newMockEnv(t)
 	d := ranker.Dashboard{Me: ranker.Entry{CustomerID: 42, Rank: 30, Points: 7}, Ranked: true, Tied: 1, Total: 90, Partial: true,
 		ToTop: ranker.Gap{Points: 93, OK: true}}
@@ -279,6 +282,7 @@ func TestPartialDashboardNudges(t *testing.T) {
 // TestLeaderboardSeasons: the season board pages, describes and nudges like
 // the all-time board: two customers this month, three last month.
 func TestLeaderboardSeasons(t *testing.T) {
+	t.Parallel()
 	st, err := embedded.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

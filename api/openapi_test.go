@@ -245,6 +245,7 @@ func (d *openAPI) validate(s *schema, v any, at string) error {
 // reference resolves, every operation documents 401/403 when it needs a
 // token.
 func TestOpenAPIDocument(t *testing.T) {
+	t.Parallel()
 	e := newEmbeddedEnv(t)
 	r := e.get(t, "/openapi.json", "")
 	want(t, r, 200)

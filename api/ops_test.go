@@ -10,9 +10,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/xyz/loyalty/api"
+	"github.com/xyz/loyalty/internal/testenv"
 )
 
 // TestMetricsLabelsBounded: 1,000 requests with random methods (made up
@@ -20,9 +20,9 @@ import (
 // plus "other" times the route templates times the statuses to /metrics,
 // which needs no token.
 func TestMetricsLabelsBounded(t *testing.T) {
+	t.Parallel()
 	e := newEmbeddedEnv(t)
-	seed := time.Now().UnixNano()
-	t.Logf("seed %d", seed)
+	seed := testenv.Seed(t)
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
 	std := []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"}
 	paths := []string{"/loyalty/17850", "/order/o-1", "/healthz", "/readyz", "/livez", "/openapi.json", "/nope", "/order/x/y"}
@@ -85,6 +85,7 @@ func TestMetricsLabelsBounded(t *testing.T) {
 // TestLivez: /livez answers 200 from the process alone, whatever the
 // dependencies say; /healthz reports them.
 func TestLivez(t *testing.T) {
+	t.Parallel()
 	e := newEmbeddedEnv(t)
 	down := func() error { return fmt.Errorf("connection refused") }
 	e.build(t, api.Deps{Ranker: e.rank, Writer: e.write, Settings: down,
@@ -97,6 +98,7 @@ func TestLivez(t *testing.T) {
 // TestAdminListener: with AdminOnlyMetrics the public handler has no
 // /metrics; the admin handler serves it, the probes and pprof.
 func TestAdminListener(t *testing.T) {
+	t.Parallel()
 	e := newEmbeddedEnv(t, func(c *api.Config) { c.AdminOnlyMetrics = true })
 	want(t, e.get(t, "/metrics", ""), 404)
 	adm := e.srv.AdminHandler()
@@ -117,6 +119,7 @@ func TestAdminListener(t *testing.T) {
 // TestManualPointsEveryInvalidField: POST /loyalty/{userId} names every
 // invalid field in one 422, a field of the wrong type too.
 func TestManualPointsEveryInvalidField(t *testing.T) {
+	t.Parallel()
 	e := newEmbeddedEnv(t)
 	staff := e.token(t, "alice", api.RoleStaff)
 	cases := []struct {
@@ -153,6 +156,7 @@ func TestManualPointsEveryInvalidField(t *testing.T) {
 // TestForbiddenNamesRole: a 403 says which role the route needs and the
 // token's role.
 func TestForbiddenNamesRole(t *testing.T) {
+	t.Parallel()
 	e := newEmbeddedEnv(t)
 	cases := []struct{ method, path, sub, role, want string }{
 		{"POST", "/loyalty/17850", "17850", api.RoleCustomer, "needs a token with role staff; this token's role is customer"},
@@ -174,6 +178,7 @@ func TestForbiddenNamesRole(t *testing.T) {
 // every problem has an example, and each JSON example is valid against its
 // schema.
 func TestOpenAPIExamples(t *testing.T) {
+	t.Parallel()
 	raw, err := os.ReadFile("openapi.json")
 	if err != nil {
 		t.Fatal(err)

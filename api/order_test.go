@@ -37,6 +37,7 @@ func num(t testing.TB, m map[string]any, k string) int64 {
 // TestOrders posts purchases and refunds and checks the points rule,
 // replays, conflicts and that the next dashboard shows the new balance.
 func TestOrders(t *testing.T) {
+	t.Parallel()
 	e := newRedisEnv(t)
 	ch := e.token(t, "web-shop", "channel")
 	me := e.token(t, "17850", "customer")
@@ -81,6 +82,7 @@ func TestOrders(t *testing.T) {
 
 // TestOrderValidation sends bad orders: each gets a problem naming what to fix.
 func TestOrderValidation(t *testing.T) {
+	t.Parallel()
 	e := newRedisEnv(t)
 	ch := e.token(t, "web-shop", "channel")
 	ok := orderBody("42", "10", "GBP")

@@ -15,6 +15,7 @@ import (
 // unsafely (a Redis that may evict), naming the check, and 200 again once
 // fixed.
 func TestReadyzSettings(t *testing.T) {
+	t.Parallel()
 	st, err := embedded.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 // (points earned this month, a refund floored on its own), a kept previous
 // month by name, all-time by default; unknown or unkept boards are 404.
 func TestSeasonBoardOverHTTP(t *testing.T) {
+	t.Parallel()
 	st, err := embedded.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 
 // TestEmbeddedSmoke runs the routes on the embedded store.
 func TestEmbeddedSmoke(t *testing.T) {
+	t.Parallel()
 	e := newEmbeddedEnv(t)
 	ch, staff, me := e.token(t, "app", "channel"), e.token(t, "agent-7", "staff"), e.token(t, "7", "customer")
 	want(t, e.post(t, "/order/e-1", ch, orderBody("7", "123.45", "GBP")), 201)
@@ -35,6 +36,7 @@ func TestEmbeddedSmoke(t *testing.T) {
 
 // TestRouting: unknown routes and methods get problems too.
 func TestRouting(t *testing.T) {
+	t.Parallel()
 	e := newEmbeddedEnv(t)
 	for _, c := range []struct {
 		method, path string
@@ -56,6 +58,7 @@ func TestRouting(t *testing.T) {
 
 // TestRequestID echoes a sane X-Request-ID and replaces others.
 func TestRequestID(t *testing.T) {
+	t.Parallel()
 	e := newEmbeddedEnv(t)
 	r := e.do(t, req{method: "GET", path: "/nope", header: map[string]string{"X-Request-ID": "abc-123"}})
 	if r.Header.Get("X-Request-ID") != "abc-123" || r.Problem(t).RequestID != "abc-123" {
@@ -69,6 +72,7 @@ func TestRequestID(t *testing.T) {
 
 // TestMetrics exposes latency by route template, the counters and gauges.
 func TestMetrics(t *testing.T) {
+	t.Parallel()
 	e := newEmbeddedEnv(t)
 	want(t, e.post(t, "/order/m-1", e.token(t, "app", "channel"), orderBody("7", "100", "GBP")), 201)
 	want(t, e.post(t, "/order/m-2", e.token(t, "app", "channel"), orderBody("7", "-30", "GBP")), 201)
@@ -97,7 +101,8 @@ func TestMetrics(t *testing.T) {
 // replica marked stale, writes answer 503, health says so, and readiness
 // (the loaded replica) does not depend on it.
 func TestRedisDown(t *testing.T) {
-	e := newRedisEnv(t, func(c *api.Config) { c.RequestTimeout = 500 * time.Millisecond })
+	t.Parallel()
+	e := newOwnRedisEnv(t, func(c *api.Config) { c.RequestTimeout = 500 * time.Millisecond })
 	me := e.token(t, "5", "customer")
 	want(t, e.get(t, "/loyalty/5", me), 200)
 	want(t, e.get(t, "/healthz", ""), 200)
@@ -119,6 +124,7 @@ func TestRedisDown(t *testing.T) {
 }
 
 func TestProxyNames(t *testing.T) {
+	t.Parallel()
 	a, b := api.NewProxyNamer([]byte("key-one-0123456789")), api.NewProxyNamer([]byte("key-two-0123456789"))
 	pattern := regexp.MustCompile(`^[A-Z][a-z]+ [A-Z][a-z]+ [0-9]{4}$`)
 	seen := map[string]bool{}
@@ -142,6 +148,7 @@ func TestProxyNames(t *testing.T) {
 }
 
 func TestConfigValidation(t *testing.T) {
+	t.Parallel()
 	e := newEmbeddedEnv(t)
 	deps := api.Deps{Ranker: e.rank, Writer: e.write}
 	if _, err := api.New(api.DefaultConfig(), deps, quiet); err == nil {
