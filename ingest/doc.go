@@ -88,7 +88,7 @@
 // # Dead letters
 //
 // No single entry can stop the ledger. When ClickHouse refuses a batch's
-// data (an error whose Refused method answers true, chledger.ErrInvalid: a
+// data (an error of the class ledger.ErrInvalid, chledger.ErrInvalid: a
 // value it can't store, which validation should have kept out), the Shipper
 // appends each half of the batch in turn, down to the single entries it
 // refuses (about 2*log2(n) inserts per bad entry), sets each of those aside

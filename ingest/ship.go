@@ -92,16 +92,10 @@ type Lease interface {
 // Sink is the durable ledger (ClickHouse). Append must tolerate entries sent
 // twice (the ledger deduplicates by seq). When the ledger refuses the data
 // itself, so that sending the same entries again would fail again, the error
-// says so: an error in its chain has a Refused method answering true (as
-// chledger.ErrInvalid has). Any other error is taken for an outage.
+// is of the class ledger.ErrInvalid (as chledger.ErrInvalid is). Any other
+// error is taken for an outage.
 type Sink interface {
 	Append(ctx context.Context, entries []ledger.Entry) error
-}
-
-// refused reports whether err, from Sink.Append, refuses the data itself.
-func refused(err error) bool {
-	var r interface{ Refused() bool }
-	return errors.As(err, &r) && r.Refused()
 }
 
 // Shipper moves entries from the outbox to the ledger in batches. A crash
@@ -260,7 +254,7 @@ func (s *Shipper) appendSplitting(ctx context.Context, es []ledger.Entry, onRefu
 		return nil
 	}
 	err := s.sink.Append(ctx, es)
-	if err == nil || !refused(err) {
+	if err == nil || !errors.Is(err, ledger.ErrInvalid) {
 		return err
 	}
 	if len(es) == 1 {
