@@ -31,8 +31,6 @@ func balancesCmd() *cobra.Command {
 			}
 			defer s.Close()
 			w := bufio.NewWriterSize(cmd.OutOrStdout(), 1<<16)
-			defer w.Flush()
-			w.WriteString("customer_id,points\n")
 			line := func(id uint64, p int64) error {
 				b := strconv.AppendUint(w.AvailableBuffer(), id, 10)
 				b = append(b, ',')
@@ -41,14 +39,26 @@ func balancesCmd() *cobra.Command {
 				_, err := w.Write(b)
 				return err
 			}
-			if board != nil {
-				board.Each(func(id uint64, p int64) { _ = line(id, p) })
-				return nil
+			_, err = w.WriteString("customer_id,points\n")
+			switch {
+			case err != nil:
+			case board != nil:
+				board.Each(func(id uint64, p int64) {
+					if err == nil {
+						err = line(id, p)
+					}
+				})
+			default:
+				var gen uint64
+				if gen, err = s.index.Generation(ctx); err == nil {
+					err = s.index.Scan(ctx, gen, line)
+				}
 			}
-			gen, err := s.index.Generation(ctx)
-			if err != nil {
-				return err
+			// What was read is written, also when the scan stopped; a write
+			// that failed (a full disk, a closed pipe) is the error.
+			if ferr := w.Flush(); err == nil {
+				err = ferr
 			}
-			return s.index.Scan(ctx, gen, line)
+			return err
 		})
 }

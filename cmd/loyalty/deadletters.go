@@ -36,27 +36,26 @@ func deadLettersCmd() *cobra.Command {
 			}
 			defer s.Close()
 			w := csv.NewWriter(cmd.OutOrStdout())
-			defer w.Flush()
 			if dropped, _ := cmd.Flags().GetBool("dropped"); dropped {
 				ls, err := s.index.DroppedLetters(ctx)
 				if err != nil {
 					return err
 				}
-				w.Write([]string{"seq", "change_id", "customer_id", "delta", "set_aside_at", "reason", "dropped_at", "drop_reason"})
+				rows := [][]string{{"seq", "change_id", "customer_id", "delta", "set_aside_at", "reason", "dropped_at", "drop_reason"}}
 				for _, d := range ls {
-					w.Write(append(deadLetterRow(d.DeadLetter), d.DroppedAt.Format(time.RFC3339), d.DropReason))
+					rows = append(rows, append(deadLetterRow(d.DeadLetter), d.DroppedAt.Format(time.RFC3339), d.DropReason))
 				}
-				return nil
+				return w.WriteAll(rows)
 			}
 			ls, err := s.index.DeadLetters(ctx)
 			if err != nil {
 				return err
 			}
-			w.Write([]string{"seq", "change_id", "customer_id", "delta", "set_aside_at", "reason"})
+			rows := [][]string{{"seq", "change_id", "customer_id", "delta", "set_aside_at", "reason"}}
 			for _, d := range ls {
-				w.Write(deadLetterRow(d))
+				rows = append(rows, deadLetterRow(d))
 			}
-			return nil
+			return w.WriteAll(rows)
 		})
 	list.Long = `Dead letters are changes applied in Redis that the ClickHouse ledger refused (a
 value it can't store, or a change log entry that can't be decoded). The shipper

@@ -3,15 +3,12 @@ package main
 import (
 	"context"
 	"errors"
-	"math"
 	"net"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
-	"github.com/xyz/loyalty/ingest"
-	"github.com/xyz/loyalty/ledger"
 	"github.com/xyz/loyalty/ranker"
 )
 
@@ -126,85 +123,10 @@ func commandLabel(name string) string {
 	return "other"
 }
 
-// changeLog is the primary's change log as the lag gauges read it
-// (redisindex.Index).
-type changeLog interface {
-	Seq(ctx context.Context) (uint64, error)
-	Entries(ctx context.Context, after uint64, count int64) ([]ledger.Entry, error)
-}
-
-// replicaMetrics are the lag gauges of the board this process follows:
-// the changes the primary has that the board lacks, and the age of the
-// oldest of them (how far behind the board is in time). Each scrape reads
-// the primary's seq, and the first missing entry when behind.
-func replicaMetrics(board func() *ranker.Board, log changeLog) []prometheus.Collector {
-	lag := func(withAge bool) (behind uint64, age time.Duration, ok bool) {
-		b := board()
-		if b == nil {
-			return 0, 0, false
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		primary, err := log.Seq(ctx)
-		if err != nil {
-			return 0, 0, false
-		}
-		seq, _ := b.Applied()
-		if primary <= seq {
-			return 0, 0, true
-		}
-		if !withAge {
-			return primary - seq, 0, true
-		}
-		es, err := log.Entries(ctx, seq, 1)
-		if err != nil || len(es) == 0 {
-			return primary - seq, 0, false
-		}
-		return primary - seq, max(0, time.Since(es[0].RecordedAt)), true
-	}
-	return []prometheus.Collector{
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "loyalty_replica_lag_seqs",
-			Help: "Changes the primary has that this process's board has not applied yet (NaN while the board loads or the primary does not answer).",
-		}, func() float64 {
-			n, _, ok := lag(false)
-			if !ok {
-				return math.NaN()
-			}
-			return float64(n)
-		}),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "loyalty_replica_lag_seconds",
-			Help: "Age of the oldest change the primary has and this process's board has not applied (seconds, to the second the change was recorded); 0 when caught up (NaN while the board loads or the primary does not answer).",
-		}, func() float64 {
-			_, d, ok := lag(true)
-			if !ok {
-				return math.NaN()
-			}
-			return d.Seconds()
-		}),
-	}
-}
-
-// shipperMetrics are the ledger shipper's retry counter and the age of the
-// oldest change not yet in the ledger.
-func shipperMetrics(s *ingest.Shipper) []prometheus.Collector {
-	return []prometheus.Collector{
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "loyalty_ledger_ship_retries_total",
-			Help: "Shipping rounds that failed (ClickHouse or Redis unreachable) and were retried with backoff.",
-		}, func() float64 { return float64(s.Retries()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "loyalty_ledger_oldest_unshipped_seconds",
-			Help: "Age of the oldest change applied to the index and not yet in the ClickHouse ledger, as of the shipper's last round (0: none waiting; 0 too where this process does not hold the shipper lease).",
-		}, func() float64 {
-			at := s.OldestUnshipped()
-			if at.IsZero() {
-				return 0
-			}
-			return max(0, time.Since(at).Seconds())
-		}),
-	}
+// replicaMetrics are the lag gauges of the board this process follows
+// (ranker.LagMetrics).
+func replicaMetrics(board func() *ranker.Board, primary ranker.ChangeLog) []prometheus.Collector {
+	return ranker.LagMetrics(board, primary)
 }
 
 // buildInfo is the constant 1 labelled with the build.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/xyz/loyalty/histogram/redisindex"
+	"github.com/xyz/loyalty/ingest"
 )
 
 func rebuildCmd() *cobra.Command {
@@ -22,71 +23,35 @@ func rebuildCmd() *cobra.Command {
 			}
 			defer s.Close()
 			start := time.Now()
-			// Ship what is waiting so the ledger is as complete as it can be.
-			if _, err := s.shipper.ShipOnce(ctx); err != nil {
-				e.log.Warn("rebuild: could not ship the change log first; the rebuild still replays it", "err", err)
-			}
-			// A dead letter's change is in Redis but not in the ledger: a
-			// rebuild from the ledger would take its points off.
-			if n, err := s.index.DeadLetterCount(ctx); err != nil {
-				return err
-			} else if n > 0 {
-				return &exitError{exitDeadLetters, fmt.Sprintf("rebuild: %d dead letters (changes the ledger refused) would lose their points: "+
-					"retry them once the cause is fixed (`loyalty deadletters retry`) or drop those that can never be stored "+
-					"(`loyalty deadletters drop SEQ --reason TEXT`), then rebuild; `loyalty deadletters` lists them", n)}
-			}
 			led, err := s.ledger.get(ctx)
 			if err != nil {
 				return err
 			}
-			upTo, err := led.MaxSeq(ctx)
+			cfg := ingest.RebuildConfig{Seasons: e.cfg.keptSeasons(), DedupeDays: e.cfg.Points.DedupeDays}
+			r, err := ingest.Rebuild(ctx, cfg, s.shipper, rebuildIndex{s.index}, led, e.log)
+			var pending *ingest.DeadLettersPendingError
+			if errors.As(err, &pending) {
+				return &exitError{exitDeadLetters, fmt.Sprintf("rebuild: %d dead letters (changes the ledger refused) would lose their points: "+
+					"retry them once the cause is fixed (`loyalty deadletters retry`) or drop those that can never be stored "+
+					"(`loyalty deadletters drop SEQ --reason TEXT`), then rebuild; `loyalty deadletters` lists them", pending.N)}
+			}
 			if err != nil {
 				return err
 			}
-			// The kept season boards the ledger has changes of.
-			var seasons []redisindex.SeasonLoad
-			if sn := e.cfg.seasons(); sn.Calendar.Enabled() {
-				have, err := led.Seasons(ctx)
-				if err != nil {
-					return err
-				}
-				oldest := sn.Calendar.Back(time.Now(), sn.Kept)
-				for _, name := range have {
-					if name < oldest {
-						continue
-					}
-					seasons = append(seasons, redisindex.SeasonLoad{Season: name, Load: func(put func(uint64, int64) error) error {
-						return led.SeasonBalancesUpTo(ctx, name, upTo, func(id uint64, p int64) error {
-							if p == 0 {
-								return nil
-							}
-							return put(id, p)
-						})
-					}})
-				}
-			}
-			n := 0
-			gen, err := s.index.Rebuild(ctx, upTo, func(put func(uint64, int64) error) error {
-				return led.BalancesUpTo(ctx, upTo, func(id uint64, p int64) error {
-					if p == 0 {
-						return nil
-					}
-					n++
-					return put(id, p)
-				})
-			}, seasons)
-			if err != nil {
-				return err
-			}
-			recent, err := led.Since(ctx, time.Now().Add(-time.Duration(e.cfg.Points.DedupeDays+1)*24*time.Hour))
-			if err != nil {
-				return err
-			}
-			if err := s.index.Remember(ctx, recent); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "rebuilt generation %d: %d customers and %d season boards from the ledger up to seq %d, %d recent change ids remembered, in %s\n",
-				gen, n, len(seasons), upTo, len(recent), time.Since(start).Round(time.Millisecond))
-			return nil
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "rebuilt generation %d: %d customers and %d season boards from the ledger up to seq %d, %d recent change ids remembered, in %s\n",
+				r.Generation, r.Customers, r.Seasons, r.UpTo, r.Remembered, time.Since(start).Round(time.Millisecond))
+			return err
 		})
+}
+
+// rebuildIndex is the index as ingest.Rebuild takes it (ingest names no
+// storage package).
+type rebuildIndex struct{ *redisindex.Index }
+
+func (x rebuildIndex) Rebuild(ctx context.Context, upTo uint64, load func(put func(uint64, int64) error) error, seasons []ingest.SeasonLoad) (uint64, error) {
+	sl := make([]redisindex.SeasonLoad, len(seasons))
+	for i, s := range seasons {
+		sl[i] = redisindex.SeasonLoad(s)
+	}
+	return x.Index.Rebuild(ctx, upTo, load, sl)
 }

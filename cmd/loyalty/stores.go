@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -14,7 +13,6 @@ import (
 	"github.com/xyz/loyalty/embedded"
 	"github.com/xyz/loyalty/histogram/redisindex"
 	"github.com/xyz/loyalty/ingest"
-	"github.com/xyz/loyalty/ledger"
 	"github.com/xyz/loyalty/points"
 )
 
@@ -25,7 +23,7 @@ type stores struct {
 	emb     *embedded.Store   // embedded mode
 	index   *redisindex.Index // Redis mode: the primary
 	reads   *redisindex.Index // Redis mode: for replica reads (a Redis replica or the primary)
-	ledger  *lazyLedger       // Redis mode
+	ledger  lazyLedger        // Redis mode
 	shipper *ingest.Shipper   // Redis mode
 	metrics *storeMetrics     // Redis mode: command latency and errors (nil otherwise)
 	closers []func() error
@@ -54,6 +52,13 @@ func (c *Config) histogramConfig() redisindex.Config {
 	sn := c.seasons()
 	h.Seasons, h.SeasonsKept = sn.Calendar, sn.Kept
 	return h
+}
+
+// keptSeasons are the season boards kept, as rebuild and reconcile take
+// them.
+func (c *Config) keptSeasons() ingest.KeptSeasons {
+	sn := c.seasons()
+	return ingest.KeptSeasons{Calendar: sn.Calendar, Kept: sn.Kept}
 }
 
 func (c *Config) chConfig() chledger.Config {
@@ -141,7 +146,7 @@ func openStores(ctx context.Context, c *Config, log *slog.Logger, needLedger boo
 	}
 	chc := c.chConfig()
 	chc.Logger = log.With("component", "clickhouse-go")
-	s.ledger = &lazyLedger{cfg: chc, metrics: s.metrics}
+	s.ledger = lazyLedger{chledger.NewLazy(chc, s.metrics.clickhouse)}
 	s.closers = append(s.closers, s.ledger.Close)
 	if _, err := s.ledger.get(ctx); err != nil {
 		if needLedger || !errors.Is(err, chledger.ErrUnavailable) {
@@ -157,70 +162,4 @@ func openStores(ctx context.Context, c *Config, log *slog.Logger, needLedger boo
 	s.writer = ingest.NewWriter(ingest.NewCoalescer(s.index, 256, 4, 5*time.Second), ingest.WithDeadLetters(s.ledger, s.index), rule).WithRecall(s.index).WithSeasons(c.seasons().Calendar)
 	s.shipper = ingest.NewShipper(s.index, s.index, s.ledger, 10_000, log)
 	return s, nil
-}
-
-// lazyLedger is the ClickHouse ledger, connected on first use and again
-// after a failed connect (at most every few seconds), so the service starts
-// and serves while ClickHouse is down. Safe for concurrent use.
-type lazyLedger struct {
-	cfg     chledger.Config
-	metrics *storeMetrics // nil: none
-	mu      sync.Mutex
-	l       *chledger.Ledger
-	last    time.Time
-	err     error
-}
-
-func (z *lazyLedger) get(ctx context.Context) (*chledger.Ledger, error) {
-	z.mu.Lock()
-	defer z.mu.Unlock()
-	if z.l != nil {
-		return z.l, nil
-	}
-	if time.Since(z.last) < 2*time.Second && z.err != nil {
-		return nil, z.err
-	}
-	z.last = time.Now()
-	z.l, z.err = chledger.Open(ctx, z.cfg)
-	return z.l, z.err
-}
-
-// Lookup finds changes in the ledger.
-func (z *lazyLedger) Lookup(ctx context.Context, ids []string) (found map[string]ledger.Entry, err error) {
-	defer func(start time.Time) { z.metrics.clickhouse("lookup", start, err) }(time.Now())
-	l, err := z.get(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return l.Lookup(ctx, ids)
-}
-
-// Append writes entries to the ledger.
-func (z *lazyLedger) Append(ctx context.Context, es []ledger.Entry) (err error) {
-	defer func(start time.Time) { z.metrics.clickhouse("append", start, err) }(time.Now())
-	l, err := z.get(ctx)
-	if err != nil {
-		return err
-	}
-	return l.Append(ctx, es)
-}
-
-// Ping checks ClickHouse.
-func (z *lazyLedger) Ping(ctx context.Context) (err error) {
-	defer func(start time.Time) { z.metrics.clickhouse("ping", start, err) }(time.Now())
-	l, err := z.get(ctx)
-	if err != nil {
-		return err
-	}
-	return l.Ping(ctx)
-}
-
-// Close closes the connection if there is one.
-func (z *lazyLedger) Close() error {
-	z.mu.Lock()
-	defer z.mu.Unlock()
-	if z.l == nil {
-		return nil
-	}
-	return z.l.Close()
 }

@@ -2,15 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
-	"regexp"
-	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/xyz/loyalty/api"
-	"github.com/xyz/loyalty/ingest"
 )
 
 // apiConfig maps the config onto the API's.
@@ -22,9 +20,7 @@ func (c *Config) apiConfig() (api.Config, error) {
 	if err != nil {
 		return a, err
 	}
-	if c.Auth.HS256Key != "" || c.Auth.RS256PublicKeyPEM == "" {
-		a.Auth.HS256Key = authKey
-	}
+	a.Auth.HS256Key = authKey // empty when only the RSA key is configured
 	if c.Auth.RS256PublicKeyPEM != "" {
 		pem, err := os.ReadFile(c.Auth.RS256PublicKeyPEM)
 		if err != nil {
@@ -37,29 +33,20 @@ func (c *Config) apiConfig() (api.Config, error) {
 	return a, nil
 }
 
-var (
-	customerSubject = regexp.MustCompile(`^[1-9][0-9]{0,15}$`)
-	nameSubject     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$`)
-)
-
-// checkSubject refuses a subject the role can't use: a customer token
-// names a customer id (the API lets it read that customer's dashboard
-// only), the others a channel or staff name.
+// checkSubject refuses a subject the role can't use (api.CheckSubject), in
+// the terms of the command's flags.
 func checkSubject(sub, role string) error {
-	switch role {
-	case api.RoleCustomer:
-		n, err := strconv.ParseUint(sub, 10, 64)
-		if !customerSubject.MatchString(sub) || err != nil || n > ingest.MaxCustomer {
-			return fmt.Errorf("token: role customer needs the customer id as the subject (a decimal integer from 1 to %d), got %q; for a person or system use --role staff or --role channel", ingest.MaxCustomer, sub)
-		}
-	case api.RoleChannel, api.RoleStaff:
-		if !nameSubject.MatchString(sub) {
-			return fmt.Errorf("token: role %s needs a name as the subject (1-128 letters, digits or . _ : @ - starting with a letter or digit), got %q", role, sub)
-		}
-	default:
+	err := api.CheckSubject(sub, role)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, api.ErrUnknownRole):
 		return fmt.Errorf("token: --role must be %s, %s or %s, got %q", api.RoleCustomer, api.RoleChannel, api.RoleStaff, role)
+	case role == api.RoleCustomer:
+		return fmt.Errorf("token: %w; for a person or system use --role staff or --role channel", err)
+	default:
+		return fmt.Errorf("token: %w", err)
 	}
-	return nil
 }
 
 func tokenCmd() *cobra.Command {
