@@ -43,24 +43,34 @@ func (f *tornFile) Sync() error {
 	return f.File.Sync()
 }
 
+// failedWrite opens a store in a new directory, applies a change (customer
+// 1: 5 points), then applies another (customer 2: 7 points) through f,
+// which fails it, and returns the store and its directory.
+func failedWrite(t *testing.T, f *tornFile) (*Store, string) {
+	t.Helper()
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Apply(context.Background(), []ledger.Change{change("a", 1, 5)}); err != nil {
+		t.Fatal(err)
+	}
+	f.File = s.f.(*os.File)
+	s.f = f
+	if _, err := s.Apply(context.Background(), []ledger.Change{change("b", 2, 7)}); !errors.Is(err, errDisk) {
+		t.Fatalf("Apply with the disk failing = %v, want its error", err)
+	}
+	return s, dir
+}
+
 // TestFailedWriteLeavesNoTornLine: a change whose ledger write (or sync)
 // fails is reported failed and leaves nothing in the file, so the changes
 // after it are readable at the next start, and it can be sent again.
 func TestFailedWriteLeavesNoTornLine(t *testing.T) {
 	for _, failSync := range []bool{false, true} {
-		dir := t.TempDir()
 		ctx := context.Background()
-		s, err := Open(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.Apply(ctx, []ledger.Change{change("a", 1, 5)}); err != nil {
-			t.Fatal(err)
-		}
-		s.f = &tornFile{File: s.f.(*os.File), failSync: failSync}
-		if _, err := s.Apply(ctx, []ledger.Change{change("b", 2, 7)}); !errors.Is(err, errDisk) {
-			t.Fatalf("failSync %v: Apply with the disk failing = %v, want its error", failSync, err)
-		}
+		s, dir := failedWrite(t, &tornFile{failSync: failSync})
 		for _, c := range []ledger.Change{change("c", 3, 9), change("b", 2, 7)} {
 			if out, err := s.Apply(ctx, []ledger.Change{c}); err != nil || out[0].Replayed {
 				t.Fatalf("failSync %v: Apply %s after the failure = %+v, %v; want it applied", failSync, c.ID, out, err)
@@ -69,7 +79,7 @@ func TestFailedWriteLeavesNoTornLine(t *testing.T) {
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
-		s, err = Open(dir)
+		s, err := Open(dir)
 		if err != nil {
 			t.Fatalf("failSync %v: reopen after a failed write: %v", failSync, err)
 		}
@@ -82,28 +92,18 @@ func TestFailedWriteLeavesNoTornLine(t *testing.T) {
 	}
 }
 
-// TestUndoableWriteStopsTheStore: when a failed write can't be cut back
+// TestWriteNotUndoneStopsTheStore: when a failed write can't be cut back
 // either, the store takes no more changes (none would be readable after
 // the torn line); a restart cuts the torn line off and goes on.
-func TestUndoableWriteStopsTheStore(t *testing.T) {
-	dir := t.TempDir()
+func TestWriteNotUndoneStopsTheStore(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Apply(ctx, []ledger.Change{change("a", 1, 5)}); err != nil {
-		t.Fatal(err)
-	}
-	s.f = &tornFile{File: s.f.(*os.File), failTruncate: true}
-	if _, err := s.Apply(ctx, []ledger.Change{change("b", 2, 7)}); !errors.Is(err, errDisk) {
-		t.Fatalf("Apply with the disk failing = %v, want its error", err)
-	}
+	s, dir := failedWrite(t, &tornFile{failTruncate: true})
 	if _, err := s.Apply(ctx, []ledger.Change{change("c", 3, 9)}); !errors.Is(err, errDisk) {
 		t.Fatalf("Apply after a write that could not be undone = %v, want the store stopped", err)
 	}
 	s.Close()
-	if s, err = Open(dir); err != nil {
+	s, err := Open(dir)
+	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}
 	defer s.Close()
