@@ -30,9 +30,9 @@ var ErrInvalid error = refusal("invalid ledger entry")
 // way. Any other error (ErrUnavailable, or a server error about the server
 // or the schema rather than a value) may pass once the cause is fixed.
 //
-// A caller that does not import this package (the ingest shipper) asks the
-// error itself: ErrInvalid has a Refused method answering true, and is
-// ledger.ErrInvalid.
+// A caller that does not import this package (the ingest shipper) asks
+// errors.Is(err, ledger.ErrInvalid): ErrInvalid is of that class (it also
+// has a Refused method answering true).
 func Refused(err error) bool { return errors.Is(err, ErrInvalid) }
 
 // refusal is the type of ErrInvalid.
