@@ -95,21 +95,21 @@ func newLedgerEnv(t testing.TB, tweak ...func(*api.Config)) *env {
 
 func newRedisEnvLedger(t testing.TB, withLedger bool, tweak ...func(*api.Config)) *env {
 	t.Helper()
-	return redisEnvOn(t, testenv.SharedRedis(t), withLedger, tweak...)
+	return redisEnvOn(t, testenv.SharedRedis(t), false, withLedger, tweak...)
 }
 
 // newOwnRedisEnv is newRedisEnv on a Redis of its own, for a test that
 // stops it.
 func newOwnRedisEnv(t testing.TB, tweak ...func(*api.Config)) *env {
 	t.Helper()
-	return redisEnvOn(t, testenv.Redis(t), false, tweak...)
+	return redisEnvOn(t, testenv.Redis(t), true, false, tweak...)
 }
 
 // envs numbers the environments on the shared servers: each has its own
 // Redis prefix and ClickHouse database.
 var envs atomic.Int64
 
-func redisEnvOn(t testing.TB, srv *testenv.Server, withLedger bool, tweak ...func(*api.Config)) *env {
+func redisEnvOn(t testing.TB, srv *testenv.Server, own, withLedger bool, tweak ...func(*api.Config)) *env {
 	t.Helper()
 	name := fmt.Sprintf("api%d", envs.Add(1))
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, PoolSize: 32, MaxRetries: -1, DialTimeout: time.Second})
@@ -121,7 +121,14 @@ func redisEnvOn(t testing.TB, srv *testenv.Server, withLedger bool, tweak ...fun
 	if _, err := idx.Check(testenv.Context(t)); err != nil {
 		t.Fatal(err)
 	}
-	rep := ranker.NewReplica(idx, idx, ranker.DefaultReplicaConfig(), quiet)
+	rcfg := ranker.DefaultReplicaConfig()
+	if !own {
+		// Waits a loaded machine can't run out of: a dashboard waits for
+		// the latest seq rather than answer stale from an older board. (A
+		// test on a Redis of its own stops it: it needs the defaults.)
+		rcfg.HeadTimeout, rcfg.MaxWait = 10*time.Second, 10*time.Second
+	}
+	rep := ranker.NewReplica(idx, idx, rcfg, quiet)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { rep.Run(ctx); close(done) }()

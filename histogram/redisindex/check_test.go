@@ -15,6 +15,7 @@ import (
 // setting; where CONFIG GET is not allowed, the index refuses too unless
 // AssumeNoEviction vouches for the policy (then it warns).
 func TestCheckEviction(t *testing.T) {
+	t.Parallel()
 	ctx := testenv.Context(t)
 	srv := testenv.Redis(t)
 	admin := redis.NewClient(&redis.Options{Addr: srv.Addr})
@@ -58,6 +59,7 @@ func TestCheckEviction(t *testing.T) {
 // TestGuard: a Redis switched to an evicting policy while the service runs
 // is reported until switched back; Redis going away changes nothing.
 func TestGuard(t *testing.T) {
+	t.Parallel()
 	ctx := testenv.Context(t)
 	srv := testenv.Redis(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1})

@@ -2,7 +2,9 @@ package redisindex_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,11 +18,16 @@ import (
 	"github.com/xyz/loyalty/points"
 )
 
+// harnesses numbers the contract's stores: each its own prefix and
+// database on the shared ClickHouse, also under -count.
+var harnesses atomic.Int64
+
 // TestWriteContract holds the Redis index, with the ClickHouse ledger
 // behind it for the ids it no longer remembers, to the write path's
 // exactly-once contract; wired as serve wires it (a Coalescer in front).
 func TestWriteContract(t *testing.T) {
-	rs, cs := testenv.Redis(t), testenv.ClickHouse(t)
+	t.Parallel()
+	rs, cs := testenv.Redis(t), testenv.SharedClickHouse(t)
 	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr, PoolSize: 16})
 	t.Cleanup(func() { rdb.Close() })
 	rule, err := points.New(points.DefaultConfig())
@@ -29,7 +36,7 @@ func TestWriteContract(t *testing.T) {
 	}
 	writecontract.Run(t, func(t *testing.T) writecontract.Harness {
 		ctx := testenv.Context(t)
-		name := strings.NewReplacer("/", "_", "-", "_").Replace(t.Name())
+		name := fmt.Sprintf("%s_%d", strings.NewReplacer("/", "_", "-", "_").Replace(t.Name()), harnesses.Add(1))
 		cfg := redisindex.DefaultConfig()
 		cfg.Prefix, cfg.DedupeParts = name, 64
 		cfg.Seasons, cfg.SeasonsKept = writecontract.Calendar(), 1000

@@ -16,6 +16,7 @@ import (
 // dropped), keeps its entry, can be removed or dropped with a reason, and an
 // entry the log could not decode is decoded again when listed.
 func TestDeadLetterStore(t *testing.T) {
+	t.Parallel()
 	x, rdb := newIndex(t)
 	ctx := testenv.Context(t)
 	at := time.Date(2026, 12, 2, 1, 0, 0, 0, time.UTC)

@@ -10,6 +10,7 @@ import (
 
 // TestScriptsLoad loads every script into a real Redis: each compiles.
 func TestScriptsLoad(t *testing.T) {
+	t.Parallel()
 	rdb := redis.NewClient(&redis.Options{Addr: testenv.Redis(t).Addr})
 	t.Cleanup(func() { rdb.Close() })
 	for name, s := range redisindex.Scripts() {

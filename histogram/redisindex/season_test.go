@@ -21,10 +21,10 @@ import (
 // its own), and the season boards' ranks and top lists match a brute-force
 // replay.
 func TestSeasonRebuild(t *testing.T) {
+	t.Parallel()
 	x, _ := newIndexWith(t, func(c *redisindex.Config) { c.Seasons, c.SeasonsKept = writecontract.Calendar(), 1000 })
 	ctx := testenv.Context(t)
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	seed := testenv.Seed(t)
 	r := rand.New(rand.NewPCG(seed, 3))
 	cal := writecontract.Calendar()
 	months := []time.Time{time.Date(2025, 10, 15, 12, 0, 0, 0, time.UTC), time.Date(2025, 11, 15, 12, 0, 0, 0, time.UTC)}
@@ -123,11 +123,11 @@ func TestSeasonRebuild(t *testing.T) {
 // brute-force oracle per season, each floored on its own; seasons older
 // than the kept ones are not held.
 func TestSeasonDashboards(t *testing.T) {
+	t.Parallel()
 	cal := writecontract.Calendar()
 	x, _ := newIndexWith(t, func(c *redisindex.Config) { c.Seasons, c.SeasonsKept = cal, 1000 })
 	ctx := testenv.Context(t)
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	seed := testenv.Seed(t)
 	r := rand.New(rand.NewPCG(seed, 4))
 	now := time.Now()
 	months := []time.Time{now.AddDate(0, -2, 0), now.AddDate(0, -1, 0), now}
@@ -153,7 +153,7 @@ func TestSeasonDashboards(t *testing.T) {
 		}
 	}
 	apply(500) // before the replica loads: the snapshot holds them
-	cfg := ranker.DefaultReplicaConfig()
+	cfg := patientReplica()
 	cfg.Seasons = ranker.Seasons{Calendar: cal, Kept: 1}
 	rep := ranker.NewReplica(x, x, cfg, quiet)
 	rctx, cancel := context.WithCancel(context.Background())

@@ -67,6 +67,7 @@ func dumps(t testing.TB) []string {
 // TestDecodeDump: every DUMP payload of a listpack hash decodes to its
 // balances, compressed or not, so Scan reads them without HGETALL.
 func TestDecodeDump(t *testing.T) {
+	t.Parallel()
 	var rd snapshotReader
 	compressed := 0
 	for i, d := range dumps(t) {

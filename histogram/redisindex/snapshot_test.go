@@ -23,8 +23,8 @@ import (
 // longer sorted), ids and points of every integer width a listpack has, and
 // hashes that are not listpacks (read with HGETALL instead of DUMP).
 func TestScanInIDOrder(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	t.Parallel()
+	seed := testenv.Seed(t)
 	r := rand.New(rand.NewPCG(seed, 34))
 	x, rdb := newIndex(t)
 	ctx := testenv.Context(t)
@@ -142,6 +142,7 @@ func TestScanInIDOrder(t *testing.T) {
 
 // TestScanSeasonInIDOrder: a season board reads like the all-time board.
 func TestScanSeasonInIDOrder(t *testing.T) {
+	t.Parallel()
 	x, _ := newIndexWith(t, func(c *redisindex.Config) { c.Seasons, c.SeasonsKept = writecontract.Calendar(), 1000 })
 	ctx := testenv.Context(t)
 	want := map[uint64]int64{}
@@ -179,6 +180,7 @@ func TestScanSeasonInIDOrder(t *testing.T) {
 // TestScanStops: when fn fails, Scan returns its error at once, with the
 // readers ahead of it stopped (not waiting for a consumer that has left).
 func TestScanStops(t *testing.T) {
+	t.Parallel()
 	x, _ := newIndex(t)
 	ctx := context.Background() // no deadline: a reader left waiting hangs the test
 	const customers = 3000      // one per hash: dozens of batches
@@ -215,6 +217,7 @@ func TestScanStops(t *testing.T) {
 // TestScanWithoutDump: where DUMP is not allowed (an ACL, a managed
 // service), Scan reads every hash with HGETALL instead.
 func TestScanWithoutDump(t *testing.T) {
+	t.Parallel()
 	x, rdb := newIndex(t)
 	ctx := testenv.Context(t)
 	want := map[uint64]int64{}

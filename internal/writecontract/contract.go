@@ -76,7 +76,8 @@ func Calendar() season.Calendar {
 }
 
 // Run runs the contract against stores made by newHarness, each subtest on
-// a fresh store.
+// a fresh store, in parallel: newHarness must give each its own store (its
+// own key prefix, database or directory).
 func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 	tests := []struct {
 		name string
@@ -94,7 +95,10 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"Seasons", testSeasons},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newHarness(t)) })
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, newHarness(t))
+		})
 	}
 }
 
