@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,10 +34,16 @@ func client(t *testing.T, c Config) *redis.Client {
 	return rdb
 }
 
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func TestTinyRun(t *testing.T) {
+	t.Parallel()
 	cfg := tinyConfig()
+	// Each of the ten phases runs this long: enough for items in every
+	// one, and a tenth of the CPU a second each burnt.
+	cfg.Duration = 250 * time.Millisecond
 	ctx := testenv.Context(t)
 	r, err := Run(ctx, client(t, cfg), cfg, quiet())
 	if err != nil {
@@ -75,6 +82,7 @@ func TestTinyRun(t *testing.T) {
 // TestCheckDetectsWrongAnswers corrupts the baseline after seeding and
 // expects the check to flag the dashboards that differ.
 func TestCheckDetectsWrongAnswers(t *testing.T) {
+	t.Parallel()
 	cfg := tinyConfig()
 	ctx := testenv.Context(t)
 	rdb := client(t, cfg)
@@ -130,6 +138,7 @@ func TestCheckDetectsWrongAnswers(t *testing.T) {
 // TestRunFailsOnMismatch: Run itself returns ErrMismatch (and so the command
 // exits non-zero) when the structures disagree.
 func TestRunFailsOnMismatch(t *testing.T) {
+	t.Parallel()
 	cfg := tinyConfig()
 	cfg.Duration = 100 * time.Millisecond
 	ctx := testenv.Context(t)
@@ -148,6 +157,7 @@ func TestRunFailsOnMismatch(t *testing.T) {
 }
 
 func TestLatencyQuantiles(t *testing.T) {
+	t.Parallel()
 	var l Latency
 	for i := 1; i <= 100_000; i++ {
 		l.Record(time.Duration(i) * time.Microsecond)
@@ -169,6 +179,7 @@ func TestLatencyQuantiles(t *testing.T) {
 }
 
 func TestBalanceDistribution(t *testing.T) {
+	t.Parallel()
 	const n = 200_000
 	vals := make([]int64, n)
 	distinct := map[int64]bool{}
@@ -199,6 +210,7 @@ func TestBalanceDistribution(t *testing.T) {
 // sort in the sorted set's order (ties by member, descending, where ours
 // orders them by id), with their competition ranks.
 func TestAlternativeAnswersOurs(t *testing.T) {
+	t.Parallel()
 	cfg := tinyConfig()
 	ctx := testenv.Context(t)
 	rdb := client(t, cfg)
@@ -317,6 +329,7 @@ func diffAlternative(ours ranker.Dashboard, theirs altDashboard) []string {
 // without errors, the ratios, and the Redis cost of the alternative's
 // dashboards.
 func TestHTTPPhase(t *testing.T) {
+	t.Parallel()
 	cfg := tinyConfig()
 	cfg.Duration = 300 * time.Millisecond
 	ctx := testenv.Context(t)
