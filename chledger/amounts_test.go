@@ -18,6 +18,7 @@ import (
 // Change with a rule), and reads them back exactly: 6 decimal places, EUR
 // amounts in GBP with 12, the largest amounts, refunds, zero.
 func TestAmountsRoundTrip(t *testing.T) {
+	t.Parallel()
 	ctx, l, _ := open(t)
 	rules := map[string]*points.Rule{}
 	for _, rate := range []string{"0.851237", "9.999999", "0.000001"} {
@@ -107,6 +108,7 @@ func TestAmountsRoundTrip(t *testing.T) {
 // validation should have refused is not sent (the driver would drop the
 // extra decimal places), and the error names the entry and the field.
 func TestAppendRefusesInexact(t *testing.T) {
+	t.Parallel()
 	ctx, l, _ := open(t)
 	gbp := func(e ledger.Entry, s string) ledger.Entry {
 		e.AmountGBP = decimal.RequireFromString(s)
@@ -152,6 +154,7 @@ func TestAppendRefusesInexact(t *testing.T) {
 // columns of the old, narrower types (the driver would round to them): it
 // says to migrate, and the error is not ErrInvalid (no entry is at fault).
 func TestAppendRefusesUnmigrated(t *testing.T) {
+	t.Parallel()
 	ctx, l, _ := open(t)
 	if err := l.conn.Exec(ctx, "ALTER TABLE "+l.db+".ledger MODIFY COLUMN amount Decimal(18, 3)"); err != nil {
 		t.Fatal(err)

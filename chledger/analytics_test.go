@@ -40,6 +40,7 @@ func docQueries(t *testing.T) []query {
 // TestAnalyticsQueries runs every query of docs/analytics.md on a seeded
 // ledger that holds a re-sent batch, and checks the known results.
 func TestAnalyticsQueries(t *testing.T) {
+	t.Parallel()
 	ctx, l, _ := open(t)
 	next := day.Add(24 * time.Hour)
 	at := func(e ledger.Entry, d time.Time) ledger.Entry {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"reflect"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,14 +18,31 @@ import (
 	"github.com/xyz/loyalty/ledger"
 )
 
-// open starts a server and opens a ledger in a database named for the test.
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+
+// open opens a ledger on the package's shared server, in a database of its
+// own named for the test.
 func open(t testing.TB) (context.Context, *Ledger, *testenv.Server) {
 	t.Helper()
-	srv := testenv.ClickHouse(t)
+	return openOn(t, testenv.SharedClickHouse(t))
+}
+
+// openOwn is open on a server of its own, for a test that stops it.
+func openOwn(t testing.TB) (context.Context, *Ledger, *testenv.Server) {
+	t.Helper()
+	return openOn(t, testenv.ClickHouse(t))
+}
+
+// databases numbers the tests' databases: each test its own, also under
+// -count.
+var databases atomic.Int64
+
+func openOn(t testing.TB, srv *testenv.Server) (context.Context, *Ledger, *testenv.Server) {
+	t.Helper()
 	ctx := testenv.Context(t)
 	cfg := DefaultConfig()
 	cfg.Addr = srv.Addr
-	cfg.Database = strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "_"))
+	cfg.Database = fmt.Sprintf("%s_%d", strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "_")), databases.Add(1))
 	cfg.DialTimeout = 2 * time.Second
 	l, err := Open(ctx, cfg)
 	if err != nil {
@@ -69,6 +88,7 @@ func balances(ctx context.Context, t *testing.T, l *Ledger) map[uint64]int64 {
 }
 
 func TestAppendDeduplicates(t *testing.T) {
+	t.Parallel()
 	ctx, l, _ := open(t)
 	batch := []ledger.Entry{
 		entry(1, 10, "25.50", 3, 3, "web"),
@@ -149,6 +169,7 @@ func seqs(es []ledger.Entry) []uint64 {
 }
 
 func TestLookupUnknown(t *testing.T) {
+	t.Parallel()
 	ctx, l, _ := open(t)
 	if got, err := l.Lookup(ctx, []string{"nope"}); err != nil || len(got) != 0 {
 		t.Fatalf("Lookup on an empty ledger = %v, %v", got, err)
@@ -176,6 +197,7 @@ func TestLookupUnknown(t *testing.T) {
 // TestBalancesStreams checks the order over more rows than one block, and
 // that an error from the callback stops the scan early.
 func TestBalancesStreams(t *testing.T) {
+	t.Parallel()
 	ctx, l, _ := open(t)
 	const customers = 150_000 // more than one 65,536-row block
 	var (
@@ -232,7 +254,8 @@ func TestBalancesStreams(t *testing.T) {
 }
 
 func TestUnavailable(t *testing.T) {
-	ctx, l, srv := open(t)
+	t.Parallel()
+	ctx, l, srv := openOwn(t)
 	if err := l.Append(ctx, []ledger.Entry{entry(1, 1, "10", 1, 1, "web")}); err != nil {
 		t.Fatal(err)
 	}
@@ -258,6 +281,7 @@ func TestUnavailable(t *testing.T) {
 }
 
 func TestOpenUnavailable(t *testing.T) {
+	t.Parallel()
 	cfg := DefaultConfig()
 	cfg.Addr = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	cfg.DialTimeout = time.Second
@@ -267,6 +291,7 @@ func TestOpenUnavailable(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
+	t.Parallel()
 	for _, f := range []func(*Config){
 		func(c *Config) { c.Addr = "" },
 		func(c *Config) { c.Database = "a-b" },
@@ -311,7 +336,8 @@ func BenchmarkAppend(b *testing.B) {
 // TestServerError checks that an error the server answers with is neither
 // ErrUnavailable nor a driver type callers could depend on.
 func TestServerError(t *testing.T) {
-	srv := testenv.ClickHouse(t)
+	t.Parallel()
+	srv := testenv.SharedClickHouse(t)
 	cfg := DefaultConfig()
 	cfg.Addr, cfg.Database, cfg.SkipMigrate = srv.Addr, "never_migrated", true
 	l, err := Open(testenv.Context(t), cfg)
@@ -327,6 +353,7 @@ func TestServerError(t *testing.T) {
 }
 
 func TestBalancesUpToAndSince(t *testing.T) {
+	t.Parallel()
 	ctx, l, _ := open(t)
 	es := []ledger.Entry{
 		entry(1, 7, "50", 5, 5, "web"),

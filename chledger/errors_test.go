@@ -12,6 +12,7 @@ import (
 // outage or a server error about the server or the schema is not, and the
 // driver's exception never leaves the package.
 func TestRefused(t *testing.T) {
+	t.Parallel()
 	exc := func(code int32) error {
 		e := &clickhouse.Exception{Code: code, Name: "DB::Exception", Message: fmt.Sprintf("code %d", code)}
 		return exceptionError("append 2 entries", e, fmt.Errorf("send: %w", e))

@@ -5,8 +5,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
-	"time"
 
+	"github.com/xyz/loyalty/internal/testenv"
 	"github.com/xyz/loyalty/ledger"
 )
 
@@ -14,9 +14,9 @@ import (
 // sizes, over a ledger written in batches of which some were sent twice,
 // and compares every page with the entries filtered and sorted by hand.
 func TestHistoryPage(t *testing.T) {
-	ctx, l, srv := open(t)
-	seed := time.Now().UnixNano()
-	t.Logf("seed %d", seed)
+	t.Parallel()
+	ctx, l, srv := openOwn(t)
+	seed := testenv.Seed(t)
 	r := rand.New(rand.NewPCG(uint64(seed), 0))
 	const customers = 4
 	var all []ledger.Entry
