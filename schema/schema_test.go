@@ -3,6 +3,7 @@ package schema
 import (
 	"context"
 	"math"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +13,8 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/xyz/loyalty/internal/testenv"
 )
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
 func connect(t *testing.T) (context.Context, driver.Conn) {
 	t.Helper()
@@ -43,6 +46,7 @@ func tables(ctx context.Context, t *testing.T, conn driver.Conn, db string) []st
 }
 
 func TestMigrations(t *testing.T) {
+	t.Parallel()
 	ms, err := Migrations()
 	if err != nil {
 		t.Fatal(err)
@@ -58,6 +62,7 @@ func TestMigrations(t *testing.T) {
 }
 
 func TestSplit(t *testing.T) {
+	t.Parallel()
 	got := Split("-- header\nCREATE TABLE a (x UInt8);\n\n-- note\nSELECT ';' ;\nSELECT 2;")
 	want := []string{"CREATE TABLE a (x UInt8)", "SELECT ';'", "SELECT 2"}
 	if !slices.Equal(got, want) {
@@ -66,6 +71,7 @@ func TestSplit(t *testing.T) {
 }
 
 func TestMigrateTwice(t *testing.T) {
+	t.Parallel()
 	ctx, conn := connect(t)
 	applied, err := Migrate(ctx, conn, "mig_twice")
 	if err != nil {
@@ -91,6 +97,7 @@ func TestMigrateTwice(t *testing.T) {
 // ledger rows, then migrates to the latest: only the newer migrations run and
 // their backfills copy the existing rows.
 func TestMigrateFromOlderVersion(t *testing.T) {
+	t.Parallel()
 	ctx, conn := connect(t)
 	const db = "mig_older"
 	applied, err := migrate(ctx, conn, db, 1)
@@ -135,6 +142,7 @@ func TestMigrateFromOlderVersion(t *testing.T) {
 // runner), so a migration interrupted after some of its statements
 // (a crash before it was recorded) is safe to run again from the start.
 func TestStatementsRerun(t *testing.T) {
+	t.Parallel()
 	ctx, conn := connect(t)
 	if _, err := Migrate(ctx, conn, "mig_rerun"); err != nil {
 		t.Fatal(err)
@@ -153,6 +161,7 @@ func TestStatementsRerun(t *testing.T) {
 }
 
 func TestMigrateRejectsBadName(t *testing.T) {
+	t.Parallel()
 	if _, err := Migrate(context.Background(), nil, "x; DROP"); err == nil {
 		t.Fatal("want an error for a bad database name")
 	}
@@ -163,6 +172,7 @@ func TestMigrateRejectsBadName(t *testing.T) {
 // the old values read back unchanged, the columns have their new types, and
 // amounts of 6 and 12 decimal places are stored exactly.
 func TestMigrateAmountPrecision(t *testing.T) {
+	t.Parallel()
 	ctx, conn := connect(t)
 	const db = "mig_amounts"
 	if applied, err := migrate(ctx, conn, db, 3); err != nil || !slices.Equal(applied, []int{1, 2, 3}) {
