@@ -74,3 +74,24 @@ func TestUnavailableClassifies(t *testing.T) {
 		t.Error("unavailable(nil) != nil")
 	}
 }
+
+// TestApplyFaultIsNotAnOutage: a change the index can't encode (a time
+// JSON can't hold) fails Apply with an error of no class, so no caller
+// retries it as an outage; nothing is applied.
+func TestApplyFaultIsNotAnOutage(t *testing.T) {
+	ctx := testenv.Context(t)
+	rdb := redis.NewClient(&redis.Options{Addr: testenv.SharedRedis(t).Addr})
+	t.Cleanup(func() { rdb.Close() })
+	cfg := DefaultConfig()
+	cfg.Prefix = t.Name()
+	x := New(rdb, cfg)
+	c := ledger.Change{ID: "far", CustomerID: 1, Points: 5, Cause: ledger.CauseManual, OccurredAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}
+	c.Seal()
+	out, err := x.Apply(ctx, []ledger.Change{c})
+	if err == nil || len(out) != 0 || errors.Is(err, ledger.ErrUnavailable) || ledger.Retryable(err) {
+		t.Fatalf("Apply of a change JSON can't encode = %v, %v; want a fault, not an outage", out, err)
+	}
+	if seq, err := x.Seq(ctx); err != nil || seq != 0 {
+		t.Fatalf("seq %d, %v after the failed Apply; want 0", seq, err)
+	}
+}
