@@ -9,31 +9,31 @@ import (
 	"github.com/xyz/loyalty/ledger"
 )
 
-// TestClasses: the adapter's errors are in the shared vocabulary: an
-// exception blaming a value is ledger.ErrInvalid, one saying the server is
-// busy is ledger.ErrUnavailable (retried), any other has no class (a fault).
+// TestClasses: the adapter's errors are in the shared vocabulary: every
+// exception code blaming a value is ledger.ErrInvalid, every code saying
+// the server is busy is ledger.ErrUnavailable (retried), any other code
+// has no class (a fault); the adapter's own check and an unreachable
+// server are classed too.
 func TestClasses(t *testing.T) {
-	exc := func(code int32) error {
-		e := &clickhouse.Exception{Code: code, Name: "DB::Exception", Message: fmt.Sprintf("code %d", code)}
-		return exceptionError("lookup 3 changes", e, fmt.Errorf("read: %w", e))
-	}
-	for _, c := range []struct {
-		name             string
-		err              error
-		unavail, invalid bool
-	}{
-		{"DECIMAL_OVERFLOW", exc(407), false, true},
-		{"MEMORY_LIMIT_EXCEEDED", exc(241), true, false},
-		{"TOO_MANY_SIMULTANEOUS_QUERIES", exc(202), true, false},
-		{"TIMEOUT_EXCEEDED", exc(159), true, false},
-		{"UNKNOWN_TABLE", exc(60), false, false},
-		{"adapter's own check", fmt.Errorf("chledger: append: %w: amount does not fit", ErrInvalid), false, true},
-		{"unreachable", fmt.Errorf("chledger: append: %w: connection refused", ErrUnavailable), true, false},
-	} {
-		if errors.Is(c.err, ledger.ErrUnavailable) != c.unavail || errors.Is(c.err, ErrUnavailable) != c.unavail ||
-			errors.Is(c.err, ledger.ErrInvalid) != c.invalid || Refused(c.err) != c.invalid {
-			t.Errorf("%s (%v): unavailable %v, invalid %v; want %v, %v", c.name, c.err,
-				errors.Is(c.err, ledger.ErrUnavailable), errors.Is(c.err, ledger.ErrInvalid), c.unavail, c.invalid)
+	check := func(name string, err error, unavail, invalid bool) {
+		t.Helper()
+		if errors.Is(err, ledger.ErrUnavailable) != unavail || errors.Is(err, ErrUnavailable) != unavail ||
+			errors.Is(err, ledger.ErrInvalid) != invalid || Refused(err) != invalid {
+			t.Errorf("%s (%v): unavailable %v, invalid %v; want %v, %v", name, err,
+				errors.Is(err, ledger.ErrUnavailable), errors.Is(err, ledger.ErrInvalid), unavail, invalid)
 		}
 	}
+	codes := map[int32][2]bool{60: {false, false}, 53: {false, false}} // UNKNOWN_TABLE, TYPE_MISMATCH
+	for code := range busyErrors {
+		codes[code] = [2]bool{true, false}
+	}
+	for code := range valueErrors {
+		codes[code] = [2]bool{false, true}
+	}
+	for code, want := range codes {
+		e := &clickhouse.Exception{Code: code, Name: "DB::Exception", Message: fmt.Sprintf("code %d", code)}
+		check(fmt.Sprint("exception ", code), exceptionError("lookup 3 changes", e, fmt.Errorf("read: %w", e)), want[0], want[1])
+	}
+	check("adapter's own check", fmt.Errorf("chledger: append: %w: amount does not fit", ErrInvalid), false, true)
+	check("unreachable", fmt.Errorf("chledger: append: %w: connection refused", ErrUnavailable), true, false)
 }
