@@ -25,31 +25,25 @@ type OnceShipper interface {
 	ShipOnce(ctx context.Context) (int, error)
 }
 
-// KeptSeasons are the season boards the index keeps: Calendar's current
-// season and the Kept before it (none when the calendar is not Enabled).
-type KeptSeasons struct {
-	Calendar season.Calendar
-	Kept     int
-}
-
-// boards returns the season boards of led that are kept as of now, in the
-// ledger's order.
-func (k KeptSeasons) boards(ctx context.Context, led BalanceLedger, now time.Time) ([]string, error) {
-	if !k.Calendar.Enabled() {
+// keptSeasons returns the season boards of led still kept as of now (those
+// of cal from kept seasons before now's on; none when cal is not Enabled),
+// in the ledger's order.
+func keptSeasons(ctx context.Context, led BalanceLedger, cal season.Calendar, kept int, now time.Time) ([]string, error) {
+	if !cal.Enabled() {
 		return nil, nil
 	}
 	have, err := led.Seasons(ctx)
 	if err != nil {
 		return nil, err
 	}
-	oldest := k.Calendar.Back(now, k.Kept)
-	var kept []string
+	oldest := cal.Back(now, kept)
+	var names []string
 	for _, name := range have {
 		if name >= oldest {
-			kept = append(kept, name)
+			names = append(names, name)
 		}
 	}
-	return kept, nil
+	return names, nil
 }
 
 // SeasonLoad loads one season board in a rebuild: Load must put every
@@ -80,7 +74,10 @@ type RebuildLedger interface {
 
 // RebuildConfig configures Rebuild.
 type RebuildConfig struct {
-	Seasons KeptSeasons
+	// Seasons and SeasonsKept are the season boards: the current season
+	// and the SeasonsKept before it (none when Seasons is not Enabled).
+	Seasons     season.Calendar
+	SeasonsKept int
 	// DedupeDays is the index's memory of change ids (points.dedupe_days):
 	// the ids of the ledger's last DedupeDays+1 days are remembered.
 	DedupeDays int
@@ -135,7 +132,7 @@ func Rebuild(ctx context.Context, cfg RebuildConfig, ship OnceShipper, idx Rebui
 		return r, err
 	}
 	r.UpTo = upTo
-	names, err := cfg.Seasons.boards(ctx, led, now())
+	names, err := keptSeasons(ctx, led, cfg.Seasons, cfg.SeasonsKept, now())
 	if err != nil {
 		return r, err
 	}

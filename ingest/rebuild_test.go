@@ -140,7 +140,7 @@ func TestRebuild(t *testing.T) {
 			t.Error("shipped after the rebuild began")
 		}
 	}}
-	cfg := RebuildConfig{Seasons: KeptSeasons{Calendar: monthly(t), Kept: 1}, DedupeDays: 3, Now: func() time.Time { return now }}
+	cfg := RebuildConfig{Seasons: monthly(t), SeasonsKept: 1, DedupeDays: 3, Now: func() time.Time { return now }}
 	r, err := Rebuild(context.Background(), cfg, ship, x, led, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

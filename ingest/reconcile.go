@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/xyz/loyalty/ledger"
+	"github.com/xyz/loyalty/season"
 )
 
 // ReconcileIndex is what Reconcile reads of the Redis index
@@ -21,7 +22,10 @@ type ReconcileIndex interface {
 
 // ReconcileConfig configures Reconcile.
 type ReconcileConfig struct {
-	Seasons KeptSeasons
+	// Seasons and SeasonsKept are the season boards compared besides the
+	// all-time board, as in RebuildConfig.
+	Seasons     season.Calendar
+	SeasonsKept int
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 }
@@ -80,7 +84,7 @@ func Reconcile(ctx context.Context, cfg ReconcileConfig, ship OnceShipper, idx R
 		now = cfg.Now
 	}
 	var r Reconciliation
-	seasons, err := cfg.Seasons.boards(ctx, led, now())
+	seasons, err := keptSeasons(ctx, led, cfg.Seasons, cfg.SeasonsKept, now())
 	if err != nil {
 		return r, err
 	}

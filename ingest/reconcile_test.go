@@ -62,7 +62,7 @@ func TestReconcile(t *testing.T) {
 			x.boards[""][9] = 90
 		}
 	}
-	cfg := ReconcileConfig{Seasons: KeptSeasons{Calendar: monthly(t), Kept: 1}, Now: func() time.Time { return now }}
+	cfg := ReconcileConfig{Seasons: monthly(t), SeasonsKept: 1, Now: func() time.Time { return now }}
 	r, err := Reconcile(context.Background(), cfg, ship, x, led)
 	if err != nil {
 		t.Fatal(err)

@@ -27,7 +27,8 @@ func rebuildCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cfg := ingest.RebuildConfig{Seasons: e.cfg.keptSeasons(), DedupeDays: e.cfg.Points.DedupeDays}
+			sn := e.cfg.seasons()
+			cfg := ingest.RebuildConfig{Seasons: sn.Calendar, SeasonsKept: sn.Kept, DedupeDays: e.cfg.Points.DedupeDays}
 			r, err := ingest.Rebuild(ctx, cfg, s.shipper, rebuildIndex{s.index}, led, e.log)
 			var pending *ingest.DeadLettersPendingError
 			if errors.As(err, &pending) {

@@ -27,7 +27,8 @@ func reconcileCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, err := ingest.Reconcile(ctx, ingest.ReconcileConfig{Seasons: e.cfg.keptSeasons()}, s.shipper, s.index, led)
+			sn := e.cfg.seasons()
+			r, err := ingest.Reconcile(ctx, ingest.ReconcileConfig{Seasons: sn.Calendar, SeasonsKept: sn.Kept}, s.shipper, s.index, led)
 			if err != nil {
 				return err
 			}

@@ -54,13 +54,6 @@ func (c *Config) histogramConfig() redisindex.Config {
 	return h
 }
 
-// keptSeasons are the season boards kept, as rebuild and reconcile take
-// them.
-func (c *Config) keptSeasons() ingest.KeptSeasons {
-	sn := c.seasons()
-	return ingest.KeptSeasons{Calendar: sn.Calendar, Kept: sn.Kept}
-}
-
 func (c *Config) chConfig() chledger.Config {
 	ch := chledger.DefaultConfig()
 	ch.Addr, ch.Database, ch.Username, ch.Password = c.ClickHouse.Addr, c.ClickHouse.Database, c.ClickHouse.Username, c.ClickHouse.Password
