@@ -3,13 +3,15 @@ package ranker
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/xyz/loyalty/internal/testenv"
 )
 
 // TestBalancesTable checks the table against a Go map on random sets,
 // updates and removals, including growth and wrap-around.
 func TestBalancesTable(t *testing.T) {
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	t.Parallel()
+	seed := testenv.Seed(t)
 	r := rand.New(rand.NewPCG(seed, 3))
 	tab := newBalances()
 	want := map[uint64]int32{}

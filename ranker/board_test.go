@@ -2,17 +2,21 @@ package ranker_test
 
 import (
 	"math/rand/v2"
+	"os"
 	"sync"
 	"testing"
 
 	"github.com/xyz/loyalty/internal/oracle"
+	"github.com/xyz/loyalty/internal/testenv"
 	"github.com/xyz/loyalty/ranker"
 )
 
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+
 // TestBoardOracle runs random workloads against the board and the oracle.
 func TestBoardOracle(t *testing.T) {
-	seed := rand.Uint64()
-	t.Logf("seed %d (rerun: edit the seed here)", seed)
+	t.Parallel()
+	seed := testenv.Seed(t)
 	r := rand.New(rand.NewPCG(seed, 1))
 	b := ranker.NewBoard()
 	o := oracle.New()
@@ -73,8 +77,8 @@ func TestBoardOracle(t *testing.T) {
 // TestBoardConcurrent has writers and readers on one board: every dashboard
 // is consistent, and the end state equals the oracle.
 func TestBoardConcurrent(t *testing.T) {
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	t.Parallel()
+	seed := testenv.Seed(t)
 	b := ranker.NewBoard()
 	const writers, readers, per, customers = 4, 4, 20_000, 300
 	final := make([]map[uint64]int64, writers)

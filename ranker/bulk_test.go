@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/xyz/loyalty/histogram"
+	"github.com/xyz/loyalty/internal/testenv"
 )
 
 // TestLoaderEqualsSet builds boards of random balances twice, in bulk (the
@@ -15,8 +16,8 @@ import (
 // order, histogram, dashboards; then applies the same random changes to
 // both (splitting and merging the bulk-built blocks) and checks again.
 func TestLoaderEqualsSet(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	t.Parallel()
+	seed := testenv.Seed(t)
 	r := rand.New(rand.NewPCG(seed, 12))
 	points := func() int64 {
 		switch r.IntN(10) {
@@ -130,6 +131,7 @@ func flatten(s *idSet) []uint64 {
 // TestLoaderOrder: a snapshot out of id order (or with an id twice) is
 // refused rather than built into a broken board.
 func TestLoaderOrder(t *testing.T) {
+	t.Parallel()
 	for _, ids := range [][]uint64{{5, 5}, {5, 3}, {1, 9, 2}} {
 		l := newLoader()
 		var err error

@@ -47,8 +47,8 @@ func randomBoard(t *testing.T, r *rand.Rand, customers int) (*ranker.Board, *ora
 // and walks one board page by page: every page equals the oracle's slice of
 // the sorted list, and the walk meets every customer once.
 func TestPageOracle(t *testing.T) {
-	seed := rand.Uint64()
-	t.Logf("seed %d (rerun: edit the seed here)", seed)
+	t.Parallel()
+	seed := testenv.Seed(t)
 	r := rand.New(rand.NewPCG(seed, 2))
 	for round := 0; round < 4; round++ {
 		b, o := randomBoard(t, r, 3_000+r.IntN(6_000))
@@ -95,8 +95,8 @@ func head(es []ranker.Entry) []ranker.Entry { return es[:min(len(es), 5)] }
 // of balances in them (and add up to everyone), and the quantiles are the
 // nearest-rank quantiles of the sorted balances.
 func TestDistributionOracle(t *testing.T) {
-	seed := rand.Uint64()
-	t.Logf("seed %d (rerun: edit the seed here)", seed)
+	t.Parallel()
+	seed := testenv.Seed(t)
 	r := rand.New(rand.NewPCG(seed, 3))
 	for round := 0; round < 6; round++ {
 		b, o := randomBoard(t, r, 1+r.IntN(5_000))
@@ -136,6 +136,7 @@ func TestDistributionOracle(t *testing.T) {
 // TestNudgeExamples pins the nudges on a small board by hand: 100, 50, 50,
 // 10 points (customers 1-4).
 func TestNudgeExamples(t *testing.T) {
+	t.Parallel()
 	b := ranker.NewBoard()
 	for id, p := range []int64{100, 50, 50, 10} {
 		b.Set(uint64(id+1), p, uint64(id+1))
@@ -173,6 +174,7 @@ func TestNudgeExamples(t *testing.T) {
 // TestTopPercentRounding: rounded up (never flattering), to one decimal,
 // or two significant digits below 1%.
 func TestTopPercentRounding(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		rank, tied, total int64
 		want              float64
@@ -197,8 +199,8 @@ func TestTopPercentRounding(t *testing.T) {
 // exactly, and then equal to the oracle's; unknown otherwise. Simulated
 // from oracle dashboards with the top list whole, cut short or missing.
 func TestPartialNudges(t *testing.T) {
-	seed := rand.Uint64()
-	t.Logf("seed %d (rerun: edit the seed here)", seed)
+	t.Parallel()
+	seed := testenv.Seed(t)
 	r := rand.New(rand.NewPCG(seed, 4))
 	_, o := randomBoard(t, r, 400)
 	known := 0
@@ -239,6 +241,7 @@ func TestPartialNudges(t *testing.T) {
 // TestReplicaPartialNudges: the same through a replica whose board can't
 // load (its Redis replica is stopped), answering from the Redis index.
 func TestReplicaPartialNudges(t *testing.T) {
+	t.Parallel()
 	p := testenv.Redis(t)
 	r := testenv.RedisReplica(t, p)
 	open := func(addr string) *redisindex.Index {
@@ -286,6 +289,7 @@ func TestReplicaPartialNudges(t *testing.T) {
 // itself, a kept season's board beside it, or an empty board at the
 // all-time seq for a season without changes.
 func TestSeasonLeaderboard(t *testing.T) {
+	t.Parallel()
 	b := ranker.NewBoard()
 	b.Set(1, 50, 1)
 	b.Set(2, 30, 2)

@@ -326,8 +326,9 @@ func TestRebuild(t *testing.T) {
 	for id, p := range o.Bal {
 		snapshot[id] = p
 	}
-	snapshot[9001], o.Bal[9001] = 100000, 100000
-	snapshot[9002], o.Bal[9002] = 4096, 4096
+	snapshot[9001], snapshot[9002] = 100000, 4096
+	o.Add(9001, 100000-o.Bal[9001])
+	o.Add(9002, 4096-o.Bal[9002])
 	rep := startReplica(t, x)
 	// Corrupt a balance in the live generation: the rebuild must repair it.
 	gen, _ := x.Generation(ctx)

@@ -1,14 +1,16 @@
 // Package oracle is the brute-force reference the ranking index is tested
 // against: it keeps every balance in a map and answers a dashboard by sorting
-// everyone (points descending, then customer id ascending). Slow on purpose,
-// obviously right. Not safe for concurrent use.
+// everyone (points descending, then customer id ascending), once after each
+// change. Slow on purpose, obviously right. Not safe for concurrent use.
 package oracle
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/big"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"sync"
 
@@ -16,7 +18,13 @@ import (
 )
 
 // Oracle holds balances.
-type Oracle struct{ Bal map[uint64]int64 }
+type Oracle struct {
+	// Bal holds the balances above zero. Change them only with Add: the
+	// order of everyone is kept until the next Add.
+	Bal map[uint64]int64
+
+	sorted []ranker.Entry // Bal in board order; nil after a change
+}
 
 // New returns an empty oracle.
 func New() *Oracle { return &Oracle{Bal: map[uint64]int64{}} }
@@ -24,6 +32,7 @@ func New() *Oracle { return &Oracle{Bal: map[uint64]int64{}} }
 // Add applies a requested change with the product's rule: the balance never
 // goes below zero. It returns the applied delta and the new balance.
 func (o *Oracle) Add(id uint64, pts int64) (delta, balance int64) {
+	o.sorted = nil
 	old := o.Bal[id]
 	n := old + pts
 	if n < 0 {
@@ -50,16 +59,23 @@ func (o *Oracle) Above(s int64) int64 {
 
 // Sorted returns everyone in board order (points descending, then customer
 // id ascending) with their ranks.
-func (o *Oracle) Sorted() []ranker.Entry {
+func (o *Oracle) Sorted() []ranker.Entry { return slices.Clone(o.order()) }
+
+// order is everyone in board order, sorted afresh after each change; the
+// callers must not modify it.
+func (o *Oracle) order() []ranker.Entry {
+	if o.sorted != nil && len(o.sorted) == len(o.Bal) {
+		return o.sorted
+	}
 	all := make([]ranker.Entry, 0, len(o.Bal))
 	for c, p := range o.Bal {
 		all = append(all, ranker.Entry{CustomerID: c, Points: p})
 	}
-	sort.Slice(all, func(i, j int) bool {
-		if all[i].Points != all[j].Points {
-			return all[i].Points > all[j].Points
+	slices.SortFunc(all, func(a, b ranker.Entry) int {
+		if a.Points != b.Points {
+			return cmp.Compare(b.Points, a.Points)
 		}
-		return all[i].CustomerID < all[j].CustomerID
+		return cmp.Compare(a.CustomerID, b.CustomerID)
 	})
 	for i := range all {
 		if i > 0 && all[i].Points == all[i-1].Points {
@@ -68,6 +84,7 @@ func (o *Oracle) Sorted() []ranker.Entry {
 			all[i].Rank = int64(i + 1)
 		}
 	}
+	o.sorted = all
 	return all
 }
 
@@ -75,7 +92,7 @@ func (o *Oracle) Sorted() []ranker.Entry {
 // left 0), the nudges included: NextRank, ToTop and TopPercent computed
 // from the sorted list of all balances.
 func (o *Oracle) Dashboard(id uint64, n, k int) ranker.Dashboard {
-	all := o.Sorted()
+	all := o.order()
 	d := ranker.Dashboard{Total: int64(len(all))}
 	p := o.Bal[id]
 	d.Me = ranker.Entry{CustomerID: id, Points: p, Rank: 1}
@@ -92,10 +109,10 @@ func (o *Oracle) Dashboard(id uint64, n, k int) ranker.Dashboard {
 		}
 	}
 	d.Ranked = p > 0
-	d.Top = all[:min(n, len(all))]
-	d.Above = all[max(0, pos-k):pos]
+	d.Top = slices.Clone(all[:min(n, len(all))])
+	d.Above = slices.Clone(all[max(0, pos-k):pos])
 	if d.Ranked {
-		d.Below = all[pos+1 : min(len(all), pos+1+k)]
+		d.Below = slices.Clone(all[pos+1 : min(len(all), pos+1+k)])
 	}
 	d.NextRank, d.ToTop, d.TopPercent = nextRank(all, d), toTop(all, d, n), topPercent(all, d)
 	return d
@@ -168,11 +185,11 @@ func topPercent(all []ranker.Entry, d ranker.Dashboard) float64 {
 // Page returns the board's lines from position offset (0 is the first),
 // at most limit of them.
 func (o *Oracle) Page(offset int64, limit int) []ranker.Entry {
-	all := o.Sorted()
+	all := o.order()
 	if offset >= int64(len(all)) {
 		return nil
 	}
-	return all[offset:min(int64(len(all)), offset+int64(limit))]
+	return slices.Clone(all[offset:min(int64(len(all)), offset+int64(limit))])
 }
 
 // Count returns how many customers have lo to hi points.
