@@ -13,7 +13,8 @@
 // ledger is the durable record and the source of truth for the balances: the
 // Shipper copies the log into it in batches of up to 10,000 rows, keyed by
 // seq, so a batch sent twice after a crash is stored once; `loyalty rebuild`
-// recreates Redis from it and `loyalty reconcile` compares the two.
+// recreates Redis from it (Rebuild) and `loyalty reconcile` compares the two
+// (Reconcile).
 //
 // How a crash heals: a change is acknowledged only after the script ran, so
 // it is in the Redis log; if the process dies before shipping, the next

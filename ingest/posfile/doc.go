@@ -1,6 +1,8 @@
 // Package posfile reads the order files that stores send from their
 // point-of-sale (POS) systems and turns them into ingest.Order values. It only
 // parses: applying the orders (points, ledger, ranking) is the caller's job.
+// Source adapts a file to an ingest.Run, its bad rows as rejects, and
+// Progress shows how much of the files a run has read.
 //
 // The orders format is read as a stream, row by row; the lines format reads
 // the whole file before it returns its first order, to group the lines of
