@@ -11,19 +11,22 @@ import (
 	"github.com/xyz/loyalty/ledger"
 )
 
-// slowIndex records each call's size and answers after a pause, so calls
-// overlap.
-type slowIndex struct {
+// gatedIndex records each call's size; a call waits until the gate opens,
+// so the callers that arrive meanwhile queue up in the Coalescer.
+type gatedIndex struct {
+	gate  chan struct{}
 	mu    sync.Mutex
 	calls []int
 	fail  bool
 }
 
-func (s *slowIndex) Apply(_ context.Context, cs []ledger.Change) ([]ledger.Outcome, error) {
-	time.Sleep(2 * time.Millisecond)
+func (s *gatedIndex) Apply(_ context.Context, cs []ledger.Change) ([]ledger.Outcome, error) {
+	s.mu.Lock()
+	s.calls = append(s.calls, len(cs))
+	s.mu.Unlock()
+	<-s.gate
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.calls = append(s.calls, len(cs))
 	if s.fail {
 		return nil, errors.New("down")
 	}
@@ -34,8 +37,20 @@ func (s *slowIndex) Apply(_ context.Context, cs []ledger.Change) ([]ledger.Outco
 	return out, nil
 }
 
+// taken is how many changes the calls so far took.
+func (s *gatedIndex) taken() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, c := range s.calls {
+		n += c
+	}
+	return n
+}
+
 func TestCoalescer(t *testing.T) {
-	idx := &slowIndex{}
+	t.Parallel()
+	idx := &gatedIndex{gate: make(chan struct{})}
 	c := NewCoalescer(idx, 64, 2, time.Second)
 	var wg sync.WaitGroup
 	errs := make(chan error, 200)
@@ -53,6 +68,22 @@ func TestCoalescer(t *testing.T) {
 			}
 		}(g)
 	}
+	// Open the gate once every caller is in a call or queued behind one.
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		c.mu.Lock()
+		queued := 0
+		for _, r := range c.pending {
+			queued += len(r.changes)
+		}
+		c.mu.Unlock()
+		if idx.taken()+queued == 400 {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("after 10s %d changes in calls and %d queued, want 400", idx.taken(), queued)
+		}
+	}
+	close(idx.gate)
 	wg.Wait()
 	close(errs)
 	for err := range errs {
@@ -69,7 +100,9 @@ func TestCoalescer(t *testing.T) {
 		t.Fatalf("%d changes in %d calls: want 400 in fewer calls than callers", total, len(idx.calls))
 	}
 	// A failed call fails every caller in it.
+	idx.mu.Lock()
 	idx.fail = true
+	idx.mu.Unlock()
 	if _, err := c.Apply(context.Background(), []ledger.Change{{ID: "x"}}); err == nil {
 		t.Fatal("want the index's error")
 	}

@@ -15,6 +15,7 @@ import (
 // waits; one that does not hold it leaves it to the holder; while the
 // ledger is down the age of the oldest unshipped change is known.
 func TestShipperDrain(t *testing.T) {
+	t.Parallel()
 	e := newShipEnv(t, true)
 	e.apply(t, "d1:1:5:50", "d2:2:3:30", "d3:3:1:10")
 

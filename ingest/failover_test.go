@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"testing"
 	"time"
 
@@ -18,6 +19,8 @@ import (
 	"github.com/xyz/loyalty/points"
 )
 
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+
 // TestFailoverToLaggingReplica: with min_replicas_ack 1, changes the
 // replica never confirmed are neither acknowledged nor shipped; after a
 // failover to that replica they are gone from Redis and absent from the
@@ -25,12 +28,13 @@ import (
 // every ledger row is one change, and each customer's ledger balance equals
 // Redis's.
 func TestFailoverToLaggingReplica(t *testing.T) {
+	t.Parallel()
 	ctx := testenv.Context(t)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	primary := testenv.Redis(t)
 	replica := testenv.RedisReplica(t, primary)
 	lc := chledger.DefaultConfig()
-	lc.Addr, lc.Database = testenv.ClickHouse(t).Addr, "failover"
+	lc.Addr, lc.Database = testenv.SharedClickHouse(t).Addr, fmt.Sprintf("failover_%d", time.Now().UnixNano())
 	led, err := chledger.Open(ctx, lc)
 	if err != nil {
 		t.Fatal(err)

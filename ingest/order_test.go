@@ -17,6 +17,7 @@ import (
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$`)
 
 func TestValidID(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		id   string
 		want bool
@@ -120,6 +121,7 @@ func validOrder(now time.Time) Order {
 // changes one field of a valid order and wants it accepted, or refused with
 // exactly that field named.
 func TestValidateLimits(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC)
 	amount := func(s string) func(*Order) {
 		return func(o *Order) { o.Amount = decimal.RequireFromString(s) }
@@ -209,6 +211,7 @@ func TestValidateLimits(t *testing.T) {
 // TestValidateReportsEveryField checks that all invalid fields of one order
 // are reported, in field order, and that the messages say what to fix.
 func TestValidateReportsEveryField(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC)
 	o := Order{
 		ID: "bad id", CustomerID: MaxCustomer + 1, Channel: "fax", StoreID: "a b",
@@ -240,6 +243,7 @@ func TestValidateReportsEveryField(t *testing.T) {
 // given an order Validate would refuse, and computes points of an amount with
 // 6 decimal places exactly.
 func TestChangeFields(t *testing.T) {
+	t.Parallel()
 	rule, err := points.New(points.Config{EURToGBP: decimal.RequireFromString("0.851237")})
 	if err != nil {
 		t.Fatal(err)
@@ -268,6 +272,7 @@ func TestChangeFields(t *testing.T) {
 }
 
 func TestValidateRefusesManualPrefix(t *testing.T) {
+	t.Parallel()
 	o := Order{ID: ManualPrefix + "x1", CustomerID: 1, Channel: ChannelWeb, Currency: "GBP", PurchasedAt: time.Now()}
 	var fe *FieldError
 	if err := o.Validate(time.Now()); !errors.As(err, &fe) || fe.Field != "orderId" {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+	"github.com/xyz/loyalty/internal/testenv"
 	"github.com/xyz/loyalty/ledger"
 	"github.com/xyz/loyalty/points"
 )
@@ -176,8 +177,8 @@ func sources(files map[string][]row) func(string) (Source, error) {
 // in random order: every customer's changes apply in file order, each
 // once, the balances equal one sequential run's, and calls did overlap.
 func TestRunKeepsEachCustomersOrder(t *testing.T) {
-	seed := time.Now().UnixNano()
-	t.Logf("seed %d", seed)
+	t.Parallel()
+	seed := testenv.Seed(t)
 	r := rand.New(rand.NewPCG(uint64(seed), 12))
 	at := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
 	files := map[string][]row{}
@@ -240,6 +241,7 @@ func TestRunKeepsEachCustomersOrder(t *testing.T) {
 // TestRunOverlapsDisjointCalls: calls of different customers are in flight
 // together, up to Parallel.
 func TestRunOverlapsDisjointCalls(t *testing.T) {
+	t.Parallel()
 	at := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
 	var rows []row
 	for i := range 16 {
@@ -279,6 +281,7 @@ func TestRunOverlapsDisjointCalls(t *testing.T) {
 // TestRunStopsAtAFailedCall: a call that fails (not an outage) stops the
 // run with its error, and no later call of its customers starts.
 func TestRunStopsAtAFailedCall(t *testing.T) {
+	t.Parallel()
 	at := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
 	var rows []row
 	for i := range 200 {
@@ -353,6 +356,7 @@ func (f *fakeApplier) Apply(_ context.Context, cs []ledger.Change) ([]ledger.Out
 // to the rejects file in file order; skipped, duplicates, points and rows
 // are counted; an outage is retried.
 func TestRunCountsAndRejects(t *testing.T) {
+	t.Parallel()
 	at := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
 	rows := []row{
 		{o: order("a", 1, "100", at)},
@@ -420,6 +424,7 @@ func (f *fakeCheck) Lookup(_ context.Context, ids []string) (map[string]ledger.E
 // mark read before the look-up, those it holds and the recent ones go
 // unchecked (the Writer decides them).
 func TestRunLooksOldOrdersUpAhead(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 12, 2, 1, 0, 0, 0, time.UTC)
 	old, recent := now.Add(-72*time.Hour), now.Add(-time.Hour)
 	rows := []row{{o: order("old", 1, "10", old)}, {o: order("held", 2, "10", old)}, {o: order("new", 3, "10", recent)}}
@@ -458,6 +463,7 @@ func (b blockRunner) Run(ctx context.Context) {
 // stopped when Files returns; an input that can't be opened stops the run
 // after the files before it.
 func TestRunShipsWhileItRuns(t *testing.T) {
+	t.Parallel()
 	at := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
 	ship := blockRunner{make(chan struct{}), make(chan struct{})}
 	f := &fakeApplier{rule: testRule(t)}

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,6 +60,10 @@ type shipEnv struct {
 	led    *chledger.Ledger
 }
 
+// databases numbers the tests' databases on the shared ClickHouse: each
+// test its own, also under -count.
+var databases atomic.Int64
+
 func newShipEnv(t testing.TB, withLedger bool) *shipEnv {
 	t.Helper()
 	e := &shipEnv{ctx: testenv.Context(t), prefix: t.Name()}
@@ -69,8 +74,8 @@ func newShipEnv(t testing.TB, withLedger bool) *shipEnv {
 	e.x = redisindex.New(e.rdb, cfg)
 	if withLedger {
 		ch := chledger.DefaultConfig()
-		ch.Addr = testenv.ClickHouse(t).Addr
-		ch.Database = strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "_"))
+		ch.Addr = testenv.SharedClickHouse(t).Addr
+		ch.Database = fmt.Sprintf("%s_%d", strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "_")), databases.Add(1))
 		var err error
 		if e.led, err = chledger.Open(e.ctx, ch); err != nil {
 			t.Fatal(err)
@@ -175,6 +180,7 @@ func (g *gate) Append(ctx context.Context, es []ledger.Entry) error {
 // even after a crash before the shipped mark; retry ships the fixed one and
 // drop (with a reason) deals with the others.
 func TestShipperDeadLetters(t *testing.T) {
+	t.Parallel()
 	e := newShipEnv(t, true)
 	e.apply(t, "a1:1:5:50", "a2:2:3:30", "fixable:3:4:40", "poison:4:1:1e40") // seq 1..4
 	broken := e.plantBroken(t)                                                // 5
@@ -294,6 +300,7 @@ func TestShipperDeadLetters(t *testing.T) {
 // error that blames no entry, nothing is set aside and the mark stays; once
 // it answers, everything ships.
 func TestShipperLedgerDown(t *testing.T) {
+	t.Parallel()
 	e := newShipEnv(t, false)
 	e.apply(t, "a1:1:5:50", "a2:2:3:30", "a3:3:1:10")
 	sink := mocks.NewMockSink(gomock.NewController(t))
@@ -329,6 +336,7 @@ func TestShipperLedgerDown(t *testing.T) {
 // TestShipperSetAsideFails: if the dead letter can't be stored (Redis
 // fails at that moment), the mark does not pass the entry.
 func TestShipperSetAsideFails(t *testing.T) {
+	t.Parallel()
 	ctrl := gomock.NewController(t)
 	out, sink := mocks.NewMockOutbox(ctrl), mocks.NewMockSink(ctrl)
 	es := []ledger.Entry{{Seq: 1}, {Seq: 2}}
@@ -374,8 +382,8 @@ func (m *memSink) Append(_ context.Context, es []ledger.Entry) error {
 // splitting stores every other entry once, hands on exactly the poison
 // ones, and costs at most 2*log2(n)+1 inserts per poison entry.
 func TestAppendSplittingRandom(t *testing.T) {
-	seed := time.Now().UnixNano()
-	t.Logf("seed %d", seed)
+	t.Parallel()
+	seed := testenv.Seed(t)
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
 	for round := range 200 {
 		n, k := 1+rng.IntN(400), rng.IntN(6)
@@ -432,6 +440,7 @@ func (f orderedFinder) Lookup(ctx context.Context, ids []string) (map[string]led
 // as if in the ledger, and the dead letters are searched before the ledger
 // (a retry moves a letter into the ledger, then out of the store).
 func TestWithDeadLetters(t *testing.T) {
+	t.Parallel()
 	var calls []string
 	inLedger := ledger.Entry{Seq: 1}
 	inLedger.ID = "shipped"

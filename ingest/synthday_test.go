@@ -95,6 +95,7 @@ func writeSynthDay(w io.Writer, n int, day string, first int) (int, error) {
 // no row is rejected, and every invoice is one order. With -synthday it also
 // writes the measurement's file.
 func TestSynthDay(t *testing.T) {
+	t.Parallel()
 	var b strings.Builder
 	const n = 20_000
 	invoices, err := writeSynthDay(&b, n, "2011-12-05", 700000)

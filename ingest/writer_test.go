@@ -55,6 +55,7 @@ func mk(id string, pts int64) ledger.Change {
 // replays or conflicts and never reach the index, the others go back
 // checked at the index's mark, in their order.
 func TestWriterAsksTheLedger(t *testing.T) {
+	t.Parallel()
 	recent, old, known, conflict, other := mk("recent", 5), mk("old", 5), mk("known", 5), mk("conflict", 5), mk("conflict", 7)
 	idx := &fakeIndex{forgot: map[string]bool{"old": true, "known": true, "conflict": true}, checked: map[string]uint64{}}
 	hist := &fakeHistory{has: map[string]ledger.Entry{"known": {Change: known, Seq: 9}, "conflict": {Change: other, Seq: 10}}}
@@ -84,6 +85,7 @@ func TestWriterAsksTheLedger(t *testing.T) {
 // after a bounded number of lookups; without a ledger it is unavailable at
 // once.
 func TestWriterLedgerBehind(t *testing.T) {
+	t.Parallel()
 	idx := &fakeIndex{forgot: map[string]bool{"old": true}, always: true, checked: map[string]uint64{}}
 	hist := &fakeHistory{}
 	_, err := NewWriter(idx, hist, nil).Apply(context.Background(), []ledger.Change{mk("old", 1)})
