@@ -25,6 +25,7 @@ func gzipped(t *testing.T, data []byte) []byte {
 }
 
 func TestOpen(t *testing.T) {
+	t.Parallel()
 	plain, err := os.ReadFile("testdata/example-orders.csv")
 	if err != nil {
 		t.Fatal(err)
@@ -81,6 +82,7 @@ func TestOpen(t *testing.T) {
 }
 
 func TestOpenStdin(t *testing.T) {
+	t.Parallel()
 	plain, err := os.ReadFile("testdata/example-orders.csv")
 	if err != nil {
 		t.Fatal(err)
@@ -124,6 +126,7 @@ func TestOpenStdin(t *testing.T) {
 // TestTruncatedGzip checks that a read error is fatal and sticky, not a
 // reject.
 func TestTruncatedGzip(t *testing.T) {
+	t.Parallel()
 	plain, err := os.ReadFile("testdata/lines-toomany.csv") // larger than the header read-ahead
 	if err != nil {
 		t.Fatal(err)
@@ -165,6 +168,7 @@ func TestTruncatedGzip(t *testing.T) {
 // gzip file's progress ends at its (compressed) size, not at the size of
 // its decompressed data ("161.3 MB of 39.3 MB").
 func TestOpenConsumed(t *testing.T) {
+	t.Parallel()
 	// Larger than the read buffer, and compressible.
 	plain := bytes.Repeat([]byte("536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,2010-12-01 08:26:00,2.55,17850.0,United Kingdom\n"), 20_000)
 	dir := t.TempDir()

@@ -68,6 +68,7 @@ func describe(o ingest.Order) string {
 }
 
 func TestGolden(t *testing.T) {
+	t.Parallel()
 	paths, err := filepath.Glob("testdata/*")
 	if err != nil {
 		t.Fatal(err)
@@ -110,6 +111,7 @@ func TestGolden(t *testing.T) {
 // invoice over ingest.MaxItems, so that its golden shows the rejection (raise
 // the fixture with the limit).
 func TestTooManyFixture(t *testing.T) {
+	t.Parallel()
 	data, err := os.ReadFile("testdata/lines-toomany.csv")
 	if err != nil {
 		t.Fatal(err)
@@ -139,6 +141,7 @@ func diff(want, got string) string {
 }
 
 func TestNotFormatEdges(t *testing.T) {
+	t.Parallel()
 	for _, in := range []string{"\uFEFF", "\uFEFF \r\n", " \t\n\n"} {
 		_, err := NewReader(strings.NewReader(in), "edge", defaultOptions)
 		if !errors.Is(err, ErrNotFormat) {
@@ -151,6 +154,7 @@ func TestNotFormatEdges(t *testing.T) {
 // whose grouping needs more than Options.MaxGroupBytes gives ErrTooLarge,
 // saying what to do, before any order; within the bound it reads whole.
 func TestGroupLimit(t *testing.T) {
+	t.Parallel()
 	data := synthLines(20_000, 1_000)
 	opts := defaultOptions
 	opts.MaxGroupBytes = 64 << 10

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/shopspring/decimal"
 	"github.com/xyz/loyalty/ingest"
@@ -21,6 +20,8 @@ import (
 
 // dataDir returns the directory of the real online-retail exports, one file
 // per day.
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+
 func dataDir(t testing.TB) string { return testenv.RetailData(t) }
 
 // tally is what a file should give, counted without the Reader.
@@ -118,6 +119,7 @@ func readFile(t *testing.T, path string, balances map[uint64]int64) (got tally, 
 }
 
 func TestRealFile(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(dataDir(t), "2010-12-01.csv")
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("the real data is missing: %v", err)
@@ -162,6 +164,7 @@ func TestRealFile(t *testing.T) {
 // its README hold, and every customer's points from the orders read equal
 // testenv.ExpectRetail's independent computation.
 func TestRealData(t *testing.T) {
+	t.Parallel()
 	paths, err := filepath.Glob(filepath.Join(dataDir(t), "*.csv"))
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("the real data is missing from %s: %v", dataDir(t), err)
@@ -243,6 +246,7 @@ func TestRealData(t *testing.T) {
 // customer, amount, time and items (in the order of their rows), whatever
 // the interleaving.
 func TestShuffledLines(t *testing.T) {
+	t.Parallel()
 	data, err := os.ReadFile(filepath.Join(dataDir(t), "2011-02-01.csv"))
 	if err != nil {
 		t.Fatal(err)
@@ -274,8 +278,7 @@ func TestShuffledLines(t *testing.T) {
 			got[o.ID] = fmt.Sprintf("customer=%d amount=%s at=%s items=%s", o.CustomerID, o.Amount, o.PurchasedAt, strings.Join(o.ItemIDs, ","))
 		}
 	}
-	seed := time.Now().UnixNano()
-	t.Logf("seed %d", seed)
+	seed := testenv.Seed(t)
 	rng := rand.New(rand.NewPCG(uint64(seed), 14))
 	want := orders(recs)
 	if len(want) < 50 {
