@@ -6,8 +6,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
-	"time"
 
+	"github.com/xyz/loyalty/internal/testenv"
 	"github.com/xyz/loyalty/ledger"
 )
 
@@ -23,8 +23,7 @@ func TestHistoryPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seed := time.Now().UnixNano()
-	t.Logf("seed %d", seed)
+	seed := testenv.Seed(t)
 	r := rand.New(rand.NewPCG(uint64(seed), 0))
 	customers := []uint64{1, 12, 123, 9007199254740991}
 	var applied []ledger.Entry
