@@ -30,6 +30,7 @@ func ingestCmd() *cobra.Command {
 		metricsFile                                 string
 		batch, parallel, maxGroupMiB                int
 		corrections                                 bool
+		progressEvery                               time.Duration
 	)
 	cmd := command("ingest FILE...", "Apply store POS order files (orders or line items; gzip and - for stdin)",
 		func(ctx context.Context, e env, cmd *cobra.Command, files []string) error {
@@ -49,7 +50,7 @@ func ingestCmd() *cobra.Command {
 			out := cmd.OutOrStdout()
 			started := time.Now()
 			rej := ingest.NewRejectFiles(rejects)
-			counts, err := runIngest(ctx, s, e.log, cfg, opts, files, rej.Write, out)
+			counts, err := runIngest(ctx, s, e.log, cfg, opts, files, rej.Write, out, progressEvery)
 			// A reject not written is lost: the run failed.
 			err = errors.Join(err, rej.Close())
 			if err == nil && s.shipper != nil {
@@ -83,6 +84,9 @@ func ingestCmd() *cobra.Command {
 	f.BoolVar(&corrections, "corrections", false, "the files hold corrected orders, each already applied with wrong content: apply the difference in points as a correction of each (an order never applied is rejected)")
 	f.StringVar(&metricsFile, "metrics-file", "", "write the run's counts there in the Prometheus text format (for node_exporter's textfile collector)")
 	f.IntVar(&maxGroupMiB, "max-group-mib", posfile.DefaultMaxGroupBytes>>20, "memory (MiB) a line-items file may take to group its lines by invoice")
+	// Hidden: the kill-and-resume test reads a line after every batch (0).
+	f.DurationVar(&progressEvery, "progress-every", posfile.ProgressEvery, "how often a progress line is written when the output is no terminal")
+	_ = f.MarkHidden("progress-every")
 	return cmd
 }
 
@@ -90,12 +94,13 @@ func ingestCmd() *cobra.Command {
 // with the ledger look-ups ahead and the shipper while the run goes when
 // ClickHouse is there, and the progress on out.
 func runIngest(ctx context.Context, s *stores, log *slog.Logger, cfg ingest.RunConfig, opts posfile.Options, files []string,
-	reject func(ingest.Reject) error, out io.Writer) (ingest.Counts, error) {
+	reject func(ingest.Reject) error, out io.Writer, progressEvery time.Duration) (ingest.Counts, error) {
 	total, err := posfile.StoredSize(files)
 	if err != nil {
 		return ingest.Counts{}, err
 	}
 	prog := posfile.NewProgress(out, total, isTerminal(out))
+	prog.Every = progressEvery
 	defer prog.Done()
 	cfg.Actor = func(path string) string { return "ingest:" + filepath.Base(path) }
 	var check ingest.LedgerCheck

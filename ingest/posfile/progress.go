@@ -36,6 +36,10 @@ func StoredSize(paths []string) (int64, error) {
 // goroutine (ingest.Run.Progress); the sources' reads count from the
 // run's reader, concurrently with it.
 type Progress struct {
+	// Every is how often a line is written when no bar is drawn:
+	// ProgressEvery unless set; 0 writes one after every batch.
+	Every time.Duration
+
 	bar      *progressbar.ProgressBar // nil: lines
 	out      io.Writer
 	now      func() time.Time
@@ -53,7 +57,7 @@ const ProgressEvery = 5 * time.Second
 // a bar when bar is set (out is a terminal), lines otherwise.
 func NewProgress(out io.Writer, total int64, bar bool) *Progress {
 	now := time.Now()
-	p := &Progress{out: out, now: time.Now, start: now, last: now, total: total}
+	p := &Progress{Every: ProgressEvery, out: out, now: time.Now, start: now, last: now, total: total}
 	if bar {
 		p.bar = progressbar.DefaultBytes(total, "ingest")
 	}
@@ -90,7 +94,7 @@ func (p *Progress) Update(c ingest.Counts) {
 		}
 		return
 	}
-	if now.Sub(p.last) < ProgressEvery {
+	if now.Sub(p.last) < p.Every {
 		return
 	}
 	p.last = now
