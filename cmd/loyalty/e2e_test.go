@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -219,38 +221,49 @@ func TestIngestRetail(t *testing.T) {
 	}
 }
 
-// TestIngestKillResume kills the ingest at several points with SIGKILL and
-// starts it again; the end state equals one clean run.
+// TestIngestKillResume kills the ingest with SIGKILL at several points and
+// starts it again; the end state equals one clean run. The child writes a
+// progress line after every batch (--progress-every 0; a run of the whole
+// export with --batch 100 writes 355); each run is killed as soon as it has
+// written the line picked for it at random in the first half (the seed
+// replays the points), so every kill is mid-way however fast the machine.
 func TestIngestKillResume(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
 	files := retailFiles(t)
 	want := expectRetail(t, files)
-	args := append([]string{"ingest", "--format", "lines", "--batch", "100", "--rejects", filepath.Join(t.TempDir(), "rejects.csv")}, files...)
-	seed := time.Now().UnixNano()
-	t.Logf("seed %d", seed)
-	r := rand.New(rand.NewPCG(uint64(seed), 5))
-	killed := 0
-	for i := 0; killed < 5 && i < 20; i++ {
+	args := append([]string{"ingest", "--format", "lines", "--batch", "100", "--progress-every", "0",
+		"--rejects", filepath.Join(t.TempDir(), "rejects.csv")}, files...)
+	r := rand.New(rand.NewPCG(testenv.Seed(t), 5))
+	for i := range 5 {
+		at := 1 + r.IntN(175)
 		cmd := exec.Command(bin, args...)
 		cmd.Env = s.env
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		after := time.Duration(150+r.IntN(2500)) * time.Millisecond
-		time.Sleep(after)
-		cmd.Process.Signal(syscall.SIGKILL)
-		err := cmd.Wait()
-		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			killed++
+		lines := 0
+		sc := bufio.NewScanner(out)
+		for lines < at && sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "ingest: ") {
+				lines++
+			}
 		}
-		t.Logf("run %d killed after %s: %v", i+1, after, err)
-	}
-	if killed < 5 {
-		t.Fatalf("only %d runs were killed mid-way", killed)
+		cmd.Process.Signal(syscall.SIGKILL)
+		io.Copy(io.Discard, out)
+		err = cmd.Wait()
+		ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
+		if lines < at || !ok || !ws.Signaled() {
+			t.Fatalf("run %d ended (%v) after %d progress lines, before the kill at line %d", i+1, err, lines, at)
+		}
+		t.Logf("run %d killed after progress line %d", i+1, at)
 	}
 	out, code := s.run(t, args...)
-	t.Logf("final run (exit %d):\n%s", code, out)
+	t.Logf("final run (exit %d):\n%.2000s", code, lastLines(out, 3))
 	if code != 0 && code != exitRejected {
 		t.Fatalf("final ingest exited %d", code)
 	}
@@ -258,6 +271,12 @@ func TestIngestKillResume(t *testing.T) {
 	if out, code := s.run(t, "reconcile"); code != 0 {
 		t.Fatalf("reconcile: exit %d\n%s", code, out)
 	}
+}
+
+// lastLines returns the last n lines of s.
+func lastLines(s string, n int) string {
+	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(l[max(0, len(l)-n):], "\n")
 }
 
 // TestIngestConcurrentOverlap runs two ingests of overlapping file sets at
