@@ -44,11 +44,14 @@ func TestFailoverToLaggingReplica(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	open := func(addr string, ack int) (*redisindex.Index, *ingest.Writer, *ingest.Shipper) {
+	// wait is how long a write waits for its replica: long while the
+	// replica is healthy (WAIT returns as soon as it confirms, however loaded
+	// the machine), short once it is cut off.
+	open := func(addr string, ack int, wait time.Duration) (*redisindex.Index, *ingest.Writer, *ingest.Shipper) {
 		rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 		t.Cleanup(func() { rdb.Close() })
 		cfg := redisindex.DefaultConfig()
-		cfg.Prefix, cfg.DedupeParts, cfg.MinReplicasAck, cfg.WaitTimeout = "fo", 64, ack, 100*time.Millisecond
+		cfg.Prefix, cfg.DedupeParts, cfg.MinReplicasAck, cfg.WaitTimeout = "fo", 64, ack, wait
 		x := redisindex.New(rdb, cfg)
 		return x, ingest.NewWriter(x, led, rule), ingest.NewShipper(x, nil, led, 1000, quiet)
 	}
@@ -56,7 +59,7 @@ func TestFailoverToLaggingReplica(t *testing.T) {
 		return ingest.Order{ID: fmt.Sprintf("fo-%d", i), CustomerID: uint64(1 + i%4), Channel: ingest.ChannelApp,
 			Amount: decimal.NewFromInt(int64(10 * (1 + i%7))), Currency: "GBP", PurchasedAt: time.Now().Add(-time.Minute)}
 	}
-	x, w, ship := open(primary.Addr, 1)
+	x, w, ship := open(primary.Addr, 1, 10*time.Second)
 	for i := range 20 {
 		if out, err := w.ApplyOrder(ctx, order(i), "test"); err != nil || out.Err != nil {
 			t.Fatalf("order %d: %v %v", i, err, out.Err)
@@ -74,6 +77,7 @@ func TestFailoverToLaggingReplica(t *testing.T) {
 	if err := promote.ReplicaOf(ctx, "NO", "ONE").Err(); err != nil {
 		t.Fatal(err)
 	}
+	x, w, ship = open(primary.Addr, 1, 100*time.Millisecond)
 	for i := 20; i < 25; i++ {
 		if _, err := w.ApplyOrder(ctx, order(i), "test"); !errors.Is(err, ledger.ErrNotConfirmed) {
 			t.Fatalf("order %d with the replica cut off: %v, want ErrNotConfirmed", i, err)
@@ -88,7 +92,7 @@ func TestFailoverToLaggingReplica(t *testing.T) {
 
 	// The primary dies; the replica, behind it, takes over.
 	primary.Stop()
-	x2, w2, ship2 := open(replica.Addr, 0)
+	x2, w2, ship2 := open(replica.Addr, 0, 100*time.Millisecond)
 	if seq, _ := x2.Seq(ctx); seq != 20 {
 		t.Fatalf("new primary seq %d, want 20", seq)
 	}
