@@ -9,7 +9,13 @@
 # PHASES: the first run's phases (default all; "check" seeds and checks only).
 # DURATION: per phase (default 10s).
 # BEFORE=path/to/an/older/loyalty: also serve the board with that binary and
-# measure it in the same HTTP run (--http-before), for before/after figures.
+# measure it in the same HTTP run (--http-before), for before/after figures
+# (with PHASES=check when that build is older than the two-field log entries);
+# and, WRITE_ROUNDS times (default 3), run the write phases with the older
+# binary and then with this one on the same board (bench-writes-N-before-R.txt,
+# bench-writes-N-after-R.txt), after the HTTP phase (a build older than the
+# two-field log entries can't follow a log this one wrote): the load of a
+# shared machine drifts, so the write figures are compared round by round.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=("$@")
@@ -54,5 +60,15 @@ for n in "${sizes[@]}"; do
     --http "http://127.0.0.1:$http" "${before[@]}" --token "$token" --json "$out/bench-http-$n.json" | tee "$out/bench-http-$n.txt"
   echo "serve RSS: $(ps -o rss= -p "${pids[0]}") KB"
   stop_servers
+  if [[ -n ${BEFORE:-} ]]; then
+    for r in $(seq 1 "${WRITE_ROUNDS:-3}"); do
+      for side in before after; do
+        bin=$dir/loyalty
+        [[ $side == before ]] && bin=$BEFORE
+        echo "== $n customers, writes, round $r, $side"
+        "$bin" bench --customers "$n" --duration "$duration" --skip-seed --phases writes | tee "$out/bench-writes-$n-$side-$r.txt"
+      done
+    done
+  fi
   sleep 2
 done

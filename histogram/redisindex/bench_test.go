@@ -16,13 +16,22 @@ import (
 // brief's rate: 100M changes a day over the default 2^20 parts.
 const idsPerHash = 100_000_000 >> 20
 
-// BenchmarkRememberedIDs applies b.N new changes, 256 a call, with
+// BenchmarkRememberedIDs applies b.N new changes, 1, 16 (about what the
+// Coalescer gathers at one change a request) or 256 a call, with
 // DedupeParts chosen so each id hash holds as many ids as at the brief's
-// rate, and reports the Redis memory each remembered id takes once the
-// change log is trimmed (B/id), and the Redis CPU per change (redis-us/op).
-// Run it with a fixed count: go test -run X -bench RememberedIDs
-// -benchtime 200000x ./histogram/redisindex/
+// rate, and reports the Redis CPU per change (redis-us/op) and the Redis
+// memory each remembered id takes once the change log is trimmed: as
+// MEMORY USAGE of the id hashes (hash-B/id) and as used_memory growth
+// (B/id, which also holds a few MB that do not grow with the ids). Run it
+// with a fixed count: go test -run X -bench RememberedIDs -benchtime
+// 200000x ./histogram/redisindex/
 func BenchmarkRememberedIDs(b *testing.B) {
+	for _, n := range []int{1, 16, 256} {
+		b.Run("batch="+strconv.Itoa(n), func(b *testing.B) { benchRemembered(b, n) })
+	}
+}
+
+func benchRemembered(b *testing.B, size int) {
 	srv := testenv.Redis(b)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	b.Cleanup(func() { rdb.Close() })
@@ -31,7 +40,7 @@ func BenchmarkRememberedIDs(b *testing.B) {
 	cfg.Prefix, cfg.DedupeParts = "bench", max(1, b.N/idsPerHash)
 	x := redisindex.New(rdb, cfg)
 	now := time.Now().UTC()
-	batch := make([]ledger.Change, 0, 256)
+	batch := make([]ledger.Change, 0, size)
 	flush := func() {
 		if _, err := x.Apply(ctx, batch); err != nil {
 			b.Fatal(err)
@@ -48,7 +57,7 @@ func BenchmarkRememberedIDs(b *testing.B) {
 		c := ledger.Change{ID: "order-" + strconv.Itoa(1_000_000_000+i), CustomerID: uint64(1 + i%100), Points: 3,
 			Cause: ledger.CauseOrder, Channel: "web", OccurredAt: now}
 		c.Seal()
-		if batch = append(batch, c); len(batch) == cap(batch) {
+		if batch = append(batch, c); len(batch) == size {
 			flush()
 		}
 	}
@@ -56,15 +65,12 @@ func BenchmarkRememberedIDs(b *testing.B) {
 		flush()
 	}
 	b.StopTimer()
-	cpu := redisCPU(b, rdb) - cpu0
+	b.ReportMetric((redisCPU(b, rdb)-cpu0)*1e6/float64(b.N), "redis-us/op")
 	if err := rdb.Del(ctx, "{bench}:log").Err(); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(usedMemory(b, rdb)-mem0)/float64(b.N), "B/id")
-	// The id hashes alone, as MEMORY USAGE counts them (key, value, and
-	// the allocator's size class).
-	var keys int64
-	var hashes int64
+	var keys, hashes int64
 	iter := rdb.Scan(ctx, 0, "{bench}:o:*", 1000).Iterator()
 	for iter.Next(ctx) {
 		n, err := rdb.MemoryUsage(ctx, iter.Val(), 0).Result()
@@ -79,7 +85,6 @@ func BenchmarkRememberedIDs(b *testing.B) {
 	}
 	b.ReportMetric(float64(keys)/float64(b.N), "hash-B/id")
 	b.ReportMetric(float64(b.N)/float64(hashes), "ids/hash")
-	b.ReportMetric(cpu*1e6/float64(b.N), "redis-us/op")
 }
 
 func infoFloat(b *testing.B, rdb *redis.Client, section, field string) float64 {
