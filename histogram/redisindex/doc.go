@@ -27,11 +27,12 @@
 //	                     points earned in the season; expires seasons.kept
 //	                     seasons after its own ends
 //	{P}:seq              seq of the last applied change (INCR per change)
-//	{P}:log              stream, one entry per applied change, ID "<seq>-0":
-//	                     u=customer k=id/128 b=balance d=delta t=unix
-//	                     [s=season sd=season delta sb=season balance] c=JSON
-//	                     of the ledger change; the outbox of the ledger and
-//	                     the feed of the ranker replicas
+//	{P}:log              stream, one entry per applied change, ID "<seq>-0",
+//	                     two fields: e="customer id/128 delta balance unix
+//	                     [season season-delta season-balance]" and c=JSON of
+//	                     the ledger change; the outbox of the ledger and the
+//	                     feed of the ranker replicas. Entries written before
+//	                     (fields u k d b t [s sd sb] c) are still read.
 //	{P}:shipped          seq up to which the log is in the ClickHouse ledger
 //	                     (or set aside in {P}:dead)
 //	{P}:dead             hash seq -> JSON dead letter: a log entry the ledger
@@ -39,10 +40,21 @@
 //	                     it is retried into the ledger or dropped
 //	{P}:dead:dropped     hash seq -> JSON: the dead letters dropped, with the
 //	                     operator's reason and time
-//	{P}:o:<day>:<part>   hash change id -> "digest seq delta balance unix",
-//	                     the ids applied on that day (days since the epoch,
-//	                     on Redis's clock), part = fnv32(id) mod DedupeParts;
-//	                     expires DedupeDays+1 days after its last write
+//	{P}:o:<day>:<part>   hash id field -> record: the ids applied on that
+//	                     day (days since the epoch, on Redis's clock), part =
+//	                     fnv32(id) mod DedupeParts; field = the first 10 bytes
+//	                     of SHA-256(id); record = the digest (a zero byte and
+//	                     its 8 bytes) and varints seq, delta, balance, unix,
+//	                     requested points (lua/prelude.lua, packrec): ~38 B
+//	                     an id in a listpack of ~95 (the brief's 100M a day
+//	                     over 2^20 parts). Expires DedupeDays+1 days after
+//	                     the day. Hashes written before hold field = the id,
+//	                     value = the text "digest seq delta balance unix
+//	                     points"; both are read (HMGET of the two fields)
+//	{P}:o:ahead          the latest day an id was remembered in (days after
+//	                     the clock's hold ids timed ahead of it): the search
+//	                     stops there; absent, it goes up to the latest day a
+//	                     memory day can be
 //	{P}:rebuilding       lock held while a rebuild runs (pauses log trimming)
 //
 // # Bucket math (package histogram, the same trees)
@@ -59,12 +71,23 @@
 // # Costs
 //
 // Applying a change: one EVALSHA per batch of up to BatchSize changes (and,
-// with MinReplicasAck, one WAIT in the same round trip); per change about
-// DedupeDays+3 HGETs for the id, one HGET and HSET (or HDEL) of the balance,
-// HSET of the id, XADD; per batch one BITFIELD per touched histogram tree
-// (the net of all its moves), INCRBY of the ranked count, one EXPIRE per id
-// hash, SET of the seq and the clock. A
-// rank from Redis (Index.Rank): one script with two BITFIELD_RO reads.
+// with MinReplicasAck, one WAIT in the same round trip); per change one
+// HMGET per day searched for the id (DedupeDays+1 days, 2 by default, while
+// no id is timed ahead of the clock's day; see {P}:o:ahead), one HGET and
+// HSET of the balance, HSET of the id record, XADD of the two-field log
+// entry; per batch one BITFIELD per touched histogram tree (the net of all
+// its moves: a move within one score bucket leaves the bucket tree alone,
+// and the two Fenwick paths of a move cancel where they meet), INCRBY of
+// the ranked count, one EXPIRE NX per id hash, GET and SET of the seq and
+// the clock. Measured inside the script on the project's 2-core machine
+// (INFO commandstats, 1M customers): HMGET ~1.3 us, HGET of a balance
+// ~3.6 (cache misses over 1M customers), HSET ~1.7, XADD ~1.7, EXPIRE ~2
+// (one per change while the id hashes are sparse), BITFIELD ~13 a call:
+// ~14 us of commands a change; the script's Lua around them (strings,
+// number formatting, tables) and EVALSHA's arguments (14 and 8 keys a
+// change, ~4 us a change with no work at all) about as much again; see
+// docs/performance.md, "Write cost".
+// A rank from Redis (Index.Rank): one script with two BITFIELD_RO reads.
 // Dashboards do not read these keys at all: the ranker keeps a replica of
 // balances and histogram in memory, fed by the log (package ranker), and
 // asks Redis only for {P}:seq, once per batch of concurrent dashboards.
@@ -83,6 +106,17 @@
 // the 32 lowest score buckets, which hold nearly every customer, and the
 // buckets it learnt), so a retry is rare: a rebuild's switch, a day turning,
 // a customer above 131,071 points for the first time.
+//
+// # Upgrading from the text formats
+//
+// The remembered-id records and the log entries above replaced text
+// records keyed by the id and eight-field log entries. This version reads
+// both, but a version before it reads neither new form: it would not find
+// an id this one remembered (and could apply a retry twice), and its ranker
+// replicas stop at the first two-field log entry. Stop every process of the
+// earlier version (API, ingest, shipper) before starting this one; no data
+// needs migrating (old ids expire with their hashes, old log entries are
+// shipped and trimmed as before).
 //
 // # Exactly once
 //

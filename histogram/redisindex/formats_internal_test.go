@@ -117,3 +117,33 @@ func TestFormatsBefore(t *testing.T) {
 		t.Fatalf("ReadLog = %+v, %v", ls, err)
 	}
 }
+
+// TestIDsAhead: an id timed ahead of the clock is remembered in a later
+// day's hash, and {P}:o:ahead makes the search reach it; without that key
+// (an index the earlier version wrote) every day up to the latest a memory
+// day can be is searched.
+func TestIDsAhead(t *testing.T) {
+	x, rdb, now := formatsIndex(t)
+	ctx := testenv.Context(t)
+	ahead := ledger.Change{ID: "ahead-1", CustomerID: 5, Points: 2, Cause: ledger.CauseOrder, OccurredAt: now.Add(24 * time.Hour)}
+	ahead.Seal()
+	today := ledger.Change{ID: "today-1", CustomerID: 6, Points: 3, Cause: ledger.CauseOrder, OccurredAt: now}
+	today.Seal()
+	apply := func(want bool, what string) {
+		t.Helper()
+		out, err := x.Apply(ctx, []ledger.Change{ahead, today})
+		if err != nil || out[0].Err != nil || out[0].Replayed != want || out[1].Replayed != want {
+			t.Fatalf("%s: %+v, %v; want replayed %v", what, out, err, want)
+		}
+	}
+	apply(false, "first")
+	day, err := rdb.Get(ctx, x.p+":o:ahead").Int64()
+	if want := now.Add(24*time.Hour).Unix() / daySeconds; err != nil || day != want {
+		t.Fatalf("%s:o:ahead = %d, %v; want %d", x.p, day, err, want)
+	}
+	apply(true, "retry")
+	if err := rdb.Del(ctx, x.p+":o:ahead").Err(); err != nil {
+		t.Fatal(err)
+	}
+	apply(true, "retry without the ahead key")
+}

@@ -23,7 +23,8 @@
 -- clock. An applied id is remembered in the hash of its memory day, the day
 -- of the later of T and the index's clock when applied, and the hash lives
 -- until the window's days after that day have passed. Every day from the
--- window's first to the latest a memory day can be now is searched. An id
+-- window's first to the latest memory day an id was written to (iddays) is
+-- searched. An id
 -- not found whose T is on or after the window's first day was never
 -- applied (its memory day would be searched); one timed earlier, or with no
 -- time, may have been forgotten: the ledger decides.
@@ -44,9 +45,9 @@ local ids = {}
 local writes = {}
 local out = {'H ' .. GEN .. ' ' .. now}
 local covered = {}
--- The remembered-id hashes searched, newest day first, but for the part.
-local days = {}
-for d = last, first, -1 do days[#days + 1] = P .. ':o:' .. d .. ':' end
+local days, aheadday, aheadknown = iddays(today, win, last)
+local aheadk = P .. ':o:ahead'
+local maxday = aheadday
 
 -- covers reports whether the ledger held every change the index forgot when
 -- the shipped mark was s: the first change after s is still remembered.
@@ -116,7 +117,9 @@ for i = 8, #ARGV, 14 do
         e = e .. ' ' .. sname .. ' ' .. (sb - before) .. ' ' .. sb
       end
       local md = math.floor(math.max(now, t) / DAY)
-      local ok = days[last - md + 1] .. part
+      local ok = P .. ':o:' .. md .. ':' .. part
+      if md <= today then ok = days[#days - (md - first)] .. part end
+      if md > maxday then maxday = md end
       has(ok)
       local rec = seq .. ' ' .. applied
       ids[id] = {dig, rec .. ' ' .. pts}
@@ -148,5 +151,6 @@ for _, w in ipairs(writes) do
   redis.call('XADD', logk, w[4], 'e', w[5], 'c', w[6])
 end
 redis.call('SET', seqk, seq)
+if maxday ~= aheadday or not aheadknown then redis.call('SET', aheadk, maxday) end
 if now == real then redis.call('SET', clockk, now) end
 return out

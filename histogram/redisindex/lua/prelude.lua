@@ -327,6 +327,23 @@ local function unpackrec(r)
   return dig, v[1] .. ' ' .. unzigzag(v[2]) .. ' ' .. v[3] .. ' ' .. v[4] .. ' ' .. unzigzag(v[5])
 end
 
+-- iddays returns the remembered-id hashes to search, newest day first, as
+-- key prefixes (the part follows), the latest memory day any id was
+-- written to, and whether {P}:o:ahead holds it. Every hash of a day from today - win to today is searched, and
+-- the later days (ids timed ahead of the clock) only up to the latest memory
+-- day written ({P}:o:ahead, kept by apply.lua): nearly always none, so a
+-- change is looked for in win+1 hashes instead of win+3. Without that key
+-- (before the first write that keeps it, or after Redis lost its data),
+-- ids may be in any day up to last: the latest a memory day can be now.
+local function iddays(today, win, last)
+  has(P .. ':o:ahead')
+  local v = redis.call('GET', P .. ':o:ahead')
+  local a = tonumber(v or last)
+  local out = {}
+  for d = math.max(today, a), today - win, -1 do out[#out + 1] = P .. ':o:' .. d .. ':' end
+  return out, a, v ~= false
+end
+
 -- findid returns the digest and "seq delta balance unix points" of the
 -- change id (field fid) remembered in hash k, or nil.
 local function findid(k, fid, id)

@@ -7,11 +7,12 @@
 local win, ahead = tonumber(ARGV[6]), tonumber(ARGV[7])
 local now = clock()
 local today = math.floor(now / DAY)
+local days = iddays(today, win, math.floor((now + ahead) / DAY))
 local out = {}
 for i = 8, #ARGV, 3 do
   local r = {}
-  for d = math.floor((now + ahead) / DAY), today - win, -1 do
-    local k = P .. ':o:' .. d .. ':' .. ARGV[i + 2]
+  for _, pre in ipairs(days) do
+    local k = pre .. ARGV[i + 2]
     if has(k) then
       local dig, rec = findid(k, ARGV[i], ARGV[i + 1])
       if dig then
