@@ -39,8 +39,8 @@ func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // TestTinyRun runs alone (not in parallel): its memory figures are deltas
-// of Redis's used_memory, which a loaded machine skews (a client's buffers
-// freed mid-way made the baseline's negative).
+// of Redis's used_memory, which a loaded machine skews (a full parallel
+// run once measured a negative baseline).
 func TestTinyRun(t *testing.T) {
 	cfg := tinyConfig()
 	// Each of the ten phases runs this long: enough for items in every
