@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -46,7 +47,9 @@ func need(t testing.TB, bin string) string {
 	return p
 }
 
-func waitTCP(addr string, deadline time.Duration) error {
+// waitTCP waits until addr accepts a connection, the process exits (done
+// is closed) or the deadline passes.
+func waitTCP(addr string, done <-chan struct{}, deadline time.Duration) error {
 	end := time.Now().Add(deadline)
 	for {
 		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
@@ -57,8 +60,33 @@ func waitTCP(addr string, deadline time.Duration) error {
 		if time.Now().After(end) {
 			return err
 		}
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case <-done:
+			return fmt.Errorf("the server exited: %w", err)
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
+}
+
+// spawns runs every server's start on one OS thread that lives as long as
+// the test binary: a child's Pdeathsig fires when the thread that started
+// it ends, and Go may end other threads.
+var spawns = make(chan func())
+
+func init() {
+	go func() {
+		runtime.LockOSThread()
+		for f := range spawns {
+			f()
+		}
+	}()
+}
+
+// start starts cmd on the spawning thread.
+func start(cmd *exec.Cmd) error {
+	errc := make(chan error, 1)
+	spawns <- func() { errc <- cmd.Start() }
+	return <-errc
 }
 
 // Server is a running test server.
@@ -70,6 +98,9 @@ type Server struct {
 	args []string
 	bin  string
 	mu   sync.Mutex
+	// prepare, if set, runs before each start (ClickHouse's config: a
+	// fresh HTTP port, since the last may have been taken while stopped).
+	prepare func() error
 }
 
 // Stop kills the server and waits for it to exit. Safe to call twice.
@@ -108,6 +139,11 @@ func (s *Server) Restart() error {
 }
 
 func (s *Server) spawn() error {
+	if s.prepare != nil {
+		if err := s.prepare(); err != nil {
+			return err
+		}
+	}
 	cmd := exec.Command(s.bin, s.args...)
 	// Killed with the test binary, even one that panics or times out
 	// before its cleanups run.
@@ -117,17 +153,18 @@ func (s *Server) spawn() error {
 		return err
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
+	if err := start(cmd); err != nil {
 		logf.Close()
 		return err
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); logf.Close(); close(done) }()
-	if err := waitTCP(s.Addr, 30*time.Second); err != nil {
+	if err := waitTCP(s.Addr, done, 30*time.Second); err != nil {
 		_ = cmd.Process.Kill()
 		<-done
 		log, _ := os.ReadFile(filepath.Join(s.Dir, "console.log"))
-		return fmt.Errorf("not listening on %s: %v\n%s", s.Addr, err, log)
+		errLog, _ := os.ReadFile(filepath.Join(s.Dir, "server.err.log")) // ClickHouse's
+		return fmt.Errorf("not listening on %s (%s): %v\n%s%.2000s", s.Addr, cmd.ProcessState, err, log, errLog)
 	}
 	s.cmd, s.done = cmd, done
 	return nil
@@ -163,9 +200,21 @@ func newClickHouse(dir string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(tcp), Dir: dir, bin: bin,
+		args: []string{"--config-file=" + filepath.Join(dir, "config.xml")}}
+	s.prepare = func() error { return writeClickHouseConfig(dir, tcp) }
+	if err := s.spawn(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// writeClickHouseConfig writes dir/config.xml: the native port tcp, and an
+// HTTP port (which no test uses) free at the time.
+func writeClickHouseConfig(dir string, tcp int) error {
 	http, err := freePort()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	cfg := fmt.Sprintf(`<?xml version="1.0"?>
 <yandex>
@@ -182,15 +231,7 @@ func newClickHouse(dir string) (*Server, error) {
   <quotas><default/></quotas>
 </yandex>
 `, dir, tcp, http)
-	if err := os.WriteFile(filepath.Join(dir, "config.xml"), []byte(cfg), 0o644); err != nil {
-		return nil, err
-	}
-	s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(tcp), Dir: dir, bin: bin,
-		args: []string{"--config-file=" + filepath.Join(dir, "config.xml")}}
-	if err := s.spawn(); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return os.WriteFile(filepath.Join(dir, "config.xml"), []byte(cfg), 0o644)
 }
 
 // Context returns a context cancelled when the test ends, with a generous
