@@ -54,7 +54,9 @@
 //	{P}:o:ahead          the latest day an id was remembered in (days after
 //	                     the clock's hold ids timed ahead of it): the search
 //	                     stops there; absent, it goes up to the latest day a
-//	                     memory day can be
+//	                     memory day can be, and the first write records that
+//	                     day (so a new board searches 2 hashes a change from
+//	                     its second day on)
 //	{P}:rebuilding       lock held while a rebuild runs (pauses log trimming)
 //
 // # Bucket math (package histogram, the same trees)
@@ -114,9 +116,10 @@
 // both, but a version before it reads neither new form: it would not find
 // an id this one remembered (and could apply a retry twice), and its ranker
 // replicas stop at the first two-field log entry. Stop every process of the
-// earlier version (API, ingest, shipper) before starting this one; no data
-// needs migrating (old ids expire with their hashes, old log entries are
-// shipped and trimmed as before).
+// earlier version (API, ingest, shipper) before starting this one, and the
+// same for a rollback to it (it would not see the ids remembered since, nor
+// keep {P}:o:ahead); no data needs migrating (old ids expire with their
+// hashes, old log entries are shipped and trimmed as before).
 //
 // # Exactly once
 //
