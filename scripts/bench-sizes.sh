@@ -16,6 +16,8 @@
 # bench-writes-N-after-R.txt), after the HTTP phase (a build older than the
 # two-field log entries can't follow a log this one wrote): the load of a
 # shared machine drifts, so the write figures are compared round by round.
+# IDS_BENCH=0 skips the first step: Redis memory and CPU per remembered id
+# at the brief's density (go test -bench RememberedIDs, bench-ids.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=("$@")
@@ -23,6 +25,9 @@ sizes=("$@")
 port=${REDIS_PORT:-6392} http=${HTTP_PORT:-18090} out=${OUT:-.} dir=$(mktemp -d)
 phases=${PHASES:-check,dashboards,writes,mixed} duration=${DURATION:-10s}
 go build -o "$dir/loyalty" ./cmd/loyalty
+if [[ ${IDS_BENCH:-1} != 0 ]]; then
+  go test -run X -bench RememberedIDs -benchtime 40000x ./histogram/redisindex/ | tee "$out/bench-ids.txt"
+fi
 export LOYALTY_REDIS_ADDR=127.0.0.1:$port LOYALTY_REDIS_PREFIX=bench LOYALTY_LOG_LEVEL=warn
 # serve needs a ClickHouse address; the bench writes no ledger, so an unreachable one will do.
 export LOYALTY_CLICKHOUSE_ADDR=127.0.0.1:1
