@@ -80,7 +80,7 @@
 // entry; per batch one BITFIELD per touched histogram tree (the net of all
 // its moves: a move within one score bucket leaves the bucket tree alone,
 // and the two Fenwick paths of a move cancel where they meet), INCRBY of
-// the ranked count, one EXPIRE NX per id hash, GET and SET of the seq and
+// the ranked count, one EXPIRE per id hash, GET and SET of the seq and
 // the clock. Measured inside the script on the project's 2-core machine
 // (INFO commandstats, 1M customers): HMGET ~1.3 us, HGET of a balance
 // ~3.6 (cache misses over 1M customers), HSET ~1.7, XADD ~1.7, EXPIRE ~2

@@ -144,8 +144,7 @@ local expiring = {}
 for _, w in ipairs(writes) do
   redis.call('HSET', w[1], w[2], w[3])
   if not expiring[w[1]] then
-    -- Every id of the hash expires at the same time: set it once.
-    redis.call('EXPIRE', w[1], w[7], 'NX')
+    redis.call('EXPIRE', w[1], w[7])
     expiring[w[1]] = true
   end
   redis.call('XADD', logk, w[4], 'e', w[5], 'c', w[6])

@@ -21,6 +21,6 @@ end
 if #missing > 0 then return retry() end
 for _, w in ipairs(todo) do
   redis.call('HSETNX', w[1], w[2], w[3])
-  redis.call('EXPIRE', w[1], w[4], 'NX')
+  redis.call('EXPIRE', w[1], w[4])
 end
 return {'OK'}
