@@ -329,12 +329,13 @@ end
 
 -- iddays returns the remembered-id hashes to search, newest day first, as
 -- key prefixes (the part follows), the latest memory day any id was
--- written to, and whether {P}:o:ahead holds it. Every hash of a day from today - win to today is searched, and
--- the later days (ids timed ahead of the clock) only up to the latest memory
--- day written ({P}:o:ahead, kept by apply.lua): nearly always none, so a
--- change is looked for in win+1 hashes instead of win+3. Without that key
--- (before the first write that keeps it, or after Redis lost its data),
--- ids may be in any day up to last: the latest a memory day can be now.
+-- written to, and whether {P}:o:ahead holds it. Every hash of a day from
+-- today - win to today is searched, and the later days (ids timed ahead of
+-- the clock) only up to the latest memory day written ({P}:o:ahead, kept by
+-- apply.lua): nearly always none, so a change is looked for in win+1
+-- hashes instead of win+3. Without that key (before the first write that
+-- keeps it, or after Redis lost its data), ids may be in any day up to
+-- last: the latest a memory day can be now.
 local function iddays(today, win, last)
   has(P .. ':o:ahead')
   local v = redis.call('GET', P .. ':o:ahead')
