@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/xyz/loyalty/histogram"
+	"github.com/xyz/loyalty/internal/retry"
 )
 
 // Source is the Redis index as the replica reads it. An error reaching
@@ -160,19 +161,37 @@ func (r *Replica) waitChan() <-chan struct{} {
 // from where the board is: an outage of Redis does not reload the board, and
 // dashboards are answered from it meanwhile.
 func (r *Replica) Run(ctx context.Context) error {
+	// An outage fails every retry: the first failure is logged, then one
+	// line every logEvery with the count, not one every retryWait.
+	var failed int
+	var logged time.Time
 	for ctx.Err() == nil {
+		start := time.Now()
 		err := r.follow(ctx)
 		if ctx.Err() != nil {
 			break
 		}
-		r.log.Warn("ranker replica: change log read failed, retrying", "err", err)
-		select {
-		case <-time.After(500 * time.Millisecond):
-		case <-ctx.Done():
+		if time.Since(start) >= logEvery {
+			failed = 0 // it followed for a while: a new outage
+		}
+		failed++
+		if failed == 1 || time.Since(logged) >= logEvery {
+			r.log.Warn("ranker replica: change log read failed, retrying", "err", err, "failures", failed)
+			logged = time.Now()
+		}
+		if retry.Sleep(ctx, retryWait) != nil {
+			break
 		}
 	}
 	return nil
 }
+
+// retryWait is how long the replica waits before reading the change log
+// again after a failure: short, so a board resumes soon after a failover.
+const retryWait = 500 * time.Millisecond
+
+// logEvery is how often a replica that keeps failing says so again.
+const logEvery = 30 * time.Second
 
 var errResync = errors.New("resync needed")
 
