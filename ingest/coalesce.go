@@ -31,6 +31,17 @@ type applyReq struct {
 	done    chan struct{}
 }
 
+// How the service wires a Coalescer (cmd/loyalty, the bench).
+const (
+	// CallChanges is the most changes one index call takes; it matches the
+	// Redis index's BatchSize (redisindex.DefaultConfig).
+	CallChanges = 256
+	// CallsInFlight is how many index calls run at once.
+	CallsInFlight = 4
+	// CallTimeout bounds one index call.
+	CallTimeout = 5 * time.Second
+)
+
 // NewCoalescer returns a Coalescer over idx with up to parallel calls in
 // flight, each of at most batch changes (a larger single request still goes
 // whole) and bounded by timeout.

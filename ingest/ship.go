@@ -129,6 +129,10 @@ type Shipper struct {
 	oldest   atomic.Int64 // unix nanos the oldest unshipped entry was recorded, as of the last round; 0: none
 }
 
+// ShipBatch is the most entries one ledger insert takes, as the service
+// wires the Shipper: ClickHouse wants large, rare inserts.
+const ShipBatch = 10_000
+
 // NewShipper returns a shipper of out's entries to sink, up to batch entries
 // per insert; lease may be nil (always ship).
 func NewShipper(out Outbox, lease Lease, sink Sink, batch int64, log *slog.Logger) *Shipper {

@@ -250,8 +250,8 @@ func newBench(rdb *redis.Client, cfg Config, log *slog.Logger) (*bench, error) {
 	hw.MinReplicasAck, hw.WaitTimeout = 1, time.Second
 	return &bench{
 		cfg: cfg, rdb: rdb, idx: idx, log: log, zkey: cfg.Prefix + ":zset", seasons: cal,
-		writer:     ingest.NewWriter(ingest.NewCoalescer(idx, 256, 4, 10*time.Second), nil, rule),
-		waitWriter: ingest.NewWriter(ingest.NewCoalescer(redisindex.New(rdb, hw), 256, 4, 10*time.Second), nil, rule),
+		writer:     ingest.NewWriter(ingest.NewCoalescer(idx, ingest.CallChanges, ingest.CallsInFlight, 10*time.Second), nil, rule),
+		waitWriter: ingest.NewWriter(ingest.NewCoalescer(redisindex.New(rdb, hw), ingest.CallChanges, ingest.CallsInFlight, 10*time.Second), nil, rule),
 		nonce:      strconv.FormatInt(time.Now().UnixNano(), 36),
 	}, nil
 }

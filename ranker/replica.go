@@ -190,6 +190,9 @@ func (r *Replica) Run(ctx context.Context) error {
 // again after a failure: short, so a board resumes soon after a failover.
 const retryWait = 500 * time.Millisecond
 
+// logReadMax is the most change-log entries one read asks for.
+const logReadMax = 10_000
+
 // logEvery is how often a replica that keeps failing says so again.
 const logEvery = 30 * time.Second
 
@@ -321,7 +324,7 @@ func (r *Replica) verify(ctx context.Context) error {
 func (r *Replica) catchUp(ctx context.Context, b *Board, block time.Duration) error {
 	for {
 		after := b.Seq()
-		es, err := r.src.ReadLog(ctx, after, 10_000, block)
+		es, err := r.src.ReadLog(ctx, after, logReadMax, block)
 		if err != nil {
 			return err
 		}
@@ -357,7 +360,7 @@ func (r *Replica) catchUp(ctx context.Context, b *Board, block time.Duration) er
 		if len(es) > 0 && r.board.Load() == b {
 			r.advanced()
 		}
-		if block > 0 || len(es) < 10_000 {
+		if block > 0 || len(es) < logReadMax {
 			return nil
 		}
 	}

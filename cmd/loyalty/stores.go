@@ -152,7 +152,7 @@ func openStores(ctx context.Context, c *Config, log *slog.Logger, needLedger boo
 	// orders that arrive while the previous call runs.
 	// Old change ids are looked up in the ledger and among the dead letters
 	// (the shipped mark passes both).
-	s.writer = ingest.NewWriter(ingest.NewCoalescer(s.index, 256, 4, 5*time.Second), ingest.WithDeadLetters(s.ledger, s.index), rule).WithRecall(s.index).WithSeasons(c.seasons().Calendar)
-	s.shipper = ingest.NewShipper(s.index, s.index, s.ledger, 10_000, log)
+	s.writer = ingest.NewWriter(ingest.NewCoalescer(s.index, ingest.CallChanges, ingest.CallsInFlight, ingest.CallTimeout), ingest.WithDeadLetters(s.ledger, s.index), rule).WithRecall(s.index).WithSeasons(c.seasons().Calendar)
+	s.shipper = ingest.NewShipper(s.index, s.index, s.ledger, ingest.ShipBatch, log)
 	return s, nil
 }
