@@ -25,8 +25,19 @@ var harnesses atomic.Int64
 // TestWriteContract holds the Redis index, with the ClickHouse ledger
 // behind it for the ids it no longer remembers, to the write path's
 // exactly-once contract; wired as serve wires it (a Coalescer in front).
+// It runs at each format the index writes (redisindex.Format).
 func TestWriteContract(t *testing.T) {
 	t.Parallel()
+	for _, f := range []redisindex.Format{redisindex.FormatText, redisindex.FormatCompact} {
+		t.Run(f.String(), func(t *testing.T) {
+			t.Parallel()
+			writeContract(t, f)
+		})
+	}
+}
+
+// writeContract runs the contract on boards at format f.
+func writeContract(t *testing.T, f redisindex.Format) {
 	rs, cs := testenv.Redis(t), testenv.SharedClickHouse(t)
 	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr, PoolSize: 16})
 	t.Cleanup(func() { rdb.Close() })
@@ -41,6 +52,9 @@ func TestWriteContract(t *testing.T) {
 		cfg.Prefix, cfg.DedupeParts = name, 64
 		cfg.Seasons, cfg.SeasonsKept = writecontract.Calendar(), 1000
 		x := redisindex.New(rdb, cfg)
+		if _, err := x.SetFormat(ctx, f); err != nil {
+			t.Fatal(err)
+		}
 		lc := chledger.DefaultConfig()
 		lc.Addr, lc.Database = cs.Addr, name
 		led, err := chledger.Open(ctx, lc)

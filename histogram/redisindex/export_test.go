@@ -24,7 +24,7 @@ func (x *Index) SetClockAhead(ctx context.Context, d time.Duration) error {
 // Scripts returns every script of the index by name.
 func Scripts() map[string]*redis.Script {
 	return map[string]*redis.Script{"apply": applyScript, "set": setScript, "switch": switchScript,
-		"remember": rememberScript, "recall": recallScript, "rank": rankScript, "partial": partialScript, "lease": leaseScript}
+		"remember": rememberScript, "recall": recallScript, "format": formatScript, "rank": rankScript, "partial": partialScript, "lease": leaseScript}
 }
 
 // CheckNow runs one check of the guard.

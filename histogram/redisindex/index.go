@@ -176,7 +176,7 @@ func (x *Index) Apply(ctx context.Context, changes []ledger.Change) ([]ledger.Ou
 		gen, day, hot := x.view()
 		last := day + (int64(x.cfg.MaxAhead/time.Second)+daySeconds-1)/daySeconds
 		g := x.p + ":g" + gen
-		keys := append([]string{x.p + ":seq", x.p + ":log", x.p + ":shipped", x.p + ":clock", x.p + ":o:ahead"}, x.histKeys(gen, hot)...)
+		keys := append([]string{x.p + ":seq", x.p + ":log", x.p + ":shipped", x.p + ":clock", x.p + ":o:ahead", x.p + ":format"}, x.histKeys(gen, hot)...)
 		args := make([]any, 0, 2+14*len(batch))
 		seasons := map[string]bool{}
 		args = append(args, x.cfg.DedupeDays, int64(x.cfg.MaxAhead/time.Second))
@@ -260,7 +260,7 @@ func (x *Index) Recall(ctx context.Context, ids []string) (map[string]ledger.Ent
 	last := day + (int64(x.cfg.MaxAhead/time.Second)+daySeconds-1)/daySeconds
 	args := make([]any, 0, 2+3*len(ids))
 	args = append(args, x.cfg.DedupeDays, int64(x.cfg.MaxAhead/time.Second))
-	keys := []string{x.p + ":clock", x.p + ":o:ahead"}
+	keys := []string{x.p + ":clock", x.p + ":o:ahead", x.p + ":format", x.p + ":seq"}
 	for _, id := range ids {
 		part := strconv.FormatUint(uint64(x.part(id)), 10)
 		for d := last + 1; d >= day-int64(x.cfg.DedupeDays)-1; d-- {

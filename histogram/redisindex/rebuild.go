@@ -173,9 +173,9 @@ func (x *Index) dropGeneration(ctx context.Context, gen uint64) error {
 // balances and then call Remember with the ledger's recent entries, so a
 // retry of a recent order is still recognised.
 func (x *Index) Remember(ctx context.Context, entries []ledger.Entry) error {
-	args := make([]any, 0, 1+9*len(entries))
+	args := make([]any, 0, 1+11*len(entries))
 	args = append(args, x.cfg.DedupeDays)
-	keys := []string{x.p + ":clock"}
+	keys := []string{x.p + ":clock", x.p + ":format", x.p + ":seq"}
 	for _, e := range entries {
 		// The memory day, as the apply script chose it.
 		at := e.RecordedAt
@@ -184,7 +184,7 @@ func (x *Index) Remember(ctx context.Context, entries []ledger.Entry) error {
 		}
 		day := at.Unix() / daySeconds
 		part := x.part(e.ID)
-		args = append(args, idField(e.ID), part, day, packDigest(e.Digest), e.Seq, e.Delta, e.Balance, e.RecordedAt.Unix(), e.Points)
+		args = append(args, e.ID, idField(e.ID), part, day, e.Digest, packDigest(e.Digest), e.Seq, e.Delta, e.Balance, e.RecordedAt.Unix(), e.Points)
 		keys = append(keys, x.p+":o:"+strconv.FormatInt(day, 10)+":"+strconv.FormatUint(uint64(part), 10))
 	}
 	_, err := x.run(ctx, rememberScript, keys, false, args...)

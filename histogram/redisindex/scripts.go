@@ -42,6 +42,7 @@ var (
 	switchScript   = redis.NewScript(lua("prelude.lua") + lua("switch.lua"))
 	rememberScript = redis.NewScript(lua("prelude.lua") + lua("remember.lua"))
 	recallScript   = redis.NewScript(lua("prelude.lua") + lua("recall.lua"))
+	formatScript   = redis.NewScript(lua("prelude.lua") + lua("format.lua"))
 	rankScript     = redis.NewScript(lua("prelude.lua") + lua("rank.lua"))
 	partialScript  = redis.NewScript(lua("prelude.lua") + lua("partial.lua"))
 	leaseScript    = redis.NewScript(lua("lease.lua"))

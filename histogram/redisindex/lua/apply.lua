@@ -23,8 +23,8 @@
 -- clock. An applied id is remembered in the hash of its memory day, the day
 -- of the later of T and the index's clock when applied, and the hash lives
 -- until the window's days after that day have passed. Every day from the
--- window's first to the latest memory day an id was written to (iddays) is
--- searched. An id
+-- window's first to the latest memory day an id was written to (iddays; in
+-- format 1, to the latest a memory day can be now) is searched. An id
 -- not found whose T is on or after the window's first day was never
 -- applied (its memory day would be searched); one timed earlier, or with no
 -- time, may have been forgotten: the ledger decides.
@@ -45,7 +45,8 @@ local ids = {}
 local writes = {}
 local out = {'H ' .. GEN .. ' ' .. now}
 local covered = {}
-local days, aheadday, aheadknown = iddays(today, win, last)
+local fmt, fresh = idformat()
+local days, aheadday, aheadknown = iddays(today, win, last, fmt == 2)
 local aheadk = P .. ':o:ahead'
 local maxday = aheadday
 
@@ -107,23 +108,24 @@ for i = 8, #ARGV, 14 do
       b[3] = new
       h.move(old, new)
       seq = seq + 1
-      local applied = (new - old) .. ' ' .. new .. ' ' .. now
-      local e = cust .. ' ' .. bk .. ' ' .. applied
-      local sname = ARGV[i + 12]
+      local sname, sd, sb = ARGV[i + 12], 0, 0
       if sname ~= '' then
         local sn = seasonboard(seasons, sname)
         sn.exp = tonumber(ARGV[i + 13])
-        local sb, before = addto(sn.h, sn.bals, sn.B, cust, bk, pts)
-        e = e .. ' ' .. sname .. ' ' .. (sb - before) .. ' ' .. sb
+        local before
+        sb, before = addto(sn.h, sn.bals, sn.B, cust, bk, pts)
+        sd = sb - before
       end
       local md = math.floor(math.max(now, t) / DAY)
       local ok = P .. ':o:' .. md .. ':' .. part
       if md <= today then ok = days[#days - (md - first)] .. part end
       if md > maxday then maxday = md end
       has(ok)
-      local rec = seq .. ' ' .. applied
+      local rec = seq .. ' ' .. (new - old) .. ' ' .. new .. ' ' .. now
       ids[id] = {dig, rec .. ' ' .. pts}
-      writes[#writes + 1] = {ok, fid, packrec(pdig, seq, new - old, new, now, pts), seq .. '-0', e, ARGV[i + 11], (md + win + 1) * DAY - real}
+      local field, value = idrecord(fmt, id, fid, dig, pdig, seq, new - old, new, now, pts)
+      writes[#writes + 1] = {ok, field, value, seq .. '-0', logfields(fmt, cust, bk, new - old, new, now, sname, sd, sb, ARGV[i + 11]),
+        (md + win + 1) * DAY - real}
       out[#out + 1] = 'N ' .. rec
     end
   end
@@ -144,12 +146,13 @@ local expiring = {}
 for _, w in ipairs(writes) do
   redis.call('HSET', w[1], w[2], w[3])
   if not expiring[w[1]] then
-    redis.call('EXPIRE', w[1], w[7])
+    redis.call('EXPIRE', w[1], w[6])
     expiring[w[1]] = true
   end
-  redis.call('XADD', logk, w[4], 'e', w[5], 'c', w[6])
+  redis.call('XADD', logk, w[4], unpack(w[5]))
 end
 redis.call('SET', seqk, seq)
+keepformat(fresh)
 if maxday ~= aheadday or not aheadknown then redis.call('SET', aheadk, maxday) end
 if now == real then redis.call('SET', clockk, now) end
 return out

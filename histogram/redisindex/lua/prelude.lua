@@ -241,11 +241,11 @@ local function writeseasons(seasons)
   end
 end
 
--- A change-log entry (stream ID "<seq>-0") has two fields: e = "customer
--- balance-hash delta balance unix" and, with a season, " season
--- season-delta season-balance"; c = the change's JSON. Entries written
--- before carry the same values as fields u k d b t s sd sb. logentry
--- returns an entry's values by those names.
+-- A change-log entry (stream ID "<seq>-0") in format 2 (idformat) has two
+-- fields: e = "customer balance-hash delta balance unix" and, with a
+-- season, " season season-delta season-balance"; c = the change's JSON. In
+-- format 1 it carries the same values as fields u k b d t [s sd sb] c.
+-- logentry returns an entry's values by those names.
 local lognames = {'u', 'k', 'd', 'b', 't', 's', 'sd', 'sb'}
 local function logentry(f)
   local v = {}
@@ -267,8 +267,9 @@ end
 -- the id (Go's idField), value = the digest packed by Go (packDigest: a zero
 -- byte and 8 bytes, or the varint n and n-1 bytes of text) and then
 -- varints: seq, delta, balance, unix, points (delta and points
--- zigzag-encoded). Hashes written before hold field = the id and value =
--- the text "digest seq delta balance unix points"; both are read (HMGET).
+-- zigzag-encoded). In format 1 (idformat) a hash holds field = the id and
+-- value = the text "digest seq delta balance unix points"; both are read
+-- (HMGET).
 local function varints(...)
   local b = {}
   for _, n in ipairs({...}) do
@@ -327,21 +328,67 @@ local function unpackrec(r)
   return dig, v[1] .. ' ' .. unzigzag(v[2]) .. ' ' .. v[3] .. ' ' .. v[4] .. ' ' .. unzigzag(v[5])
 end
 
+-- The formats remembered ids and log entries are written in ({P}:format;
+-- both forms are always read): absent or '1' the text formats, as versions
+-- before the compact ones wrote them and the only ones they read (the id as
+-- the field with the text record; log entries u k b d t [s sd sb] c); '2'
+-- the compact ones (idField and packrec; log entries e and c). An operator
+-- sets 2 once every process reads it (Index.SetFormat). A board never
+-- written ({P}:seq and {P}:format absent) holds nothing an earlier version
+-- wrote: it is at 2 from its first write. idformat returns the format and
+-- whether the board is fresh (the write must then set {P}:format).
+local function idformat()
+  has(P .. ':format')
+  local f = redis.call('GET', P .. ':format')
+  if f then return tonumber(f), false end
+  has(P .. ':seq')
+  if redis.call('EXISTS', P .. ':seq') == 0 then return 2, true end
+  return 1, false
+end
+
+-- keepformat sets {P}:format of a fresh board (idformat) as it is written.
+local function keepformat(fresh)
+  if fresh then redis.call('SET', P .. ':format', '2') end
+end
+
+-- idrecord returns the field and record change id is remembered under in
+-- format fmt (fid its idField, pdig its packed digest): 1, the id and the
+-- text "digest seq delta balance unix points"; 2, fid and packrec's record.
+local function idrecord(fmt, id, fid, dig, pdig, seq, delta, bal, unix, pts)
+  if fmt == 1 then return id, dig .. ' ' .. seq .. ' ' .. delta .. ' ' .. bal .. ' ' .. unix .. ' ' .. pts end
+  return fid, packrec(pdig, tonumber(seq), tonumber(delta), tonumber(bal), tonumber(unix), tonumber(pts))
+end
+
+-- logfields returns the fields of a change's log entry in format fmt (see
+-- logentry; sname '' for no season).
+local function logfields(fmt, cust, bk, delta, bal, unix, sname, sd, sb, js)
+  if fmt == 1 then
+    if sname == '' then return {'u', cust, 'k', bk, 'b', bal, 'd', delta, 't', unix, 'c', js} end
+    return {'u', cust, 'k', bk, 'b', bal, 'd', delta, 't', unix, 's', sname, 'sd', sd, 'sb', sb, 'c', js}
+  end
+  local e = cust .. ' ' .. bk .. ' ' .. delta .. ' ' .. bal .. ' ' .. unix
+  if sname ~= '' then e = e .. ' ' .. sname .. ' ' .. sd .. ' ' .. sb end
+  return {'e', e, 'c', js}
+end
+
 -- iddays returns the remembered-id hashes to search, newest day first, as
 -- key prefixes (the part follows), the latest memory day any id was
 -- written to, and whether {P}:o:ahead holds it. Every hash of a day from
--- today - win to today is searched, and the later days (ids timed ahead of
--- the clock) only up to the latest memory day written ({P}:o:ahead, kept by
--- apply.lua): nearly always none, so a change is looked for in win+1
--- hashes instead of win+3. Without that key (before the first write that
--- keeps it, or after Redis lost its data), ids may be in any day up to
--- last: the latest a memory day can be now.
-local function iddays(today, win, last)
+-- today - win to today is searched. The later days (ids timed ahead of the
+-- clock) are searched up to the latest memory day written ({P}:o:ahead,
+-- kept by apply.lua) when trust is set (format 2): nearly always none, so a
+-- change is looked for in win+1 hashes instead of win+3. Without that key
+-- (before the first write that keeps it, or after Redis lost its data), or
+-- untrusted (format 1: writers of earlier versions do not keep it), ids may
+-- be in any day up to last: the latest a memory day can be now.
+local function iddays(today, win, last, trust)
   has(P .. ':o:ahead')
   local v = redis.call('GET', P .. ':o:ahead')
   local a = tonumber(v or last)
+  local upto = a
+  if not trust then upto = math.max(a, last) end
   local out = {}
-  for d = math.max(today, a), today - win, -1 do out[#out + 1] = P .. ':o:' .. d .. ':' end
+  for d = math.max(today, upto), today - win, -1 do out[#out + 1] = P .. ':o:' .. d .. ':' end
   return out, a, v ~= false
 end
 

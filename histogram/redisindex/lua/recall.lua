@@ -7,7 +7,7 @@
 local win, ahead = tonumber(ARGV[6]), tonumber(ARGV[7])
 local now = clock()
 local today = math.floor(now / DAY)
-local days = iddays(today, win, math.floor((now + ahead) / DAY))
+local days = iddays(today, win, math.floor((now + ahead) / DAY), idformat() == 2)
 local out = {}
 for i = 8, #ARGV, 3 do
   local r = {}
