@@ -27,12 +27,13 @@
 //	                     points earned in the season; expires seasons.kept
 //	                     seasons after its own ends
 //	{P}:seq              seq of the last applied change (INCR per change)
-//	{P}:log              stream, one entry per applied change, ID "<seq>-0",
-//	                     two fields: e="customer id/128 delta balance unix
-//	                     [season season-delta season-balance]" and c=JSON of
-//	                     the ledger change; the outbox of the ledger and the
-//	                     feed of the ranker replicas. Entries written before
-//	                     (fields u k d b t [s sd sb] c) are still read.
+//	{P}:log              stream, one entry per applied change, ID "<seq>-0":
+//	                     the outbox of the ledger and the feed of the ranker
+//	                     replicas. At format 2 ({P}:format) two fields:
+//	                     e="customer id/128 delta balance unix [season
+//	                     season-delta season-balance]" and c=JSON of the
+//	                     ledger change; at format 1 the same values as the
+//	                     fields u k b d t [s sd sb] c. Both are read.
 //	{P}:shipped          seq up to which the log is in the ClickHouse ledger
 //	                     (or set aside in {P}:dead)
 //	{P}:dead             hash seq -> JSON dead letter: a log entry the ledger
@@ -42,21 +43,26 @@
 //	                     operator's reason and time
 //	{P}:o:<day>:<part>   hash id field -> record: the ids applied on that
 //	                     day (days since the epoch, on Redis's clock), part =
-//	                     fnv32(id) mod DedupeParts; field = the first 10 bytes
-//	                     of SHA-256(id); record = the digest (a zero byte and
-//	                     its 8 bytes) and varints seq, delta, balance, unix,
-//	                     requested points (lua/prelude.lua, packrec): ~38 B
-//	                     an id in a listpack of ~95 (the brief's 100M a day
-//	                     over 2^20 parts). Expires DedupeDays+1 days after
-//	                     the day. Hashes written before hold field = the id,
-//	                     value = the text "digest seq delta balance unix
-//	                     points"; both are read (HMGET of the two fields)
+//	                     fnv32(id) mod DedupeParts. At format 2: field = the
+//	                     first 10 bytes of SHA-256(id); record = the digest
+//	                     (a zero byte and its 8 bytes) and varints seq,
+//	                     delta, balance, unix, requested points
+//	                     (lua/prelude.lua, packrec): ~38 B an id in a
+//	                     listpack of ~95 (the brief's 100M a day over 2^20
+//	                     parts). At format 1: field = the id, value = the
+//	                     text "digest seq delta balance unix points" (~67 B
+//	                     an id). Both are read (HMGET of the two fields).
+//	                     Expires DedupeDays+1 days after the day
 //	{P}:o:ahead          the latest day an id was remembered in (days after
-//	                     the clock's hold ids timed ahead of it): the search
-//	                     stops there; absent, it goes up to the latest day a
-//	                     memory day can be, and the first write records that
-//	                     day (so a new board searches 2 hashes a change from
-//	                     its second day on)
+//	                     the clock's hold ids timed ahead of it), kept at
+//	                     both formats; at format 2 the search stops there;
+//	                     absent, or at format 1, it goes up to the latest
+//	                     day a memory day can be. The first write records
+//	                     that day when the key is absent (so a new board
+//	                     searches 2 hashes a change from its second day on)
+//	{P}:format           the format remembered ids and log entries are
+//	                     written in: absent or 1 = text, 2 = compact (see
+//	                     "Upgrading: the format gate")
 //	{P}:rebuilding       lock held while a rebuild runs (pauses log trimming)
 //
 // # Bucket math (package histogram, the same trees)
@@ -74,10 +80,11 @@
 //
 // Applying a change: one EVALSHA per batch of up to BatchSize changes (and,
 // with MinReplicasAck, one WAIT in the same round trip); per change one
-// HMGET per day searched for the id (DedupeDays+1 days, 2 by default, while
-// no id is timed ahead of the clock's day; see {P}:o:ahead), one HGET and
-// HSET of the balance, HSET of the id record, XADD of the two-field log
-// entry; per batch one BITFIELD per touched histogram tree (the net of all
+// HMGET per day searched for the id (at format 2 DedupeDays+1 days, 2 by
+// default, while no id is timed ahead of the clock's day, see {P}:o:ahead;
+// at format 1 DedupeDays+3), one HGET and HSET of the balance, HSET of the
+// id record, XADD of the log entry (two fields; eight at format 1); per
+// batch one BITFIELD per touched histogram tree (the net of all
 // its moves: a move within one score bucket leaves the bucket tree alone,
 // and the two Fenwick paths of a move cancel where they meet), INCRBY of
 // the ranked count, one EXPIRE per id hash, GET and SET of the seq and
@@ -109,17 +116,45 @@
 // buckets it learnt), so a retry is rare: a rebuild's switch, a day turning,
 // a customer above 131,071 points for the first time.
 //
-// # Upgrading from the text formats
+// # Upgrading: the format gate
 //
-// The remembered-id records and the log entries above replaced text
+// The compact remembered ids and two-field log entries replaced text
 // records keyed by the id and eight-field log entries. This version reads
-// both, but a version before it reads neither new form: it would not find
-// an id this one remembered (and could apply a retry twice), and its ranker
-// replicas stop at the first two-field log entry. Stop every process of the
-// earlier version (API, ingest, shipper) before starting this one, and the
-// same for a rollback to it (it would not see the ids remembered since, nor
-// keep {P}:o:ahead); no data needs migrating (old ids expire with their
-// hashes, old log entries are shipped and trimmed as before).
+// both, but a version before it reads neither: it would not find an id
+// remembered compactly (and would apply a retry twice), and its ranker
+// replicas stop at the first two-field log entry. So what is written is
+// chosen by {P}:format, which every script that writes ids or log entries
+// reads (apply.lua, remember.lua):
+//
+//   - absent or 1 (text): byte for byte what the earlier version wrote, and
+//     the id search runs to the latest day a memory day can be, as the
+//     earlier version's does: its writers do not keep {P}:o:ahead, so they
+//     may have remembered ids on later days than it says. Old and new
+//     processes may run side by side: a rolling upgrade, and a rolling
+//     rollback, are safe. An existing board ({P}:seq present) stays here.
+//   - 2 (compact): the dense forms above, and the search trusts
+//     {P}:o:ahead. A board never written (no {P}:seq, no {P}:format) starts
+//     here: its first write sets it, in the same script, so no write of
+//     an earlier version can be on it (one would have set {P}:seq). The
+//     first write, not Index.Check at start, decides: Check also runs for
+//     read-only commands and every 30 s in the Guard, and the write
+//     script sees the seq and the format atomically.
+//
+// The switch is an operator's (`loyalty index-format compact`,
+// Index.SetFormat), once every process runs this version or later. It
+// raises {P}:o:ahead to the latest day a memory day can be at that moment
+// (over every day an earlier writer may have used) and sets 2 in one
+// script; every process reads the key at each script call, so it takes
+// effect at once. A rollback to an earlier version after it:
+// `loyalty index-format text` (safe at any time: this version reads both),
+// then replace processes only once the compact ids have expired (SetFormat
+// answers when: DedupeDays+2 days after the switch back, plus up to an
+// hour; the compact log entries have long been shipped by then); an
+// earlier version started sooner, even with every process of this one
+// stopped first, would not find them and could apply a retry twice. A
+// board that lost its data counts as fresh (its first write sets 2): if
+// processes of an earlier version still run then, set it back to text
+// with the rebuild.
 //
 // # Exactly once
 //
