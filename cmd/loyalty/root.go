@@ -102,7 +102,7 @@ LOYALTY_CLICKHOUSE_ADDR for production.`,
 	root.PersistentFlags().String("clickhouse-addr", "", "ClickHouse native host:port (LOYALTY_CLICKHOUSE_ADDR)")
 	root.PersistentFlags().String("data-dir", "loyalty-data", "embedded store directory (LOYALTY_DATA_DIR)")
 	root.AddCommand(serveCmd(), migrateCmd(), rebuildCmd(), reconcileCmd(), balancesCmd(), tokenCmd(), ingestCmd(), benchCmd(),
-		deadLettersCmd(), versionCmd(), healthcheckCmd(), distributionCmd())
+		deadLettersCmd(), versionCmd(), healthcheckCmd(), distributionCmd(), indexFormatCmd())
 	var walk func(c *cobra.Command, path string)
 	walk = func(c *cobra.Command, path string) {
 		if ex, ok := examples[path]; ok && c.Example == "" {
