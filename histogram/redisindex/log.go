@@ -27,9 +27,10 @@ func seqOf(id string) uint64 {
 // season balance sb, and the change's JSON c.
 type logRecord struct{ u, k, d, b, t, s, sd, sb, c string }
 
-// readRecord returns the values of a log entry with fields v: field e holds
-// u k d b t [s sd sb] separated by spaces (lua/prelude.lua, logentry);
-// entries written before the e field carry each value as its own field.
+// readRecord returns the values of a log entry with fields v, in either
+// format (doc.go, "Upgrading: the format gate"): at the compact one field e
+// holds u k d b t [s sd sb] separated by spaces (lua/prelude.lua,
+// logentry); at the text one each value is its own field.
 func readRecord(v map[string]any) logRecord {
 	var r logRecord
 	get := func(k string) string {
