@@ -249,11 +249,17 @@ const (
 type batch struct {
 	items    []item
 	file     string
-	rows     int64 // rows of file read when the batch was cut
-	fileEnd  bool
-	err      error // the read stopped: the run stops after the items before
+	rows     int64      // rows of file read when the batch was cut
+	ended    []fileRows // the files that ended in this batch, in order
+	err      error      // the read stopped: the run stops after the items before
 	calls    []*call
 	finished chan struct{} // closed when every call is done
+}
+
+// fileRows is a file read to its end and its rows.
+type fileRows struct {
+	file string
+	rows int64
 }
 
 // call is one Apply call: the changes of a batch at positions idx.
@@ -307,6 +313,8 @@ func (r *Run) Files(ctx context.Context, paths []string) error {
 }
 
 // read parses the files into batches; it closes out when done or stopped.
+// A batch runs on into the next file, so many small files (a store's day)
+// cost a ledger look-up and a few calls per Batch orders, not per file.
 func (r *Run) read(ctx context.Context, paths []string, out chan<- *batch) {
 	defer close(out)
 	send := func(b *batch) bool {
@@ -317,15 +325,16 @@ func (r *Run) read(ctx context.Context, paths []string, out chan<- *batch) {
 			return false
 		}
 	}
+	b, changes := &batch{}, 0
 	for _, path := range paths {
 		src, err := r.open(path)
 		if err != nil {
-			send(&batch{file: path, err: err})
+			b.file, b.rows, b.err = path, 0, err
+			send(b)
 			return
 		}
 		actor := r.cfg.Actor(path)
-		b := &batch{file: path}
-		changes := 0
+		b.file, b.rows = path, 0
 		for {
 			o, line, err := src.Next()
 			if errors.Is(err, io.EOF) {
@@ -363,13 +372,16 @@ func (r *Run) read(ctx context.Context, paths []string, out chan<- *batch) {
 				b, changes = &batch{file: path}, 0
 			}
 		}
-		b.rows, b.fileEnd = src.Rows(), true
+		b.rows = src.Rows()
 		if err := src.Close(); err != nil {
 			b.err = fmt.Errorf("close %s: %w", path, err)
-		}
-		if !send(b) || b.err != nil {
+			send(b)
 			return
 		}
+		b.ended = append(b.ended, fileRows{path, b.rows})
+	}
+	if len(b.items) > 0 || len(b.ended) > 0 {
+		send(b)
 	}
 }
 
@@ -642,15 +654,12 @@ func (r *Run) collect(b *batch) error {
 			}
 		}
 	}
-	n.File, n.FileRows = b.file, b.rows
-	if b.err != nil {
-		return b.err
-	}
-	if b.fileEnd {
+	for _, f := range b.ended {
 		n.Files++
-		n.Rows += b.rows
+		n.Rows += f.rows
 	}
-	return nil
+	n.File, n.FileRows = b.file, b.rows
+	return b.err
 }
 
 // count counts an outcome without error.
