@@ -9,7 +9,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
-	"github.com/xyz/loyalty/ranker"
 )
 
 // latencyBuckets are the buckets of the stores' command latency, in
@@ -121,12 +120,6 @@ func commandLabel(name string) string {
 		return name
 	}
 	return "other"
-}
-
-// replicaMetrics are the lag gauges of the board this process follows
-// (ranker.LagMetrics).
-func replicaMetrics(board func() *ranker.Board, primary ranker.ChangeLog) []prometheus.Collector {
-	return ranker.LagMetrics(board, primary)
 }
 
 // buildInfo is the constant 1 labelled with the build.

@@ -7,35 +7,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/xyz/loyalty/histogram/redisindex"
+	"github.com/xyz/loyalty/internal/promtest"
 	"github.com/xyz/loyalty/internal/testenv"
 	"github.com/xyz/loyalty/ledger"
 	"github.com/xyz/loyalty/ranker"
 )
 
-// gaugeValues collects the gauges by name.
-func gaugeValues(t *testing.T, cs []prometheus.Collector) map[string]float64 {
-	t.Helper()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(cs...)
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]float64{}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			if g := m.GetGauge(); g != nil {
-				out[mf.GetName()] = g.GetValue()
-			}
-		}
-	}
-	return out
-}
-
-// TestReplicaLagMetrics: the lag gauges read the primary's seq and the
+// TestReplicaLagMetrics: the lag gauges over the Redis index's change log
+// (ranker.TestLagMetrics has them over a fake) read the primary's seq and the
 // first change the board lacks: NaN before a board, the changes and their
 // age while behind, 0 once caught up.
 func TestReplicaLagMetrics(t *testing.T) {
@@ -56,19 +37,19 @@ func TestReplicaLagMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	var board *ranker.Board
-	gauges := replicaMetrics(func() *ranker.Board { return board }, x)
-	g := gaugeValues(t, gauges)
+	gauges := ranker.LagMetrics(func() *ranker.Board { return board }, x)
+	g := promtest.Values(t, gauges...)
 	if !math.IsNaN(g["loyalty_replica_lag_seqs"]) || !math.IsNaN(g["loyalty_replica_lag_seconds"]) {
 		t.Fatalf("no board yet: %v, want NaN", g)
 	}
 	board = ranker.NewBoard()
 	board.SetSeq(2, time.Now().Add(-time.Hour))
-	g = gaugeValues(t, gauges)
+	g = promtest.Values(t, gauges...)
 	if g["loyalty_replica_lag_seqs"] != 3 || g["loyalty_replica_lag_seconds"] < 0 || g["loyalty_replica_lag_seconds"] > 60 {
 		t.Fatalf("board at seq 2 of 5: %v, want 3 changes behind, the age of change 3 (seconds, not the hour since the board last applied one)", g)
 	}
 	board.SetSeq(5, time.Now())
-	g = gaugeValues(t, gauges)
+	g = promtest.Values(t, gauges...)
 	if g["loyalty_replica_lag_seqs"] != 0 || g["loyalty_replica_lag_seconds"] != 0 {
 		t.Fatalf("caught up: %v, want 0 and 0", g)
 	}

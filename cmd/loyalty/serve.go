@@ -79,7 +79,7 @@ func serveCmd() *cobra.Command {
 				deps.LedgerDeadLetters = func() float64 { return float64(s.shipper.DeadLetterCount()) }
 				deps.LedgerDeadLettered = func() float64 { return float64(s.shipper.DeadLettered()) }
 				deps.Checks = []api.Check{{Name: "redis", Check: s.index.Ping}, {Name: "clickhouse", Check: s.ledger.Ping}}
-				deps.Metrics = append(deps.Metrics, replicaMetrics(rep.Board, s.index)...)
+				deps.Metrics = append(deps.Metrics, ranker.LagMetrics(rep.Board, s.index)...)
 				deps.Metrics = append(deps.Metrics, s.shipper.Collectors()...)
 			}
 			a, err := api.New(acfg, deps, e.log)
