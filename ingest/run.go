@@ -245,7 +245,8 @@ const (
 	itemSkipped
 )
 
-// batch is a stage hand-off: items in file order, and the end of a file.
+// batch is a stage hand-off: items in file order, and the files that ended
+// in it (a batch runs on across small files).
 type batch struct {
 	items    []item
 	file     string
