@@ -7,6 +7,7 @@ package testenv
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -19,7 +20,8 @@ import (
 	"time"
 )
 
-// FreePort returns a loopback TCP port that was free a moment ago.
+// FreePort returns a loopback TCP port that is free and that no other test
+// of this or another test binary gets while this one runs.
 func FreePort(t testing.TB) int {
 	t.Helper()
 	p, err := freePort()
@@ -29,13 +31,55 @@ func FreePort(t testing.TB) int {
 	return p
 }
 
+// Ports come from portLow..portHigh, below Linux's ephemeral range (so the
+// kernel never hands one to a client socket), each at most once in a test
+// binary, and under an flock on a file per port held until the binary
+// exits, so two test binaries running at once (go test runs packages in
+// parallel) never take the same one. A port "free a moment ago" from the
+// kernel (":0") is not enough with tests in parallel: two servers were
+// given one port, the second failed to bind, its test talked to the first
+// test's server and stopped it under that test.
+const portLow, portHigh = 20000, 32000
+
+var ports struct {
+	sync.Mutex
+	next int
+	held []*os.File // the locks, kept open until the binary exits
+}
+
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	ports.Lock()
+	defer ports.Unlock()
+	dir := filepath.Join(os.TempDir(), "loyalty-test-ports")
+	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return 0, err
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	if ports.next == 0 {
+		ports.next = portLow + rand.IntN(portHigh-portLow)
+	}
+	for range portHigh - portLow {
+		p := ports.next
+		if ports.next++; ports.next == portHigh {
+			ports.next = portLow
+		}
+		f, err := os.OpenFile(filepath.Join(dir, strconv.Itoa(p)), os.O_CREATE|os.O_RDWR, 0o666)
+		if err != nil {
+			return 0, err
+		}
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+			f.Close() // another test binary holds it
+			continue
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			f.Close() // something else listens there
+			continue
+		}
+		l.Close()
+		ports.held = append(ports.held, f)
+		return p, nil
+	}
+	return 0, fmt.Errorf("no free port in %d-%d", portLow, portHigh)
 }
 
 func need(t testing.TB, bin string) string {
