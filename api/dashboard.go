@@ -103,6 +103,20 @@ func (s *Server) userID(c *gin.Context) (uint64, bool) {
 	return id, ok
 }
 
+// readableUserID is userID for a route the customer themself or staff may
+// read: another customer's id is answered 403.
+func (s *Server) readableUserID(c *gin.Context) (uint64, bool) {
+	id, ok := s.userID(c)
+	if !ok {
+		return 0, false
+	}
+	if p := principalOf(c); p.Role == RoleCustomer && p.Subject != c.Param("userId") {
+		s.forbidden(c)
+		return 0, false
+	}
+	return id, true
+}
+
 // queryInt reads an optional integer query parameter within [lo, hi]; on
 // failure it has answered 400 naming the allowed range.
 func (s *Server) queryInt(c *gin.Context, name string, def, lo, hi int) (int, bool) {
@@ -122,12 +136,8 @@ func (s *Server) queryInt(c *gin.Context, name string, def, lo, hi int) (int, bo
 // getDashboard answers the dashboard: a customer reads their own, staff
 // anyone's.
 func (s *Server) getDashboard(c *gin.Context) {
-	id, ok := s.userID(c)
+	id, ok := s.readableUserID(c)
 	if !ok {
-		return
-	}
-	if p := principalOf(c); p.Role == RoleCustomer && p.Subject != c.Param("userId") {
-		s.forbidden(c)
 		return
 	}
 	n, ok := s.queryInt(c, "top", s.cfg.DefaultTop, 1, s.cfg.MaxTop)
