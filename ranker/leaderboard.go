@@ -165,15 +165,21 @@ func (l Local) Leaderboard(season string) (*Board, error) {
 	if season == "" {
 		return l.B, nil
 	}
+	return l.season(season), nil
+}
+
+// season returns the embedded store's board of season name, or an empty
+// one at the all-time board's seq when the season has no change yet.
+func (l Local) season(name string) *Board {
 	var sb *Board
 	if l.Seasons != nil {
-		sb = l.Seasons(season)
+		sb = l.Seasons(name)
 	}
 	if sb == nil {
 		sb = NewBoard()
 		sb.SetSeq(l.B.Applied())
 	}
-	return sb, nil
+	return sb
 }
 
 // seasonBoard returns b itself (name "") or the board of season name held

@@ -67,18 +67,6 @@ func (b *Board) dropSeasonsBefore(oldest string) {
 	}
 }
 
-// seasonDashboard answers from the board of season name held beside b, at
-// b's seq: an empty board when the season has no change yet.
-func (b *Board) seasonDashboard(name string, id uint64, n, k int) Dashboard {
-	sb := b.Season(name)
-	if sb == nil {
-		sb = NewBoard()
-	}
-	seq, at := b.Applied()
-	sb.SetSeq(seq, at)
-	return sb.Dashboard(id, n, k)
-}
-
 // SeasonDashboard answers from the board of season name as Dashboard does
 // from the all-time board (the same waiting for the latest change, the same
 // stale marking). While no board is loaded it is ErrNotReady: partial
@@ -87,18 +75,10 @@ func (r *Replica) SeasonDashboard(ctx context.Context, name string, id uint64, n
 	if r.board.Load() == nil {
 		return Dashboard{}, ErrNotReady
 	}
-	return r.answer(ctx, func(b *Board) Dashboard { return b.seasonDashboard(name, id, n, k) })
+	return r.answer(ctx, func(b *Board) Dashboard { return b.seasonBoard(name).Dashboard(id, n, k) })
 }
 
 // SeasonDashboard answers from the season board of the embedded store.
 func (l Local) SeasonDashboard(_ context.Context, name string, id uint64, n, k int) (Dashboard, error) {
-	var sb *Board
-	if l.Seasons != nil {
-		sb = l.Seasons(name)
-	}
-	if sb == nil {
-		sb = NewBoard()
-		sb.SetSeq(l.B.Applied())
-	}
-	return sb.Dashboard(id, n, k), nil
+	return l.season(name).Dashboard(id, n, k), nil
 }
