@@ -164,6 +164,18 @@ func packDigest(d string) string {
 	return string(binary.AppendUvarint(nil, uint64(len(d)+1))) + d
 }
 
+// idKeys appends to keys the remembered-id hashes of dedupe part a script
+// may search when the index's clock was last seen on day (see lua/apply.lua,
+// iddays): the window's days up to the latest a change may be ahead, with one
+// more on each side for a day turning since the clock was seen.
+func (x *Index) idKeys(keys []string, day int64, part string) []string {
+	last := day + (int64(x.cfg.MaxAhead/time.Second)+daySeconds-1)/daySeconds
+	for d := day - int64(x.cfg.DedupeDays) - 1; d <= last+1; d++ {
+		keys = append(keys, x.p+":o:"+strconv.FormatInt(d, 10)+":"+part)
+	}
+	return keys
+}
+
 // Apply applies changes in order, atomically each, idempotently by change
 // id. Outcome i belongs to changes[i]; fewer outcomes than changes means
 // the last one has NeedLedger set and the rest were not attempted (see
@@ -174,7 +186,6 @@ func (x *Index) Apply(ctx context.Context, changes []ledger.Change) ([]ledger.Ou
 	for start := 0; start < len(changes); start += x.cfg.BatchSize {
 		batch := changes[start:min(len(changes), start+x.cfg.BatchSize)]
 		gen, day, hot := x.view()
-		last := day + (int64(x.cfg.MaxAhead/time.Second)+daySeconds-1)/daySeconds
 		g := x.p + ":g" + gen
 		keys := append([]string{x.p + ":seq", x.p + ":log", x.p + ":shipped", x.p + ":clock", x.p + ":o:ahead", x.p + ":format"}, x.histKeys(gen, hot)...)
 		args := make([]any, 0, 2+14*len(batch))
@@ -188,12 +199,7 @@ func (x *Index) Apply(ctx context.Context, changes []ledger.Change) ([]ledger.Ou
 			}
 			bk := strconv.FormatUint(c.CustomerID>>balanceShift, 10)
 			part := strconv.FormatUint(uint64(x.part(c.ID)), 10)
-			keys = append(keys, g+":b:"+bk)
-			// The days the script searches (see lua/apply.lua), with one
-			// more on each side for a day turning since the clock was seen.
-			for d := day - int64(x.cfg.DedupeDays) - 1; d <= last+1; d++ {
-				keys = append(keys, x.p+":o:"+strconv.FormatInt(d, 10)+":"+part)
-			}
+			keys = x.idKeys(append(keys, g+":b:"+bk), day, part)
 			t, mode, mark := c.OccurredAt.Unix(), "f", int64(-1)
 			if !c.TimeBoundsApplication() {
 				t = 0
@@ -257,15 +263,12 @@ func (x *Index) Recall(ctx context.Context, ids []string) (map[string]ledger.Ent
 		return out, nil
 	}
 	_, day, _ := x.view()
-	last := day + (int64(x.cfg.MaxAhead/time.Second)+daySeconds-1)/daySeconds
 	args := make([]any, 0, 2+3*len(ids))
 	args = append(args, x.cfg.DedupeDays, int64(x.cfg.MaxAhead/time.Second))
 	keys := []string{x.p + ":clock", x.p + ":o:ahead", x.p + ":format", x.p + ":seq"}
 	for _, id := range ids {
 		part := strconv.FormatUint(uint64(x.part(id)), 10)
-		for d := last + 1; d >= day-int64(x.cfg.DedupeDays)-1; d-- {
-			keys = append(keys, x.p+":o:"+strconv.FormatInt(d, 10)+":"+part)
-		}
+		keys = x.idKeys(keys, day, part)
 		args = append(args, idField(id), id, part)
 	}
 	res, err := x.run(ctx, recallScript, keys, false, args...)
