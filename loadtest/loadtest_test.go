@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +38,25 @@ func client(t *testing.T, c Config) *redis.Client {
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// seededBench is a bench on its own Redis, seeded, with its replica
+// started (stopped in t.Cleanup).
+func seededBench(t *testing.T, ctx context.Context, cfg Config) *bench {
+	t.Helper()
+	b, err := newBench(client(t, cfg), cfg, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.seed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stop, err := b.startReplica(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return b
+}
 
 // TestTinyRun runs alone (not in parallel): its memory figures are deltas
 // of Redis's used_memory, which a loaded machine skews (a full parallel
@@ -87,19 +107,7 @@ func TestCheckDetectsWrongAnswers(t *testing.T) {
 	t.Parallel()
 	cfg := tinyConfig()
 	ctx := testenv.Context(t)
-	rdb := client(t, cfg)
-	b, err := newBench(rdb, cfg, quiet())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.seed(ctx); err != nil {
-		t.Fatal(err)
-	}
-	stop, err := b.startReplica(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	b := seededBench(t, ctx, cfg)
 	ids := b.sample(200)
 	c, err := b.check(ctx, ids)
 	if err != nil || c.Mismatches != 0 {
@@ -109,7 +117,7 @@ func TestCheckDetectsWrongAnswers(t *testing.T) {
 	// One customer's balance in the baseline moves from the middle of the
 	// board to the top: every top-N and many ranks now differ.
 	victim := strconv.FormatUint(ids[0], 10)
-	if err := rdb.ZIncrBy(ctx, b.zkey, 500_000, victim).Err(); err != nil {
+	if err := b.rdb.ZIncrBy(ctx, b.zkey, 500_000, victim).Err(); err != nil {
 		t.Fatal(err)
 	}
 	c, err = b.check(ctx, ids)
@@ -122,10 +130,10 @@ func TestCheckDetectsWrongAnswers(t *testing.T) {
 
 	// A subtler corruption: one point more for one customer only changes
 	// that customer's own points and some neighbours.
-	if err := rdb.ZIncrBy(ctx, b.zkey, -500_000, victim).Err(); err != nil {
+	if err := b.rdb.ZIncrBy(ctx, b.zkey, -500_000, victim).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if err := rdb.ZIncrBy(ctx, b.zkey, 1, victim).Err(); err != nil {
+	if err := b.rdb.ZIncrBy(ctx, b.zkey, 1, victim).Err(); err != nil {
 		t.Fatal(err)
 	}
 	c, err = b.check(ctx, ids[:1])
@@ -215,25 +223,13 @@ func TestAlternativeAnswersOurs(t *testing.T) {
 	t.Parallel()
 	cfg := tinyConfig()
 	ctx := testenv.Context(t)
-	rdb := client(t, cfg)
-	b, err := newBench(rdb, cfg, quiet())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.seed(ctx); err != nil {
-		t.Fatal(err)
-	}
-	stop, err := b.startReplica(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	b := seededBench(t, ctx, cfg)
 	first, err := b.rep.Dashboard(ctx, 1, 1, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ids := append(b.sample(300), first.Top[0].CustomerID, uint64(cfg.Customers)+1)
-	alt := newAlternative(rdb, b.zkey)
+	alt := newAlternative(b.rdb, b.zkey)
 
 	// The oracle of the neighbours: everyone sorted as ZREVRANGE lists them.
 	type line struct {
@@ -335,19 +331,7 @@ func TestHTTPPhase(t *testing.T) {
 	cfg := tinyConfig()
 	cfg.Duration = 300 * time.Millisecond
 	ctx := testenv.Context(t)
-	rdb := client(t, cfg)
-	b, err := newBench(rdb, cfg, quiet())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.seed(ctx); err != nil {
-		t.Fatal(err)
-	}
-	stop, err := b.startReplica(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	b := seededBench(t, ctx, cfg)
 	acfg := api.DefaultConfig()
 	acfg.Auth.HS256Key = []byte("loadtest-hs256-key-of-at-least-32-bytes")
 	acfg.ProxyKey = []byte("loadtest-proxy-key-of-at-least-32-bytes")
