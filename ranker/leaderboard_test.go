@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/xyz/loyalty/histogram/redisindex"
 	"github.com/xyz/loyalty/internal/oracle"
 	"github.com/xyz/loyalty/internal/testenv"
@@ -244,14 +243,7 @@ func TestReplicaPartialNudges(t *testing.T) {
 	t.Parallel()
 	p := testenv.Redis(t)
 	r := testenv.RedisReplica(t, p)
-	open := func(addr string) *redisindex.Index {
-		rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond,
-			ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond})
-		t.Cleanup(func() { rdb.Close() })
-		cfg := redisindex.DefaultConfig()
-		cfg.Prefix, cfg.DedupeParts = "nudge", 64
-		return redisindex.New(rdb, cfg)
-	}
+	open := func(addr string) *redisindex.Index { return openHA(t, addr, "nudge", 500*time.Millisecond) }
 	g := &haRig{primary: p, replica: r, write: open(p.Addr)}
 	o := oracle.New()
 	// 100, 80, 80, 60, 40, 40, 40, 20, 10: ties, and customer 10 without points.

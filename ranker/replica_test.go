@@ -36,23 +36,36 @@ type haRig struct {
 	next             int
 }
 
+// openHA returns the index with prefix on the Redis server at addr, through
+// a client that fails fast (no retries, timeout for each read and write)
+// while that server is stopped or paused.
+func openHA(t *testing.T, addr, prefix string, timeout time.Duration) *redisindex.Index {
+	return redisindex.New(haClient(t, addr, timeout), haIndexConfig(prefix))
+}
+
+// haClient is openHA's client, for a test that also sends commands itself.
+func haClient(t *testing.T, addr string, timeout time.Duration) *redis.Client {
+	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond,
+		ReadTimeout: timeout, WriteTimeout: timeout})
+	t.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
+func haIndexConfig(prefix string) redisindex.Config {
+	cfg := redisindex.DefaultConfig()
+	cfg.Prefix, cfg.DedupeParts = prefix, 64
+	return cfg
+}
+
 func newHARig(t *testing.T) *haRig {
 	t.Helper()
 	p := testenv.Redis(t)
 	r := testenv.RedisReplica(t, p)
-	open := func(addr string) *redisindex.Index {
-		rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond,
-			ReadTimeout: time.Second, WriteTimeout: time.Second})
-		t.Cleanup(func() { rdb.Close() })
-		cfg := redisindex.DefaultConfig()
-		cfg.Prefix, cfg.DedupeParts = "ha", 64
-		return redisindex.New(rdb, cfg)
-	}
-	g := &haRig{primary: p, replica: r, write: open(p.Addr), clock: &clock{}}
+	g := &haRig{primary: p, replica: r, write: openHA(t, p.Addr, "ha", time.Second), clock: &clock{}}
 	cfg := ranker.DefaultReplicaConfig()
 	cfg.Poll = 100 * time.Millisecond
 	cfg.Now = g.clock.now
-	g.rep = ranker.NewReplica(open(r.Addr), g.write, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	g.rep = ranker.NewReplica(openHA(t, r.Addr, "ha", time.Second), g.write, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { g.rep.Run(ctx); close(done) }()
@@ -175,14 +188,7 @@ func TestReplicaPartialWhileLoading(t *testing.T) {
 	t.Parallel()
 	p := testenv.Redis(t)
 	r := testenv.RedisReplica(t, p)
-	open := func(addr string) *redisindex.Index {
-		rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond,
-			ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond})
-		t.Cleanup(func() { rdb.Close() })
-		cfg := redisindex.DefaultConfig()
-		cfg.Prefix, cfg.DedupeParts = "ha", 64
-		return redisindex.New(rdb, cfg)
-	}
+	open := func(addr string) *redisindex.Index { return openHA(t, addr, "ha", 500*time.Millisecond) }
 	g := &haRig{primary: p, replica: r, write: open(p.Addr)}
 	// 1: 50, 2: 70, 3: 50, 4: 10: customer 1 is second with one tie.
 	for id, pts := range []int64{50, 70, 50, 10} {
@@ -234,12 +240,8 @@ func TestReplicaSourceWentBack(t *testing.T) {
 	q := testenv.RedisReplica(t, p)
 	clients := map[string]*redis.Client{}
 	open := func(addr string) *redisindex.Index {
-		rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond, ReadTimeout: time.Second})
-		t.Cleanup(func() { rdb.Close() })
-		clients[addr] = rdb
-		cfg := redisindex.DefaultConfig()
-		cfg.Prefix, cfg.DedupeParts = "ha", 64
-		return redisindex.New(rdb, cfg)
+		clients[addr] = haClient(t, addr, time.Second)
+		return redisindex.New(clients[addr], haIndexConfig("ha"))
 	}
 	onP, onR, onQ := &haRig{write: open(p.Addr)}, open(r.Addr), &haRig{write: open(q.Addr)}
 	cfg := ranker.DefaultReplicaConfig()
