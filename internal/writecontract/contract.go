@@ -124,13 +124,25 @@ func order(id string, customer uint64, amount string, at time.Time) ingest.Order
 		Currency: "GBP", ItemIDs: []string{"85123A"}, PurchasedAt: at}
 }
 
-func pointsOf(t *testing.T, o ingest.Order) int64 {
+// change is the change o makes with the default rule.
+func change(t *testing.T, o ingest.Order) ledger.Change {
 	t.Helper()
 	c, err := o.Change(rule(t), "contract")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c.Points
+	return c
+}
+
+// settle runs h.Settle, when the store has one.
+func settle(t *testing.T, h Harness) {
+	t.Helper()
+	if h.Settle == nil {
+		return
+	}
+	if err := h.Settle(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // apply sends one order and fails the test on an error.
@@ -186,8 +198,8 @@ func testReplayAndConflict(t *testing.T, h Harness) {
 		cust := uint64(1 + r.IntN(8))
 		o := order(fmt.Sprintf("rc-%d", i), cust, fmt.Sprintf("%d.%02d", r.IntN(300), r.IntN(100)), now.Add(-time.Duration(r.IntN(3600))*time.Second))
 		out := apply(t, w, o)
-		if out.Replayed || out.Err != nil || out.Delta != pointsOf(t, o) {
-			t.Fatalf("order %s: %+v, want %d points applied", o.ID, out, pointsOf(t, o))
+		if out.Replayed || out.Err != nil || out.Delta != change(t, o).Points {
+			t.Fatalf("order %s: %+v, want %d points applied", o.ID, out, change(t, o).Points)
 		}
 		want[cust] += out.Delta
 		all = append(all, sent{o, out})
@@ -206,16 +218,9 @@ func testReplayAndConflict(t *testing.T, h Harness) {
 func testInsideOneBatch(t *testing.T, h Harness) {
 	w := h.Writer(time.Now)
 	at := time.Now().Add(-time.Minute)
-	mk := func(o ingest.Order) ledger.Change {
-		c, err := o.Change(rule(t), "contract")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	a := mk(order("batch-a", 5, "50", at))
-	b := mk(order("batch-a", 5, "70", at))
-	c := mk(order("batch-c", 5, "20", at))
+	a := change(t, order("batch-a", 5, "50", at))
+	b := change(t, order("batch-a", 5, "70", at))
+	c := change(t, order("batch-c", 5, "20", at))
 	out, err := w.Apply(context.Background(), []ledger.Change{a, a, b, c, a})
 	if err != nil {
 		t.Fatal(err)
@@ -307,11 +312,7 @@ func testDatedAhead(t *testing.T, h Harness) {
 	}
 	wantBalance(t, h, 9, int64(5*len(aheads)))
 	for _, days := range []int{1, 2, 5, 40} {
-		if h.Settle != nil {
-			if err := h.Settle(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-		}
+		settle(t, h)
 		if err := h.AdvanceClock(context.Background(), time.Duration(days)*24*time.Hour); err != nil {
 			t.Fatal(err)
 		}
@@ -341,11 +342,7 @@ func testDatedBehind(t *testing.T, h Harness) {
 		wantReplay(t, w, o, out)
 		sent, first = append(sent, o), append(first, out)
 	}
-	if h.Settle != nil {
-		if err := h.Settle(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	settle(t, h)
 	for i, o := range sent {
 		wantReplay(t, w, o, first[i])
 		other := o
@@ -461,11 +458,7 @@ func testManual(t *testing.T, h Harness) {
 		t.Fatalf("manual -3000 on 60: %+v, want ErrInsufficient at balance 60", out)
 	}
 	wantBalance(t, h, 50, 60)
-	if h.Settle != nil {
-		if err := h.Settle(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	settle(t, h)
 	for _, days := range []int{0, 3, 30} {
 		if err := h.AdvanceClock(context.Background(), time.Duration(days)*24*time.Hour); err != nil {
 			t.Fatal(err)
@@ -516,11 +509,7 @@ func testCorrections(t *testing.T, h Harness) {
 	}
 	wantConflict(t, w, fixed) // a POST of other content stays a conflict
 	wantReplay(t, w, orig, first)
-	if h.Settle != nil {
-		if err := h.Settle(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	settle(t, h)
 	if err := h.AdvanceClock(ctx, 20*24*time.Hour); err != nil {
 		t.Fatal(err)
 	}
@@ -581,7 +570,7 @@ func testSeasons(t *testing.T, h Harness) {
 		if out.Err != nil || out.Replayed {
 			t.Fatalf("order %s: %+v", o.ID, out)
 		}
-		p := pointsOf(t, o)
+		p := change(t, o).Points
 		all[cust] = max(all[cust]+p, 0)
 		k := key{cal.Of(at), cust}
 		seasonal[k] = max(seasonal[k]+p, 0)
