@@ -115,11 +115,12 @@ func startReplica(t *testing.T, x *redisindex.Index) *ranker.Replica {
 	done := make(chan struct{})
 	go func() { r.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	for end := time.Now().Add(10 * time.Second); !r.Ready(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(end) {
-			t.Fatal("replica not ready after 10s")
+	testenv.Eventually(t, 10*time.Second, 5*time.Millisecond, func() error {
+		if !r.Ready() {
+			return errors.New("replica not ready")
 		}
-	}
+		return nil
+	})
 	return r
 }
 
@@ -377,17 +378,13 @@ func TestRebuild(t *testing.T) {
 		checkPartial(t, x, o, id, 10)
 	}
 	// The replica notices the new generation and reloads.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testenv.Eventually(t, 10*time.Second, 20*time.Millisecond, func() error {
 		d, err := rep.Dashboard(ctx, 5, 10, 2)
-		if err == nil && oracle.Diff(d, o.Dashboard(5, 10, 2)) == "" {
-			break
+		if diff := oracle.Diff(d, o.Dashboard(5, 10, 2)); err != nil || diff != "" {
+			return fmt.Errorf("replica did not converge after the rebuild: %v %s", err, diff)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("replica did not converge after the rebuild: %v %s", err, oracle.Diff(d, o.Dashboard(5, 10, 2)))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	if n, _ := rdb.Keys(ctx, fmt.Sprintf("{%s}:g%d:*", t.Name(), gen)).Result(); len(n) != 0 {
 		t.Fatalf("old generation keys left: %v", n)
 	}
@@ -410,11 +407,12 @@ func TestLease(t *testing.T) {
 	}
 	// Redis's clock ends the lease: b polls until it takes it, and then a
 	// can't.
-	for end := time.Now().Add(10 * time.Second); !held("b", time.Second); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(end) {
-			t.Fatal("after expiry b should take the lease")
+	testenv.Eventually(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if !held("b", time.Second) {
+			return errors.New("after expiry b should take the lease")
 		}
-	}
+		return nil
+	})
 	if held("a", time.Second) {
 		t.Fatal("a took the lease b holds")
 	}
@@ -440,11 +438,12 @@ func TestReplicaReadiness(t *testing.T) {
 	t.Cleanup(func() { cancel(); <-done })
 	wait := func(want bool) {
 		t.Helper()
-		for end := time.Now().Add(10 * time.Second); r.Ready() != want; time.Sleep(20 * time.Millisecond) {
-			if time.Now().After(end) {
-				t.Fatalf("Ready() stayed %v", !want)
+		testenv.Eventually(t, 10*time.Second, 20*time.Millisecond, func() error {
+			if r.Ready() != want {
+				return fmt.Errorf("Ready() stayed %v", !want)
 			}
-		}
+			return nil
+		})
 	}
 	wait(true)
 	srv.Stop()

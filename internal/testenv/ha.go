@@ -104,17 +104,13 @@ func WaitReplicaSynced(t testing.TB, replica *Server, deadline time.Duration) {
 	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: replica.Addr, MaxRetries: -1})
 	defer rdb.Close()
-	var last string
-	for end := time.Now().Add(deadline); ; time.Sleep(20 * time.Millisecond) {
+	Eventually(t, deadline, 20*time.Millisecond, func() error {
 		info, err := rdb.Info(context.Background(), "replication").Result()
 		if err == nil && strings.Contains(info, "master_link_status:up") && strings.Contains(info, "master_sync_in_progress:0") {
-			return
+			return nil
 		}
-		last = fmt.Sprint(info, err)
-		if time.Now().After(end) {
-			t.Fatalf("replica %s not synchronised after %s: %s", replica.Addr, deadline, last)
-		}
-	}
+		return fmt.Errorf("replica %s not synchronised: %s", replica.Addr, fmt.Sprint(info, err))
+	})
 }
 
 // HA is a Redis deployment for failover tests: a primary with AOF, replicas
@@ -200,18 +196,14 @@ func (h *HA) waitSentinel(t testing.TB, s *Server, replicas int, deadline time.D
 	sc := redis.NewSentinelClient(&redis.Options{Addr: s.Addr, MaxRetries: -1})
 	defer sc.Close()
 	ctx := context.Background()
-	var last string
-	for end := time.Now().Add(deadline); ; time.Sleep(50 * time.Millisecond) {
+	Eventually(t, deadline, 50*time.Millisecond, func() error {
 		rs, err1 := sc.Replicas(ctx, h.MasterName).Result()
 		ss, err2 := sc.Sentinels(ctx, h.MasterName).Result()
 		if err1 == nil && err2 == nil && len(rs) >= replicas && len(ss) >= len(h.Sentinels)-1 {
-			return
+			return nil
 		}
-		last = fmt.Sprintf("%d replicas (%v), %d other sentinels (%v)", len(rs), err1, len(ss), err2)
-		if time.Now().After(end) {
-			t.Fatalf("sentinel %s not ready after %s: %s", s.Addr, deadline, last)
-		}
-	}
+		return fmt.Errorf("sentinel %s not ready: %d replicas (%v), %d other sentinels (%v)", s.Addr, len(rs), err1, len(ss), err2)
+	})
 }
 
 // Master asks the sentinels which server is the primary now.
@@ -235,19 +227,16 @@ func (h *HA) Master(ctx context.Context) (string, error) {
 func (h *HA) WaitFailover(t testing.TB, old string, deadline time.Duration) string {
 	t.Helper()
 	ctx := context.Background()
-	var last string
-	for end := time.Now().Add(deadline); ; time.Sleep(50 * time.Millisecond) {
-		addr, err := h.Master(ctx)
-		if err == nil && addr != old {
-			if Role(addr) == "master" {
-				return addr
-			}
+	var addr string
+	Eventually(t, deadline, 50*time.Millisecond, func() error {
+		var err error
+		addr, err = h.Master(ctx)
+		if err == nil && addr != old && Role(addr) == "master" {
+			return nil
 		}
-		last = fmt.Sprint(addr, err)
-		if time.Now().After(end) {
-			t.Fatalf("no failover from %s after %s (sentinels say %s)", old, deadline, last)
-		}
-	}
+		return fmt.Errorf("no failover from %s (sentinels say %s)", old, fmt.Sprint(addr, err))
+	})
+	return addr
 }
 
 // Role returns what the redis-server at addr says it is ("master", "slave";

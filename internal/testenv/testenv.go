@@ -285,3 +285,19 @@ func Context(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// Eventually calls cond every `every` until it returns nil, and fails the
+// test with cond's last error once within has passed: the one polling loop
+// of the tests that wait for a server or a background loop to get somewhere.
+func Eventually(t testing.TB, within, every time.Duration, cond func() error) {
+	t.Helper()
+	for end := time.Now().Add(within); ; time.Sleep(every) {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(end) {
+			t.Fatalf("after %s: %v", within, err)
+		}
+	}
+}
