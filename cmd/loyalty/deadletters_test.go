@@ -76,7 +76,7 @@ func TestDeadLettersOverHTTP(t *testing.T) {
 	}
 	order("after", "3", "40.00") // 4 points
 
-	led, err := st.ledger.get(ctx)
+	led, err := st.ledger.Get(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -317,7 +317,7 @@ func TestIngestConcurrentOverlap(t *testing.T) {
 	if _, err := st.shipper.ShipOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	led, err := st.ledger.get(context.Background())
+	led, err := st.ledger.Get(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ func rebuildCmd() *cobra.Command {
 			}
 			defer s.Close()
 			start := time.Now()
-			led, err := s.ledger.get(ctx)
+			led, err := s.ledger.Get(ctx)
 			if err != nil {
 				return err
 			}

@@ -23,7 +23,7 @@ func reconcileCmd() *cobra.Command {
 				return err
 			}
 			defer s.Close()
-			led, err := s.ledger.get(ctx)
+			led, err := s.ledger.Get(ctx)
 			if err != nil {
 				return err
 			}

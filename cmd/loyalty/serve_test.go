@@ -77,7 +77,7 @@ func TestServeClickHouseDown(t *testing.T) {
 	s.ch.Start(t)
 	led := s.inProcess(t)
 	for end := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		l, err := led.ledger.get(t.Context())
+		l, err := led.ledger.Get(t.Context())
 		if err == nil {
 			if n, err := l.MaxSeq(t.Context()); err == nil && n == 2 {
 				break

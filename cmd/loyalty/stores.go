@@ -23,7 +23,7 @@ type stores struct {
 	emb     *embedded.Store   // embedded mode
 	index   *redisindex.Index // Redis mode: the primary
 	reads   *redisindex.Index // Redis mode: for replica reads (a Redis replica or the primary)
-	ledger  lazyLedger        // Redis mode
+	ledger  *chledger.Lazy    // Redis mode: the ClickHouse ledger, connected on first use
 	shipper *ingest.Shipper   // Redis mode
 	metrics *storeMetrics     // Redis mode: command latency and errors (nil otherwise)
 	closers []func() error
@@ -145,9 +145,9 @@ func openStores(ctx context.Context, c *Config, log *slog.Logger, needLedger boo
 	}
 	chc := c.chConfig()
 	chc.Logger = log.With("component", "clickhouse-go")
-	s.ledger = lazyLedger{chledger.NewLazy(chc, s.metrics.clickhouse)}
+	s.ledger = chledger.NewLazy(chc, s.metrics.clickhouse)
 	s.closers = append(s.closers, s.ledger.Close)
-	if _, err := s.ledger.get(ctx); err != nil {
+	if _, err := s.ledger.Get(ctx); err != nil {
 		if needLedger || !errors.Is(err, chledger.ErrUnavailable) {
 			s.Close()
 			return nil, fmt.Errorf("clickhouse %s: %w", c.ClickHouse.Addr, err)
