@@ -1,12 +1,6 @@
 package embedded
 
 import (
-	"bufio"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 
 	"github.com/xyz/loyalty/ledger"
@@ -19,28 +13,9 @@ import (
 // written is left out; a directory with no ledger gives an empty board.
 func ReadBoard(dir string) (*ranker.Board, error) {
 	b := ranker.NewBoard()
-	path := filepath.Join(dir, "ledger.jsonl")
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return b, nil
-	}
+	_, _, err := readLedger(filepath.Join(dir, "ledger.jsonl"), func(e ledger.Entry) { b.Set(e.CustomerID, e.Balance, e.Seq) })
 	if err != nil {
-		return nil, fmt.Errorf("read ledger: %w", err)
+		return nil, err
 	}
-	defer f.Close()
-	r := bufio.NewReaderSize(f, 1<<20)
-	for line := 1; ; line++ {
-		l, err := r.ReadBytes('\n')
-		if errors.Is(err, io.EOF) {
-			return b, nil // a line without its newline is not complete yet
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read ledger: %w", err)
-		}
-		var e ledger.Entry
-		if err := json.Unmarshal(l, &e); err != nil {
-			return nil, fmt.Errorf("ledger %s line %d: %w", path, line, err)
-		}
-		b.Set(e.CustomerID, e.Balance, e.Seq)
-	}
+	return b, nil
 }

@@ -85,38 +85,51 @@ func Open(dir string) (*Store, error) {
 // replay reads the ledger file; a torn last line (a crash mid-write, never
 // acknowledged) is cut off.
 func (s *Store) replay() error {
-	f, err := os.Open(s.path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("read ledger: %w", err)
-	}
-	defer f.Close()
-	r := bufio.NewReaderSize(f, 1<<20)
-	var good int64
-	for line := 1; ; line++ {
-		b, err := r.ReadBytes('\n')
-		if errors.Is(err, io.EOF) {
-			s.size = good
-			if len(b) > 0 {
-				return os.Truncate(s.path, good)
-			}
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read ledger: %w", err)
-		}
-		var e ledger.Entry
-		if err := json.Unmarshal(b, &e); err != nil {
-			return fmt.Errorf("ledger %s line %d: %w", s.path, line, err)
-		}
+	good, torn, err := readLedger(s.path, func(e ledger.Entry) {
 		s.ids[e.ID] = seen{e.Digest, e}
 		s.board.Set(e.CustomerID, e.Balance, e.Seq)
 		if e.Season != "" {
 			s.season(e.Season).Set(e.CustomerID, e.SeasonBalance, e.Seq)
 		}
 		s.seq = e.Seq
+	})
+	if err != nil {
+		return err
+	}
+	s.size = good
+	if torn {
+		return os.Truncate(s.path, good)
+	}
+	return nil
+}
+
+// readLedger calls fn with each entry of the ledger file at path, in file
+// order, and returns the length of the whole lines read and whether a last
+// line without its newline (torn, or still being written) follows them. A
+// missing file holds no entries.
+func readLedger(path string, fn func(ledger.Entry)) (good int64, torn bool, err error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("read ledger: %w", err)
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 1<<20)
+	for line := 1; ; line++ {
+		b, err := r.ReadBytes('\n')
+		if errors.Is(err, io.EOF) {
+			return good, len(b) > 0, nil
+		}
+		if err != nil {
+			return 0, false, fmt.Errorf("read ledger: %w", err)
+		}
+		var e ledger.Entry
+		if err := json.Unmarshal(b, &e); err != nil {
+			return 0, false, fmt.Errorf("ledger %s line %d: %w", path, line, err)
+		}
+		fn(e)
 		good += int64(len(b))
 	}
 }
