@@ -355,7 +355,7 @@ func decode(f reflect.Value, raw any) error {
 			}
 			l = []string{str}
 		}
-		f.Set(reflect.ValueOf(splitList(slices.Clone(l))))
+		f.Set(reflect.ValueOf(splitList(l)))
 	default:
 		return fmt.Errorf("unsupported config type %s", f.Type())
 	}
@@ -552,7 +552,7 @@ func checkAddr(a string) string {
 func (c *Config) validateRedis() []error {
 	var errs []error
 	r := c.Redis
-	sentinel := len(r.SentinelAddrs) > 0
+	sentinel := c.sentinelMode()
 	switch {
 	case r.Addr != "" && sentinel:
 		errs = append(errs, fmt.Errorf("%s and %s are both set: set redis.addr for one fixed primary, or redis.sentinel_addrs with redis.master_name to find the primary through Sentinel, not both", name("redis.addr"), name("redis.sentinel_addrs")))
@@ -575,19 +575,19 @@ func (c *Config) validateRedis() []error {
 	if r.MinReplicasAck > 0 && r.WaitTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("%s is %s with redis.min_replicas_ack %d: set a positive timeout (for example 100ms)", name("redis.wait_timeout"), r.WaitTimeout, r.MinReplicasAck))
 	}
-	if r.Addr == "" && !sentinel && len(r.ReadAddrs) > 0 {
+	if c.embeddedMode() && len(r.ReadAddrs) > 0 {
 		errs = append(errs, fmt.Errorf("%s needs the primary: set redis.addr, or redis.sentinel_addrs with redis.master_name", name("redis.read_addrs")))
 	}
 	return errs
 }
 
-// sentinelMode reports whether Redis is reached through Sentinel.
 // seasons returns the season boards configured (validated at load).
 func (c *Config) seasons() ranker.Seasons {
 	cal, _ := season.New(season.Period(c.Seasons.Period))
 	return ranker.Seasons{Calendar: cal, Kept: c.Seasons.Kept}
 }
 
+// sentinelMode reports whether Redis is reached through Sentinel.
 func (c *Config) sentinelMode() bool { return len(c.Redis.SentinelAddrs) > 0 }
 
 // embeddedMode reports whether no servers are configured.
