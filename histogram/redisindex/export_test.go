@@ -2,6 +2,7 @@ package redisindex
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -12,7 +13,7 @@ import (
 func (x *Index) SetClockAhead(ctx context.Context, d time.Duration) error {
 	to := time.Now().Add(d).Unix()
 	cur, err := x.rdb.Get(ctx, x.p+":clock").Int64()
-	if err != nil && err.Error() != "redis: nil" {
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return err
 	}
 	if to <= cur {

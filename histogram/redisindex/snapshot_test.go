@@ -22,6 +22,18 @@ import (
 // that add customers to a hash, change and remove them (listpack order no
 // longer sorted), ids and points of every integer width a listpack has, and
 // hashes that are not listpacks (read with HGETALL instead of DUMP).
+// loadAll is a rebuild's load putting every balance of want.
+func loadAll(want map[uint64]int64) func(put func(uint64, int64) error) error {
+	return func(put func(uint64, int64) error) error {
+		for id, p := range want {
+			if err := put(id, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
 func TestScanInIDOrder(t *testing.T) {
 	t.Parallel()
 	seed := testenv.Seed(t)
@@ -52,14 +64,7 @@ func TestScanInIDOrder(t *testing.T) {
 	for range 15_000 {
 		want[randID()] = randPoints()
 	}
-	if _, err := x.Rebuild(ctx, 0, func(put func(uint64, int64) error) error {
-		for id, p := range want {
-			if err := put(id, p); err != nil {
-				return err
-			}
-		}
-		return nil
-	}, nil); err != nil {
+	if _, err := x.Rebuild(ctx, 0, loadAll(want), nil); err != nil {
 		t.Fatal(err)
 	}
 	changes := 0
@@ -149,14 +154,7 @@ func TestScanSeasonInIDOrder(t *testing.T) {
 	for id := uint64(1); id <= 1000; id++ {
 		want[id*37] = int64(id%13) + 1
 	}
-	load := func(put func(uint64, int64) error) error {
-		for id, p := range want {
-			if err := put(id, p); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
+	load := loadAll(want)
 	name := writecontract.Calendar().Of(time.Date(2025, 11, 15, 12, 0, 0, 0, time.UTC))
 	gen, err := x.Rebuild(ctx, 0, load, []redisindex.SeasonLoad{{Season: name, Load: load}})
 	if err != nil {
@@ -224,14 +222,7 @@ func TestScanWithoutDump(t *testing.T) {
 	for i := uint64(1); i <= 1000; i++ {
 		want[i*3] = int64(i%17) + 1
 	}
-	if _, err := x.Rebuild(ctx, 0, func(put func(uint64, int64) error) error {
-		for id, p := range want {
-			if err := put(id, p); err != nil {
-				return err
-			}
-		}
-		return nil
-	}, nil); err != nil {
+	if _, err := x.Rebuild(ctx, 0, loadAll(want), nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := rdb.Do(ctx, "ACL", "SETUSER", "nodump", "on", "nopass", "~*", "&*", "+@all", "-dump").Err(); err != nil {
