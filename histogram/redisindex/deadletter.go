@@ -142,15 +142,16 @@ func (x *Index) DeadLetterChanges(ctx context.Context, ids []string) (map[string
 		want[id] = true
 	}
 	out := map[string]ledger.Entry{}
-	for _, d := range pending {
+	keep := func(d ledger.DeadLetter) {
 		if d.Entry != nil && want[d.Entry.ID] {
 			out[d.Entry.ID] = *d.Entry
 		}
 	}
+	for _, d := range pending {
+		keep(d)
+	}
 	for _, d := range dropped {
-		if d.Entry != nil && want[d.Entry.ID] {
-			out[d.Entry.ID] = *d.Entry
-		}
+		keep(d.DeadLetter)
 	}
 	return out, nil
 }
