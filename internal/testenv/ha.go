@@ -62,13 +62,7 @@ func redisArgs(port int, dir string) []string {
 
 func startRedis(t testing.TB, extra ...string) *Server {
 	t.Helper()
-	need(t, "redis-server")
-	s, err := newRedis(t.TempDir(), extra...)
-	if err != nil {
-		t.Fatalf("start redis-server: %v", err)
-	}
-	t.Cleanup(s.Stop)
-	return s
+	return startOwn(t, "redis-server", func(dir string) (*Server, error) { return newRedis(dir, extra...) })
 }
 
 // newRedis starts a redis-server in dir with redisArgs and extra.

@@ -225,10 +225,18 @@ func Redis(t testing.TB) *Server {
 // config in a temporary directory and returns it; Addr is the native port.
 func ClickHouse(t testing.TB) *Server {
 	t.Helper()
-	need(t, "clickhouse-server")
-	s, err := newClickHouse(t.TempDir())
+	return startOwn(t, "clickhouse-server", newClickHouse)
+}
+
+// startOwn starts the test's own server of bin with start, in the test's
+// temporary directory, and stops it when the test ends (see startShared
+// for the package's shared one).
+func startOwn(t testing.TB, bin string, start func(dir string) (*Server, error)) *Server {
+	t.Helper()
+	need(t, bin)
+	s, err := start(t.TempDir())
 	if err != nil {
-		t.Fatalf("start clickhouse-server: %v", err)
+		t.Fatalf("start %s: %v", bin, err)
 	}
 	t.Cleanup(s.Stop)
 	return s
