@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,30 +35,6 @@ func startDemo(t *testing.T) *demo {
 	d := &demo{server: startServe(t, env), env: env}
 	d.waitReady(t, 15*time.Second)
 	return d
-}
-
-// call sends a request to the demo and decodes the JSON answer.
-func (d *demo) call(t *testing.T, method, path, token, body string) (int, map[string]any) {
-	t.Helper()
-	req, err := http.NewRequest(method, d.base+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	var m map[string]any
-	_ = json.Unmarshal(b, &m)
-	return res.StatusCode, m
 }
 
 // browser is a headless Chromium tab for one test. On failure it keeps a

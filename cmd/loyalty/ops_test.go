@@ -107,6 +107,19 @@ func (s *server) do(t *testing.T, method, url, token, body string) (int, string)
 	return res.StatusCode, string(b)
 }
 
+// call is do on s.base+path with the JSON answer decoded; a request that
+// gets no answer fails the test.
+func (s *server) call(t *testing.T, method, path, token, body string) (int, map[string]any) {
+	t.Helper()
+	code, b := s.do(t, method, s.base+path, token, body)
+	if code == 0 {
+		t.Fatalf("%s %s: %s", method, path, b)
+	}
+	var m map[string]any
+	_ = json.Unmarshal([]byte(b), &m)
+	return code, m
+}
+
 func (s *server) get(t *testing.T, path, token string) (int, string) {
 	return s.do(t, "GET", s.base+path, token, "")
 }

@@ -1,11 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -20,7 +16,6 @@ func TestServeClickHouseDown(t *testing.T) {
 	t.Parallel()
 	s := newOwnStack(t)
 	srv := startServe(t, s.env)
-	base := srv.base
 	auth := api.AuthConfig{HS256Key: []byte("0123456789abcdef0123456789abcdef"), Issuer: "loyalty", Audience: "loyalty-api"}
 	token := func(sub, role string) string {
 		tok, err := api.MintToken(auth, sub, role, time.Hour)
@@ -29,27 +24,10 @@ func TestServeClickHouseDown(t *testing.T) {
 		}
 		return tok
 	}
-	do := func(method, path, tok, body string) (int, map[string]any) {
-		t.Helper()
-		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-		if tok != "" {
-			req.Header.Set("Authorization", "Bearer "+tok)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		var m map[string]any
-		json.Unmarshal(b, &m)
-		return res.StatusCode, m
-	}
 	srv.waitReady(t, 15*time.Second)
 	channel := token("pos-1", "channel")
 	order := func(id string, amount string) int {
-		code, body := do("POST", "/order/"+id, channel, fmt.Sprintf(`{"customerId":"42","channel":"web","paymentDetails":{"amount":%q,"currency":"GBP"},"purchasedAt":%q}`,
+		code, body := srv.call(t, "POST", "/order/"+id, channel, fmt.Sprintf(`{"customerId":"42","channel":"web","paymentDetails":{"amount":%q,"currency":"GBP"},"purchasedAt":%q}`,
 			amount, time.Now().UTC().Format(time.RFC3339)))
 		if code != 201 {
 			t.Fatalf("order %s: %d %v", id, code, body)
@@ -63,15 +41,15 @@ func TestServeClickHouseDown(t *testing.T) {
 	}
 	me := token("42", "customer")
 	for i := 0; i < 20; i++ {
-		code, body := do("GET", "/loyalty/42?top=3&around=1", me, "")
+		code, body := srv.call(t, "GET", "/loyalty/42?top=3&around=1", me, "")
 		if code != 200 || body["me"].(map[string]any)["points"].(float64) != 15 {
 			t.Fatalf("dashboard with ClickHouse down: %d %v", code, body)
 		}
 	}
-	if code, _ := do("GET", "/readyz", "", ""); code != 200 {
+	if code, _ := srv.call(t, "GET", "/readyz", "", ""); code != 200 {
 		t.Fatalf("/readyz with ClickHouse down: %d", code)
 	}
-	if code, _ := do("GET", "/healthz", "", ""); code != 503 {
+	if code, _ := srv.call(t, "GET", "/healthz", "", ""); code != 503 {
 		t.Fatalf("/healthz with ClickHouse down: %d, want 503 naming it", code)
 	}
 	s.ch.Start(t)
