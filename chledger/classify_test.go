@@ -18,7 +18,7 @@ func TestClasses(t *testing.T) {
 	check := func(name string, err error, unavail, invalid bool) {
 		t.Helper()
 		if errors.Is(err, ledger.ErrUnavailable) != unavail || errors.Is(err, ErrUnavailable) != unavail ||
-			errors.Is(err, ledger.ErrInvalid) != invalid || Refused(err) != invalid {
+			errors.Is(err, ledger.ErrInvalid) != invalid || errors.Is(err, ErrInvalid) != invalid {
 			t.Errorf("%s (%v): unavailable %v, invalid %v; want %v, %v", name, err,
 				errors.Is(err, ledger.ErrUnavailable), errors.Is(err, ledger.ErrInvalid), unavail, invalid)
 		}

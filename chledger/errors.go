@@ -19,32 +19,14 @@ import (
 // idempotent.
 var ErrUnavailable = ledger.NewError(ledger.ErrUnavailable, "clickhouse unavailable")
 
-// ErrInvalid means an entry can't be stored as it is (e.g. an amount with more
-// decimal places than the ledger keeps). Retrying won't help. It is of the
-// class ledger.ErrInvalid, and its Refused method answers true (see Refused).
-var ErrInvalid error = refusal("invalid ledger entry")
-
-// Refused reports whether err means the ledger refused the data itself: an
-// entry it can never store as it is (ErrInvalid), found by the adapter's own
-// checks or by the server. Sending the same entries again fails the same
-// way. Any other error (ErrUnavailable, or a server error about the server
-// or the schema rather than a value) may pass once the cause is fixed.
-//
-// A caller that does not import this package (the ingest shipper) asks
-// errors.Is(err, ledger.ErrInvalid): ErrInvalid is of that class (it also
-// has a Refused method answering true).
-func Refused(err error) bool { return errors.Is(err, ErrInvalid) }
-
-// refusal is the type of ErrInvalid.
-type refusal string
-
-func (r refusal) Error() string { return string(r) }
-
-// Refused answers true: the ledger refuses the data, not an outage.
-func (refusal) Refused() bool { return true }
-
-// Unwrap puts the class, ledger.ErrInvalid, in the chain.
-func (refusal) Unwrap() error { return ledger.ErrInvalid }
+// ErrInvalid means the ledger refused the data itself: an entry it can never
+// store as it is (e.g. an amount with more decimal places than the ledger
+// keeps), found by the adapter's own checks or by the server. Sending the
+// same entries again fails the same way. It is of the class
+// ledger.ErrInvalid, which is what the ingest shipper asks. Any other error
+// (ErrUnavailable, or a server error about the server or the schema rather
+// than a value) may pass once the cause is fixed.
+var ErrInvalid = ledger.NewError(ledger.ErrInvalid, "invalid ledger entry")
 
 // wrap turns a driver error into the package's own, the one place that
 // classifies them: an exception by its code (see exceptionError), the

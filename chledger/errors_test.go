@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/xyz/loyalty/ledger"
 )
 
 // TestRefused: only errors that blame a value of the data are refusals; an
@@ -30,9 +31,8 @@ func TestRefused(t *testing.T) {
 		{"MEMORY_LIMIT_EXCEEDED", exc(241), false},
 		{"unreachable", fmt.Errorf("chledger: append: %w: connection refused", ErrUnavailable), false},
 	} {
-		var r interface{ Refused() bool }
-		if got := Refused(c.err); got != c.want || (errors.As(c.err, &r) && r.Refused()) != c.want {
-			t.Errorf("%s: Refused = %v, want %v", c.name, got, c.want)
+		if got := errors.Is(c.err, ErrInvalid); got != c.want || errors.Is(c.err, ledger.ErrInvalid) != c.want {
+			t.Errorf("%s: refused (ErrInvalid) = %v, want %v", c.name, got, c.want)
 		}
 		var e *clickhouse.Exception
 		if errors.As(c.err, &e) {
