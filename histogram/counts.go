@@ -12,9 +12,9 @@ const (
 	Buckets = (MaxPoints + 1) / BucketWidth
 )
 
-// BucketOf returns the 1-based Fenwick index of score s's bucket and the
+// bucketOf returns the 1-based Fenwick index of score s's bucket and the
 // 1-based index of s inside it.
-func BucketOf(s int64) (b, j int) {
+func bucketOf(s int64) (b, j int) {
 	return int(s>>BucketBits) + 1, int(s&(BucketWidth-1)) + 1
 }
 
@@ -35,7 +35,7 @@ func NewCounts() *Counts {
 
 // Add adds d (may be negative) customers at score s (s >= 1).
 func (c *Counts) Add(s int64, d int32) {
-	b, j := BucketOf(s)
+	b, j := bucketOf(s)
 	for i := b; i <= Buckets; i += i & -i {
 		c.l1[i] += d
 	}
@@ -55,7 +55,7 @@ func (c *Counts) AtMost(s int64) int64 {
 	if s > MaxPoints {
 		return c.total
 	}
-	b, j := BucketOf(s)
+	b, j := bucketOf(s)
 	var n int64
 	for i := b - 1; i > 0; i -= i & -i {
 		n += int64(c.l1[i])
