@@ -197,7 +197,6 @@ func (x *Index) Remember(ctx context.Context, entries []ledger.Entry) error {
 func (x *Index) bulkLoad(ctx context.Context, board string, load func(put func(id uint64, points int64) error) error) error {
 	counts := map[int64]int32{}
 	top := &topHeap{}
-	var total int64
 	pipe := x.rdb.Pipeline()
 	queued := 0
 	var key string
@@ -232,7 +231,6 @@ func (x *Index) bulkLoad(ctx context.Context, board string, load func(put func(i
 		fields = append(fields, id, points)
 		top.add(id, points)
 		counts[points]++
-		total++
 		return nil
 	})
 	if err != nil {
@@ -264,7 +262,7 @@ func (x *Index) bulkLoad(ctx context.Context, board string, load func(put func(i
 	}); err != nil {
 		return err
 	}
-	pipe.Set(ctx, g+":n", total, 0)
+	pipe.Set(ctx, g+":n", hist.Total(), 0)
 	_, err = pipe.Exec(ctx)
 	return unavailable("load histogram", err)
 }
