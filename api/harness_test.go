@@ -23,8 +23,10 @@ import (
 	"github.com/xyz/loyalty/histogram/redisindex"
 	"github.com/xyz/loyalty/ingest"
 	"github.com/xyz/loyalty/internal/testenv"
+	"github.com/xyz/loyalty/internal/writecontract"
 	"github.com/xyz/loyalty/points"
 	"github.com/xyz/loyalty/ranker"
+	"github.com/xyz/loyalty/season"
 )
 
 func TestMain(m *testing.M) {
@@ -161,20 +163,40 @@ func redisEnvOn(t testing.TB, srv *testenv.Server, own, withLedger bool, tweak .
 	return e
 }
 
-// newEmbeddedEnv wires the API over the embedded store.
-func newEmbeddedEnv(t testing.TB, tweak ...func(*api.Config)) *env {
+// openEmbedded opens an embedded store in a fresh directory, closed in
+// t.Cleanup.
+func openEmbedded(t testing.TB) *embedded.Store {
 	t.Helper()
 	st, err := embedded.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// newEmbeddedEnv wires the API over the embedded store.
+func newEmbeddedEnv(t testing.TB, tweak ...func(*api.Config)) *env {
+	t.Helper()
+	st := openEmbedded(t)
 	rule := newRule(t)
 	w := ingest.NewWriter(st, nil, rule)
 	rk := ranker.Local{B: st.Board()}
 	e := &env{store: st, rank: rk, rule: rule, write: w}
 	e.build(t, api.Deps{Ranker: rk, Writer: w, IndexSize: func() float64 { return float64(st.Board().Len()) }}, tweak...)
 	return e
+}
+
+// newSeasonEnv wires the API over the embedded store with monthly season
+// boards (writecontract.Calendar), two kept; it returns the calendar too.
+func newSeasonEnv(t testing.TB) (*env, season.Calendar) {
+	t.Helper()
+	st := openEmbedded(t)
+	cal := writecontract.Calendar()
+	e := &env{store: st, rank: ranker.Local{B: st.Board(), Seasons: st.SeasonBoard}, rule: newRule(t)}
+	e.write = ingest.NewWriter(st, nil, e.rule).WithRecall(st).WithSeasons(cal)
+	e.build(t, api.Deps{Ranker: e.rank, Writer: e.write, Seasons: ranker.Seasons{Calendar: cal, Kept: 2}})
+	return e, cal
 }
 
 func (e *env) build(t testing.TB, deps api.Deps, tweak ...func(*api.Config)) {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/xyz/loyalty/api"
 	"github.com/xyz/loyalty/api/mocks"
-	"github.com/xyz/loyalty/embedded"
 	"github.com/xyz/loyalty/ingest"
 	"github.com/xyz/loyalty/ranker"
 	"github.com/xyz/loyalty/web"
@@ -118,11 +117,7 @@ func TestHistoryOverLedger(t *testing.T) {
 // parameters get a 400 naming what to send.
 func TestHistoryRequests(t *testing.T) {
 	t.Parallel()
-	st, err := embedded.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openEmbedded(t)
 	w := ingest.NewWriter(st, nil, newRule(t))
 	e := &env{store: st, rank: ranker.Local{B: st.Board()}, write: w}
 	e.build(t, api.Deps{Ranker: e.rank, Writer: w, History: st})
@@ -165,11 +160,7 @@ func TestHistoryRequests(t *testing.T) {
 // failure is a generic 500.
 func TestHistoryUnavailable(t *testing.T) {
 	t.Parallel()
-	st, err := embedded.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openEmbedded(t)
 	hist := mocks.NewMockHistoryReader(gomock.NewController(t))
 	w := ingest.NewWriter(st, nil, newRule(t))
 	e := &env{store: st, rank: ranker.Local{B: st.Board()}, write: w}

@@ -9,12 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xyz/loyalty/api"
-	"github.com/xyz/loyalty/embedded"
-	"github.com/xyz/loyalty/ingest"
 	"github.com/xyz/loyalty/internal/oracle"
 	"github.com/xyz/loyalty/internal/testenv"
-	"github.com/xyz/loyalty/internal/writecontract"
 	"github.com/xyz/loyalty/ledger"
 	"github.com/xyz/loyalty/ranker"
 	"go.uber.org/mock/gomock"
@@ -283,15 +279,7 @@ func TestPartialDashboardNudges(t *testing.T) {
 // the all-time board: two customers this month, three last month.
 func TestLeaderboardSeasons(t *testing.T) {
 	t.Parallel()
-	st, err := embedded.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	cal := writecontract.Calendar()
-	e := &env{store: st, rank: ranker.Local{B: st.Board(), Seasons: st.SeasonBoard}, rule: newRule(t)}
-	e.write = ingest.NewWriter(st, nil, e.rule).WithRecall(st).WithSeasons(cal)
-	e.build(t, api.Deps{Ranker: e.rank, Writer: e.write, Seasons: ranker.Seasons{Calendar: cal, Kept: 2}})
+	e, cal := newSeasonEnv(t)
 	ch, staff := e.token(t, "pos-1", "channel"), e.token(t, "agent-7", "staff")
 	now := time.Now().UTC()
 	lastMonth := cal.Start(now).Add(-time.Hour)

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/xyz/loyalty/api"
-	"github.com/xyz/loyalty/embedded"
 	"github.com/xyz/loyalty/ingest"
 	"github.com/xyz/loyalty/ranker"
 )
@@ -16,11 +15,7 @@ import (
 // fixed.
 func TestReadyzSettings(t *testing.T) {
 	t.Parallel()
-	st, err := embedded.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openEmbedded(t)
 	var unsafe error
 	e := &env{store: st, rank: ranker.Local{B: st.Board()}, rule: newRule(t)}
 	e.write = ingest.NewWriter(st, nil, e.rule)

@@ -5,12 +5,6 @@ import (
 	"net/http"
 	"testing"
 	"time"
-
-	"github.com/xyz/loyalty/api"
-	"github.com/xyz/loyalty/embedded"
-	"github.com/xyz/loyalty/ingest"
-	"github.com/xyz/loyalty/internal/writecontract"
-	"github.com/xyz/loyalty/ranker"
 )
 
 // TestSeasonBoardOverHTTP: ?board=season answers the current month's board
@@ -18,15 +12,7 @@ import (
 // month by name, all-time by default; unknown or unkept boards are 404.
 func TestSeasonBoardOverHTTP(t *testing.T) {
 	t.Parallel()
-	st, err := embedded.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	cal := writecontract.Calendar()
-	e := &env{store: st, rank: ranker.Local{B: st.Board(), Seasons: st.SeasonBoard}, rule: newRule(t)}
-	e.write = ingest.NewWriter(st, nil, e.rule).WithRecall(st).WithSeasons(cal)
-	e.build(t, api.Deps{Ranker: e.rank, Writer: e.write, Seasons: ranker.Seasons{Calendar: cal, Kept: 2}})
+	e, cal := newSeasonEnv(t)
 	ch := e.token(t, "pos-1", "channel")
 	now := time.Now().UTC()
 	last := cal.Start(now).Add(-time.Hour) // the previous month (London)
