@@ -98,12 +98,20 @@ func (l *Ledger) MaxSeq(ctx context.Context) (uint64, error) {
 // from fn stops the scan and is returned wrapped. The whole call is bounded
 // by Config.ScanTimeout.
 func (l *Ledger) Balances(ctx context.Context, fn func(customerID uint64, balance int64) error) error {
+	return l.scanBalances(ctx, "balances", fn, "SELECT customer_id, argMax(balance, seq) FROM "+l.db+".ledger"+
+		" GROUP BY customer_id ORDER BY customer_id")
+}
+
+// scanBalances runs query, whose rows are (customer id, balance), and calls
+// fn with each row as the server streams them, within Config.ScanTimeout.
+// An error from fn stops the scan and is returned wrapped; op names the
+// read in errors.
+func (l *Ledger) scanBalances(ctx context.Context, op string, fn func(customerID uint64, balance int64) error, query string, args ...any) error {
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.ScanTimeout)
 	defer cancel()
-	rows, err := l.conn.Query(ctx, "SELECT customer_id, argMax(balance, seq) FROM "+l.db+".ledger"+
-		" GROUP BY customer_id ORDER BY customer_id")
+	rows, err := l.conn.Query(ctx, query, args...)
 	if err != nil {
-		return l.wrap(ctx, "balances", err)
+		return l.wrap(ctx, op, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -112,15 +120,15 @@ func (l *Ledger) Balances(ctx context.Context, fn func(customerID uint64, balanc
 			balance  int64
 		)
 		if err := rows.Scan(&customer, &balance); err != nil {
-			return l.wrap(ctx, "balances", err)
+			return l.wrap(ctx, op, err)
 		}
 		if err := fn(customer, balance); err != nil {
 			cancel() // so Close drops the rest of the stream instead of reading it
-			return fmt.Errorf("chledger: balances: customer %d: %w", customer, err)
+			return fmt.Errorf("chledger: %s: customer %d: %w", op, customer, err)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return l.wrap(ctx, "balances", err)
+		return l.wrap(ctx, op, err)
 	}
 	return nil
 }

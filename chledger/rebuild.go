@@ -2,7 +2,6 @@ package chledger
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/xyz/loyalty/ledger"
@@ -13,29 +12,8 @@ import (
 // customer id order, zeros included: what the Redis index is rebuilt from
 // and reconciled against. Streamed; bounded by Config.ScanTimeout.
 func (l *Ledger) BalancesUpTo(ctx context.Context, upTo uint64, fn func(customerID uint64, balance int64) error) error {
-	ctx, cancel := context.WithTimeout(ctx, l.cfg.ScanTimeout)
-	defer cancel()
-	rows, err := l.conn.Query(ctx, "SELECT customer_id, sum(delta) FROM (SELECT customer_id, seq, any(delta) AS delta FROM "+
+	return l.scanBalances(ctx, "balances up to seq", fn, "SELECT customer_id, sum(delta) FROM (SELECT customer_id, seq, any(delta) AS delta FROM "+
 		l.db+".ledger_by_customer WHERE seq <= ? GROUP BY customer_id, seq) GROUP BY customer_id ORDER BY customer_id", upTo)
-	if err != nil {
-		return l.wrap(ctx, "balances up to seq", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var customer uint64
-		var balance int64
-		if err := rows.Scan(&customer, &balance); err != nil {
-			return l.wrap(ctx, "balances up to seq", err)
-		}
-		if err := fn(customer, balance); err != nil {
-			cancel()
-			return fmt.Errorf("chledger: balances: customer %d: %w", customer, err)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return l.wrap(ctx, "balances up to seq", err)
-	}
-	return nil
 }
 
 // Since returns every entry recorded at or after t (copies once), oldest
@@ -67,30 +45,8 @@ func (l *Ledger) Since(ctx context.Context, t time.Time) ([]ledger.Entry, error)
 // counted once), in ascending customer id order, zeros included.
 // Streamed; bounded by Config.ScanTimeout.
 func (l *Ledger) SeasonBalancesUpTo(ctx context.Context, name string, upTo uint64, fn func(customerID uint64, balance int64) error) error {
-	ctx, cancel := context.WithTimeout(ctx, l.cfg.ScanTimeout)
-	defer cancel()
-	op := "season " + name + " balances up to seq"
-	rows, err := l.conn.Query(ctx, "SELECT customer_id, sum(sd) FROM (SELECT customer_id, seq, any(season_delta) AS sd FROM "+
+	return l.scanBalances(ctx, "season "+name+" balances up to seq", fn, "SELECT customer_id, sum(sd) FROM (SELECT customer_id, seq, any(season_delta) AS sd FROM "+
 		l.db+".ledger WHERE season = ? AND seq <= ? GROUP BY customer_id, seq) GROUP BY customer_id ORDER BY customer_id", name, upTo)
-	if err != nil {
-		return l.wrap(ctx, op, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var customer uint64
-		var balance int64
-		if err := rows.Scan(&customer, &balance); err != nil {
-			return l.wrap(ctx, op, err)
-		}
-		if err := fn(customer, balance); err != nil {
-			cancel()
-			return fmt.Errorf("chledger: season %s balances: customer %d: %w", name, customer, err)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return l.wrap(ctx, op, err)
-	}
-	return nil
 }
 
 // Seasons returns the names of the seasons the ledger holds changes of,
