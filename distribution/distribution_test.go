@@ -75,7 +75,7 @@ func TestFetchTablePlot(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := board.Distribution(12)
-	if d.TotalRanked != want.Total || d.Max != want.Max || len(d.Buckets) != len(want.Buckets) || d.Board != "all-time" {
+	if d.TotalRanked != want.Total || d.Min != want.Min || d.Max != want.Max || len(d.Buckets) != len(want.Buckets) || d.Board != "all-time" {
 		t.Fatalf("fetched %+v; the board says %+v", d, want)
 	}
 	for i, b := range want.Buckets {
