@@ -125,7 +125,6 @@ func (s *Server) order(c *gin.Context, apply func(ctx context.Context, o ingest.
 		return
 	}
 	if err != nil {
-		var fe *ingest.FieldError
 		switch {
 		case errors.Is(err, ledger.ErrConflict):
 			s.metrics.orders.WithLabelValues("conflict").Inc()
@@ -133,7 +132,7 @@ func (s *Server) order(c *gin.Context, apply func(ctx context.Context, o ingest.
 			s.metrics.orders.WithLabelValues("not_found").Inc()
 			s.problem(c, problemOrderNotFound, "Order "+id+" was never applied, so there is nothing to correct: send it with POST /order/"+id+".", nil)
 			return
-		case errors.As(err, &fe), errors.Is(err, ingest.ErrInvalid):
+		case errors.Is(err, ingest.ErrInvalid):
 			s.metrics.orders.WithLabelValues("invalid").Inc()
 		default:
 			s.metrics.orders.WithLabelValues("failed").Inc()
