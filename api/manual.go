@@ -104,15 +104,7 @@ func (s *Server) postPoints(c *gin.Context) {
 		}
 	}
 	if len(issues) > 0 {
-		detail := make([]string, len(issues))
-		for i, fi := range issues {
-			detail[i] = fi.Field + " " + fi.Reason
-		}
-		head := "The request has an invalid field: "
-		if len(issues) > 1 {
-			head = fmt.Sprintf("The request has %d invalid fields: ", len(issues))
-		}
-		s.problem(c, problemInvalid, head+strings.Join(detail, "; ")+".", issues)
+		s.problem(c, problemInvalid, invalidDetail("request", issues), issues)
 		return
 	}
 	ch := ledger.Change{

@@ -169,17 +169,21 @@ var problemOrderNotFound = problemKind{"order-not-found", "Order not found", htt
 // invalidOrder answers 422 naming every invalid field; nothing was applied.
 func (s *Server) invalidOrder(c *gin.Context, issues []FieldIssue) {
 	s.metrics.orders.WithLabelValues("invalid").Inc()
-	detail := "The order has an invalid field: "
-	if len(issues) > 1 {
-		detail = fmt.Sprintf("The order has %d invalid fields: ", len(issues))
-	}
+	s.problem(c, problemInvalid, invalidDetail("order", issues), issues)
+}
+
+// invalidDetail is the detail of a 422 naming every invalid field of what
+// (the order, the request).
+func invalidDetail(what string, issues []FieldIssue) string {
+	detail := make([]string, len(issues))
 	for i, fi := range issues {
-		if i > 0 {
-			detail += "; "
-		}
-		detail += fi.Field + " " + fi.Reason
+		detail[i] = fi.Field + " " + fi.Reason
 	}
-	s.problem(c, problemInvalid, detail+".", issues)
+	head := "The " + what + " has an invalid field: "
+	if len(issues) > 1 {
+		head = fmt.Sprintf("The %s has %d invalid fields: ", what, len(issues))
+	}
+	return head + strings.Join(detail, "; ") + "."
 }
 
 // mergeIssues adds the field errors in err (ingest.FieldErrors from
