@@ -44,13 +44,7 @@ func (w *Writer) WithRecall(r Recaller) *Writer {
 // ErrNotFound. Two different corrections of one order at the same moment:
 // one applies, the other is ErrConflict (read the order again and retry).
 func (w *Writer) Correct(ctx context.Context, o Order, actor string) (ledger.Outcome, error) {
-	if err := o.Validate(w.now()); err != nil {
-		return ledger.Outcome{}, err
-	}
-	if o.CustomerID == 0 {
-		return ledger.Outcome{}, &FieldError{"customerId", "is required"}
-	}
-	target, err := o.Change(w.rule, actor)
+	target, err := w.change(o, actor)
 	if err != nil {
 		return ledger.Outcome{}, err
 	}
@@ -77,11 +71,7 @@ func (w *Writer) Correct(ctx context.Context, o Order, actor string) (ledger.Out
 	corr.Cause = ledger.CauseCorrection
 	corr.Points = target.Points - stands
 	corr.Seal()
-	out, err := w.Apply(ctx, []ledger.Change{corr})
-	if err != nil {
-		return ledger.Outcome{}, err
-	}
-	return out[0], nil
+	return w.applyOne(ctx, corr)
 }
 
 // history returns an order's applied changes, the original first, then its

@@ -73,16 +73,26 @@ func (w *Writer) Rule() *points.Rule { return w.rule }
 
 // ApplyOrder validates one order and applies it.
 func (w *Writer) ApplyOrder(ctx context.Context, o Order, actor string) (ledger.Outcome, error) {
-	if err := o.Validate(w.now()); err != nil {
-		return ledger.Outcome{}, err
-	}
-	if o.CustomerID == 0 {
-		return ledger.Outcome{}, &FieldError{"customerId", "is required"}
-	}
-	c, err := o.Change(w.rule, actor)
+	c, err := w.change(o, actor)
 	if err != nil {
 		return ledger.Outcome{}, err
 	}
+	return w.applyOne(ctx, c)
+}
+
+// change validates o, which must name a customer, and returns its change.
+func (w *Writer) change(o Order, actor string) (ledger.Change, error) {
+	if err := o.Validate(w.now()); err != nil {
+		return ledger.Change{}, err
+	}
+	if o.CustomerID == 0 {
+		return ledger.Change{}, &FieldError{"customerId", "is required"}
+	}
+	return o.Change(w.rule, actor)
+}
+
+// applyOne applies one sealed change.
+func (w *Writer) applyOne(ctx context.Context, c ledger.Change) (ledger.Outcome, error) {
 	out, err := w.Apply(ctx, []ledger.Change{c})
 	if err != nil {
 		return ledger.Outcome{}, err
