@@ -88,7 +88,10 @@ func TestSeasonRebuild(t *testing.T) {
 	}
 	next := 400
 	if _, err := x.Rebuild(ctx, upTo, func(put func(uint64, int64) error) error {
-		for range 120 { // changes landing while the rebuild loads
+		// Changes landing while the rebuild loads: more than the generation
+		// switch applies itself (1000, logCatchUp), so the rebuild first
+		// catches up with them in batches (lua/set.lua), then switches.
+		for range 1100 {
 			c := mk(next)
 			next++
 			if _, err := x.Apply(ctx, []ledger.Change{c}); err != nil {
