@@ -197,9 +197,6 @@ local function atmost(s, B)
   return n
 end
 
--- addto adds d to customer cust's balance (hash bk) on board B, floored at
--- zero and capped at MAXP, in the batch sh with balances sbals (see
--- setbals). It returns the balance after and before.
 -- entry returns customer cust's entry {hk, cust, points, points before} in
 -- the balances sbals of a batch (see setbals), reading it on first use.
 local function entry(sbals, hk, cust)
@@ -213,6 +210,9 @@ local function entry(sbals, hk, cust)
   return b
 end
 
+-- addto adds d to customer cust's balance (hash bk) on board B, floored at
+-- zero and capped at MAXP, in the batch sh with balances sbals (see
+-- setbals). It returns the balance after and before.
 local function addto(sh, sbals, B, cust, bk, d)
   local b = entry(sbals, B .. ':b:' .. bk, cust)
   local prev = b[3]
@@ -231,6 +231,18 @@ local function seasonboard(seasons, name)
     seasons[name] = sn
   end
   return sn
+end
+
+-- addlogged adds a logged change to generation G's batch (histogram h,
+-- balances bals) and the season boards' batches seasons: delta d to
+-- customer cust (balance hash bk), and season delta sd on the board of
+-- season sname ('' or nil for none). Each board is floored at zero.
+local function addlogged(h, bals, seasons, cust, bk, d, sname, sd)
+  addto(h, bals, G, cust, bk, tonumber(d))
+  if sname and sname ~= '' then
+    local sn = seasonboard(seasons, sname)
+    addto(sn.h, sn.bals, sn.B, cust, bk, tonumber(sd))
+  end
 end
 
 -- writeseasons writes the season boards' batches.

@@ -7,12 +7,7 @@ local h = newhist()
 local bals = {}
 local seasons = {}
 for i = 8, #ARGV, 5 do
-  addto(h, bals, G, ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]))
-  local sname = ARGV[i + 3]
-  if sname ~= '' then
-    local sn = seasonboard(seasons, sname)
-    addto(sn.h, sn.bals, sn.B, ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 4]))
-  end
+  addlogged(h, bals, seasons, ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4])
 end
 if #missing > 0 then return retry() end
 h.write()

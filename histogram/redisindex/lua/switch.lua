@@ -15,11 +15,7 @@ local bals = {}
 local seasons = {}
 for _, e in ipairs(entries) do
   local v = logentry(e[2])
-  addto(h, bals, G, v.u, v.k, tonumber(v.d))
-  if v.s and v.s ~= '' then
-    local sn = seasonboard(seasons, v.s)
-    addto(sn.h, sn.bals, sn.B, v.u, v.k, tonumber(v.sd))
-  end
+  addlogged(h, bals, seasons, v.u, v.k, v.d, v.s, v.sd)
 end
 if #missing > 0 then return retry() end
 h.write()
