@@ -170,13 +170,19 @@ func (s *Shipper) OldestUnshipped() time.Time {
 // take) the lease, or none is used; otherwise the holder ships, and it
 // returns 0 and nil. What is left is in Backlog.
 func (s *Shipper) Drain(ctx context.Context) (int, error) {
-	if s.lease != nil {
-		held, err := s.lease.Lease(ctx, "shipper", s.holder, 15*time.Second)
-		if err != nil || !held {
-			return 0, err
-		}
+	if held, err := s.holdLease(ctx); err != nil || !held {
+		return 0, err
 	}
 	return s.ShipOnce(ctx)
+}
+
+// holdLease takes or renews the "shipper" lease for 15 s and reports
+// whether this shipper holds it (always, without a lease).
+func (s *Shipper) holdLease(ctx context.Context) (bool, error) {
+	if s.lease == nil {
+		return true, nil
+	}
+	return s.lease.Lease(ctx, "shipper", s.holder, 15*time.Second)
 }
 
 // ShipOnce ships what is waiting now, batch by batch; it returns how many
@@ -374,18 +380,16 @@ func (s *Shipper) Run(ctx context.Context) {
 	back := retry.Backoff{Initial: 100 * time.Millisecond, Max: 10 * time.Second}
 	leaseFailed := false
 	for ctx.Err() == nil {
-		if s.lease != nil {
-			held, err := s.lease.Lease(ctx, "shipper", s.holder, 15*time.Second)
-			if err != nil && !leaseFailed && ctx.Err() == nil {
-				s.log.Warn("ledger shipper lease not taken; asking again every 5s", "err", err)
+		held, err := s.holdLease(ctx)
+		if err != nil && !leaseFailed && ctx.Err() == nil {
+			s.log.Warn("ledger shipper lease not taken; asking again every 5s", "err", err)
+		}
+		leaseFailed = err != nil
+		if err != nil || !held {
+			if s.sleep(ctx, 5*time.Second) != nil {
+				return
 			}
-			leaseFailed = err != nil
-			if err != nil || !held {
-				if s.sleep(ctx, 5*time.Second) != nil {
-					return
-				}
-				continue
-			}
+			continue
 		}
 		var wait time.Duration
 		n, err := s.ShipOnce(ctx)
