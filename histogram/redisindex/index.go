@@ -46,7 +46,7 @@ type Config struct {
 	// it is acknowledged; 0 acknowledges once the primary has it.
 	MinReplicasAck int
 	// WaitTimeout bounds that WAIT; on timeout the write is not acknowledged
-	// (ErrNotConfirmed) and a retry is a replay.
+	// (ledger.ErrNotConfirmed) and a retry is a replay.
 	WaitTimeout time.Duration
 	// Seasons names the season boards' seasons; SeasonsKept is how many
 	// seasons a season board is kept after its own ends.
@@ -319,7 +319,7 @@ func (x *Index) Recall(ctx context.Context, ids []string) (map[string]ledger.Ent
 // writeErr classifies a failed write: not confirmed by replicas, or Redis
 // unreachable or refusing (out of memory, read-only replica).
 func (x *Index) writeErr(op string, err error) error {
-	if errors.Is(err, ErrNotConfirmed) {
+	if errors.Is(err, ledger.ErrNotConfirmed) {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	return unavailable(op, err)

@@ -202,7 +202,7 @@ func (x *Index) Confirmed(ctx context.Context) (uint64, error) {
 		return 0, unavailable("confirm the change log", err)
 	}
 	if n < int64(x.cfg.MinReplicasAck) {
-		return 0, fmt.Errorf("confirm the change log: %w: %d of %d replicas within %s", ErrNotConfirmed, n, x.cfg.MinReplicasAck, x.cfg.WaitTimeout)
+		return 0, fmt.Errorf("confirm the change log: %w: %d of %d replicas within %s", ledger.ErrNotConfirmed, n, x.cfg.MinReplicasAck, x.cfg.WaitTimeout)
 	}
 	s, err := seq.Uint64()
 	if errors.Is(err, redis.Nil) {

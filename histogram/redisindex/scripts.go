@@ -129,20 +129,14 @@ func (x *Index) call(ctx context.Context, s *redis.Script, keys []string, wait b
 		}
 		n, err := w.Int64()
 		if err != nil {
-			return nil, fmt.Errorf("%w: WAIT: %v", ErrNotConfirmed, err)
+			return nil, fmt.Errorf("%w: WAIT: %v", ledger.ErrNotConfirmed, err)
 		}
 		if n < int64(x.cfg.MinReplicasAck) {
-			return nil, fmt.Errorf("%w: %d of %d replicas confirmed within %s", ErrNotConfirmed, n, x.cfg.MinReplicasAck, x.cfg.WaitTimeout)
+			return nil, fmt.Errorf("%w: %d of %d replicas confirmed within %s", ledger.ErrNotConfirmed, n, x.cfg.MinReplicasAck, x.cfg.WaitTimeout)
 		}
 		return v, nil
 	}
 }
-
-// ErrNotConfirmed means a change was applied on the primary but fewer than
-// Config.MinReplicasAck replicas confirmed it in time: it is not
-// acknowledged. Sending it again is safe (a replay), and answers once the
-// replicas have it.
-var ErrNotConfirmed = ledger.ErrNotConfirmed
 
 // learn records the generation and clock a script reported.
 func (x *Index) learn(gen, clock string) {
