@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xyz/loyalty/api"
 	"github.com/xyz/loyalty/internal/testenv"
 )
 
@@ -67,11 +66,7 @@ func TestColdStartPartial(t *testing.T) {
 			t.Logf("serve's log:\n%s", b)
 		}
 	})
-	tok, err := api.MintToken(api.AuthConfig{HS256Key: []byte("0123456789abcdef0123456789abcdef"), Issuer: "loyalty", Audience: "loyalty-api"},
-		"4242", "customer", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := testToken(t, "4242", "customer")
 	const me = 4242
 	p := pointsOf(me)
 	var above int64

@@ -11,7 +11,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/shopspring/decimal"
-	"github.com/xyz/loyalty/api"
 	"github.com/xyz/loyalty/ledger"
 )
 
@@ -29,11 +28,7 @@ func TestDeadLettersOverHTTP(t *testing.T) {
 	srv := startServe(t, append(s.env, "LOYALTY_LOG_LEVEL=error"))
 	srv.waitReady(t, 15*time.Second)
 	base := srv.base
-	tok, err := api.MintToken(api.AuthConfig{HS256Key: []byte("0123456789abcdef0123456789abcdef"), Issuer: "loyalty", Audience: "loyalty-api"},
-		"pos-1", "channel", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := testToken(t, "pos-1", "channel")
 	order := func(id, customer, amount string) {
 		t.Helper()
 		body := fmt.Sprintf(`{"customerId":%q,"channel":"web","paymentDetails":{"amount":%q,"currency":"GBP"},"purchasedAt":%q}`,

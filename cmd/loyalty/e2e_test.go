@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/xyz/loyalty/api"
 	"github.com/xyz/loyalty/internal/oracle"
 	"github.com/xyz/loyalty/internal/testenv"
 )
@@ -84,9 +85,23 @@ func stackOn(t *testing.T, rs, ch *testenv.Server) *stack {
 	t.Cleanup(func() { s.rdb.Close() })
 	s.env = cleanEnv("LOYALTY_REDIS_ADDR="+s.redis.Addr, "LOYALTY_CLICKHOUSE_ADDR="+s.ch.Addr,
 		"LOYALTY_REDIS_PREFIX="+s.prefix, "LOYALTY_CLICKHOUSE_DATABASE="+s.prefix,
-		"LOYALTY_AUTH_HS256_KEY=0123456789abcdef0123456789abcdef", "LOYALTY_PROXY_KEY=0123456789abcdef0123456789abcdef",
+		"LOYALTY_AUTH_HS256_KEY="+testKey, "LOYALTY_PROXY_KEY="+testKey,
 		"LOYALTY_LOG_LEVEL=warn")
 	return s
+}
+
+// testKey is the token and proxy-name key of the test stacks' processes.
+const testKey = "0123456789abcdef0123456789abcdef"
+
+// testToken mints a token, valid for an hour, that the test stacks'
+// processes accept.
+func testToken(t *testing.T, sub, role string) string {
+	t.Helper()
+	tok, err := api.MintToken(api.AuthConfig{HS256Key: []byte(testKey), Issuer: "loyalty", Audience: "loyalty-api"}, sub, role, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
 
 // run runs the binary and returns its stdout and exit code.

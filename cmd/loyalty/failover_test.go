@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
-	"github.com/xyz/loyalty/api"
 	"github.com/xyz/loyalty/internal/testenv"
 )
 
@@ -32,7 +31,6 @@ type haStack struct {
 	base  string
 	serve *exec.Cmd
 	logs  string // serve's stderr file
-	auth  api.AuthConfig
 }
 
 func newHAStack(t *testing.T) *haStack {
@@ -42,13 +40,12 @@ func newHAStack(t *testing.T) *haStack {
 		PrimaryArgs: []string{"--min-replicas-to-write", "1", "--min-replicas-max-lag", "2"}})
 	ch := testenv.SharedClickHouse(t)
 	prefix := fmt.Sprintf("f%d_%s", stacks.Add(1), strconv.FormatInt(time.Now().UnixNano(), 36))
-	key := "0123456789abcdef0123456789abcdef"
-	s := &haStack{ha: ha, auth: api.AuthConfig{HS256Key: []byte(key), Issuer: "loyalty", Audience: "loyalty-api"}}
+	s := &haStack{ha: ha}
 	s.stack = &stack{ch: ch, prefix: prefix, env: cleanEnv(
 		"LOYALTY_REDIS_SENTINEL_ADDRS="+strings.Join(ha.SentinelAddrs(), ","), "LOYALTY_REDIS_MASTER_NAME="+ha.MasterName,
 		"LOYALTY_REDIS_MIN_REPLICAS_ACK=1", "LOYALTY_REDIS_WAIT_TIMEOUT=500ms",
 		"LOYALTY_CLICKHOUSE_ADDR="+ch.Addr, "LOYALTY_REDIS_PREFIX="+prefix, "LOYALTY_CLICKHOUSE_DATABASE="+prefix,
-		"LOYALTY_AUTH_HS256_KEY="+key, "LOYALTY_PROXY_KEY="+key, "LOYALTY_LOG_LEVEL=warn")}
+		"LOYALTY_AUTH_HS256_KEY="+testKey, "LOYALTY_PROXY_KEY="+testKey, "LOYALTY_LOG_LEVEL=warn")}
 	addr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 	s.base = "http://" + addr
 	s.logs = filepath.Join(t.TempDir(), "serve.log")
@@ -85,15 +82,6 @@ func newHAStack(t *testing.T) *haStack {
 	return s
 }
 
-func (s *haStack) token(t *testing.T, sub, role string) string {
-	t.Helper()
-	tok, err := api.MintToken(s.auth, sub, role, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
-}
-
 // attempt is one HTTP request of the load and how it went.
 type attempt struct {
 	start, end time.Time
@@ -125,10 +113,10 @@ func startLoad(t *testing.T, s *haStack, seed uint64) *haLoad {
 	l := &haLoad{s: s, customers: 200, stop: make(chan struct{}), errs: make(chan error, 100),
 		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}},
 		acked:  map[string]int64{}, want: map[uint64]int64{}, owner: map[string]uint64{}}
-	channel := s.token(t, "pos-ha", "channel")
+	channel := testToken(t, "pos-ha", "channel")
 	tokens := make([]string, l.customers+1)
 	for c := 1; c <= l.customers; c++ {
-		tokens[c] = s.token(t, strconv.Itoa(c), "customer")
+		tokens[c] = testToken(t, strconv.Itoa(c), "customer")
 	}
 	for w := range 4 {
 		r := rand.New(rand.NewPCG(seed, uint64(w)))

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/xyz/loyalty/api"
 )
 
 // TestServeHistoryRedis runs `loyalty serve` on Redis and ClickHouse: the
@@ -20,15 +18,7 @@ func TestServeHistoryRedis(t *testing.T) {
 	s := newOwnStack(t)
 	d := &demo{server: startServe(t, s.env)}
 	d.waitReady(t, 15*time.Second)
-	auth := api.AuthConfig{HS256Key: []byte("0123456789abcdef0123456789abcdef"), Issuer: "loyalty", Audience: "loyalty-api"}
-	token := func(sub, role string) string {
-		tok, err := api.MintToken(auth, sub, role, time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tok
-	}
-	channel, staff, me := token("pos-1", "channel"), token("agent-1", "staff"), token("42", "customer")
+	channel, staff, me := testToken(t, "pos-1", "channel"), testToken(t, "agent-1", "staff"), testToken(t, "42", "customer")
 
 	for _, method := range []string{"GET", "POST"} {
 		if code, _ := d.call(t, method, "/dev/token", "", `{"role":"staff","subject":"mallory"}`); code != http.StatusNotFound {

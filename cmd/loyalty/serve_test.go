@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"testing"
 	"time"
-
-	"github.com/xyz/loyalty/api"
 )
 
 // TestServeClickHouseDown runs `loyalty serve` on Redis and ClickHouse,
@@ -16,16 +14,8 @@ func TestServeClickHouseDown(t *testing.T) {
 	t.Parallel()
 	s := newOwnStack(t)
 	srv := startServe(t, s.env)
-	auth := api.AuthConfig{HS256Key: []byte("0123456789abcdef0123456789abcdef"), Issuer: "loyalty", Audience: "loyalty-api"}
-	token := func(sub, role string) string {
-		tok, err := api.MintToken(auth, sub, role, time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tok
-	}
 	srv.waitReady(t, 15*time.Second)
-	channel := token("pos-1", "channel")
+	channel := testToken(t, "pos-1", "channel")
 	order := func(id string, amount string) int {
 		code, body := srv.call(t, "POST", "/order/"+id, channel, fmt.Sprintf(`{"customerId":"42","channel":"web","paymentDetails":{"amount":%q,"currency":"GBP"},"purchasedAt":%q}`,
 			amount, time.Now().UTC().Format(time.RFC3339)))
@@ -39,7 +29,7 @@ func TestServeClickHouseDown(t *testing.T) {
 	if bal := order("w-2", "50.00"); bal != 15 {
 		t.Fatalf("balance %d after two orders, want 15", bal)
 	}
-	me := token("42", "customer")
+	me := testToken(t, "42", "customer")
 	for i := 0; i < 20; i++ {
 		code, body := srv.call(t, "GET", "/loyalty/42?top=3&around=1", me, "")
 		if code != 200 || body["me"].(map[string]any)["points"].(float64) != 15 {
