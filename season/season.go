@@ -75,11 +75,7 @@ func (c Calendar) Back(t time.Time, n int) string {
 	if !c.Enabled() {
 		return ""
 	}
-	months := n
-	if c.period == Quarter {
-		months = 3 * n
-	}
-	return c.Of(c.Start(t).AddDate(0, -months, 0))
+	return c.Of(c.Start(t).AddDate(0, -c.months(n), 0))
 }
 
 // Valid reports whether name is a season of this calendar (syntax only).
@@ -99,11 +95,15 @@ func (c Calendar) Valid(name string) bool {
 // ExpiresAt returns when the board of t's season may go: once kept more
 // seasons have ended after it.
 func (c Calendar) ExpiresAt(t time.Time, kept int) time.Time {
-	months := kept + 1
+	return c.Start(t).AddDate(0, c.months(kept+1), 0)
+}
+
+// months returns how many months n seasons last.
+func (c Calendar) months(n int) int {
 	if c.period == Quarter {
-		months *= 3
+		return 3 * n
 	}
-	return c.Start(t).AddDate(0, months, 0)
+	return n
 }
 
 // StartOf returns when the season called name begins (false for a name
