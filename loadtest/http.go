@@ -117,7 +117,7 @@ func (b *bench) http(ctx context.Context) ([]Phase, error) {
 		}
 	}
 	for _, p := range out {
-		b.log.Info("bench: phase done", "phase", p.Name, "system", p.System, "per_sec", int(p.PerSec), "p99_us", p.P99us, "errors", p.Errors)
+		b.logPhase(p)
 	}
 	return out, nil
 }

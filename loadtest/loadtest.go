@@ -331,8 +331,13 @@ func (b *bench) sample(n int) []uint64 {
 // source) and measures every call; op returns the items the call handled.
 func (b *bench) runPhase(ctx context.Context, name, system string, conc int, d time.Duration, op func(ctx context.Context, rng *rand.Rand) (int, error)) Phase {
 	p := b.measure(ctx, name, system, conc, d, op)
-	b.log.Info("bench: phase done", "phase", name, "system", system, "per_sec", int(p.PerSec), "p99_us", p.P99us, "errors", p.Errors)
+	b.logPhase(p)
 	return p
+}
+
+// logPhase logs a finished phase's figures.
+func (b *bench) logPhase(p Phase) {
+	b.log.Info("bench: phase done", "phase", p.Name, "system", p.System, "per_sec", int(p.PerSec), "p99_us", p.P99us, "errors", p.Errors)
 }
 
 // measure is runPhase without the log line.
