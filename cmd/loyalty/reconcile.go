@@ -12,6 +12,9 @@ import (
 	"github.com/xyz/loyalty/ingest"
 )
 
+// Exit status of reconcile when some balances differ from the ledger.
+const exitDiffers = 3
+
 func reconcileCmd() *cobra.Command {
 	return command("reconcile", "Report every customer whose Redis balance differs from the ClickHouse ledger (exit 3 if any) and the dead letters (exit 4 if any)",
 		func(ctx context.Context, e env, cmd *cobra.Command, _ []string) error {
@@ -42,7 +45,7 @@ func reconcileCmd() *cobra.Command {
 				return err
 			}
 			if len(r.DeadLetters) == 0 {
-				return &exitError{3, fmt.Sprintf("reconcile: %d customers differ on the all-time board, %d on season boards (fix with `loyalty rebuild`)", len(r.AllTime), len(r.Season))}
+				return &exitError{exitDiffers, fmt.Sprintf("reconcile: %d customers differ on the all-time board, %d on season boards (fix with `loyalty rebuild`)", len(r.AllTime), len(r.Season))}
 			}
 			seqs := make([]uint64, len(r.DeadLetters))
 			for i, d := range r.DeadLetters {
