@@ -1,7 +1,6 @@
 package ranker_test
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -255,10 +254,8 @@ func TestReplicaPartialNudges(t *testing.T) {
 	cfg := ranker.DefaultReplicaConfig()
 	cfg.Partial = g.write
 	rep := ranker.NewReplica(open(r.Addr), g.write, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { rep.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); r.Resume(t); <-done })
+	runReplica(t, rep)
+	t.Cleanup(func() { r.Resume(t) }) // first: the replica's reads stop waiting on the paused server
 	for id := uint64(1); id <= 10; id++ {
 		for _, n := range []int{1, 3, 5} {
 			d, err := rep.Dashboard(t.Context(), id, n, 0)

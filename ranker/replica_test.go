@@ -57,6 +57,14 @@ func haIndexConfig(prefix string) redisindex.Config {
 	return cfg
 }
 
+// runReplica runs rep until the test ends.
+func runReplica(t *testing.T, rep *ranker.Replica) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { rep.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
 func newHARig(t *testing.T) *haRig {
 	t.Helper()
 	p := testenv.Redis(t)
@@ -66,10 +74,7 @@ func newHARig(t *testing.T) *haRig {
 	cfg.Poll = 100 * time.Millisecond
 	cfg.Now = g.clock.now
 	g.rep = ranker.NewReplica(openHA(t, r.Addr, "ha", time.Second), g.write, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { g.rep.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	runReplica(t, g.rep)
 	for end := time.Now().Add(10 * time.Second); !g.rep.Ready(); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(end) {
 			t.Fatal("replica not ready after 10s")
@@ -198,10 +203,7 @@ func TestReplicaPartialWhileLoading(t *testing.T) {
 	cfg := ranker.DefaultReplicaConfig()
 	cfg.Partial = g.write
 	rep := ranker.NewReplica(open(r.Addr), g.write, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { rep.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	runReplica(t, rep)
 	d, err := rep.Dashboard(t.Context(), 1, 3, 1)
 	if err != nil {
 		t.Fatalf("dashboard while the board can't load: %v", err)
@@ -247,10 +249,7 @@ func TestReplicaSourceWentBack(t *testing.T) {
 	cfg := ranker.DefaultReplicaConfig()
 	cfg.Poll = 100 * time.Millisecond
 	rep := ranker.NewReplica(onR, onR, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { rep.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	runReplica(t, rep)
 	do := func(addr string, args ...any) {
 		t.Helper()
 		if err := clients[addr].Do(t.Context(), args...).Err(); err != nil {
