@@ -387,7 +387,7 @@ func (r *Replica) answer(ctx context.Context, read func(*Board) Dashboard) (Dash
 		d.Stale = true
 		return d, nil
 	}
-	target, err := r.gate.latest(ctx, r.cfg.HeadTimeout)
+	target, err := r.gate.latest(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
 			return Dashboard{}, ctx.Err()
@@ -477,8 +477,8 @@ type round struct {
 var errHeadSlow = errors.New("the primary is not answering")
 
 // latest returns the seq a GET started after the call read, waiting for it
-// at most wait (then errHeadSlow) and while ctx lasts (then ctx.Err()).
-func (g *gate) latest(ctx context.Context, wait time.Duration) (uint64, error) {
+// at most slow (then errHeadSlow) and while ctx lasts (then ctx.Err()).
+func (g *gate) latest(ctx context.Context) (uint64, error) {
 	g.mu.Lock()
 	if g.inflight && g.now().Sub(g.started) > g.slow {
 		g.mu.Unlock()
@@ -493,7 +493,7 @@ func (g *gate) latest(ctx context.Context, wait time.Duration) (uint64, error) {
 		go g.fetch()
 	}
 	g.mu.Unlock()
-	t := time.NewTimer(wait)
+	t := time.NewTimer(g.slow)
 	defer t.Stop()
 	select {
 	case <-r.done:
