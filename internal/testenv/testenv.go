@@ -47,10 +47,14 @@ var ports struct {
 	held []*os.File // the locks, kept open until the binary exits
 }
 
+// portDir holds the port locks of every test binary of a run: taken from
+// the environment they share, before Main moves the temporary files.
+var portDir = filepath.Join(os.TempDir(), "loyalty-test-ports")
+
 func freePort() (int, error) {
 	ports.Lock()
 	defer ports.Unlock()
-	dir := filepath.Join(os.TempDir(), "loyalty-test-ports")
+	dir := portDir
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return 0, err
 	}

@@ -3,9 +3,13 @@ package testenv
 import (
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
+
+// startTMPDIR is TMPDIR as the binary started, before Main.
+var startTMPDIR = os.Getenv("TMPDIR")
 
 func TestMain(m *testing.M) { os.Exit(Main(m)) }
 
@@ -83,5 +87,24 @@ func TestShared(t *testing.T) {
 			}
 			c.Close()
 		})
+	}
+}
+
+// TestTempFilesInMemory: under Main, with TMPDIR unset, the tests'
+// temporary files (the servers' directories among them) are in memoryDir.
+func TestTempFilesInMemory(t *testing.T) {
+	if startTMPDIR != "" {
+		t.Skipf("TMPDIR=%s was set: the tests keep their files there", startTMPDIR)
+	}
+	probe, err := os.MkdirTemp(memoryDir, "probe-")
+	if err != nil {
+		t.Skipf("%s is not writable here: %v", memoryDir, err)
+	}
+	os.Remove(probe)
+	if got := os.TempDir(); got != memoryDir {
+		t.Fatalf("os.TempDir() = %s, want %s", got, memoryDir)
+	}
+	if s := SharedRedis(t); !strings.HasPrefix(s.Dir, memoryDir+"/") {
+		t.Fatalf("the shared Redis's directory is %s, want it under %s", s.Dir, memoryDir)
 	}
 }
