@@ -128,6 +128,16 @@ type HAConfig struct {
 	DownAfter time.Duration
 }
 
+// sentinelPeriods shorten two of Sentinel's fixed periods (SENTINEL DEBUG,
+// Redis 7): the hello messages through which sentinels find each other
+// (publish-period, 2 s), and the INFO to a replica (info-period, 10 s). A
+// primary that comes back after a failover is demoted to a replica only
+// once it has reported itself a primary for 4 publish periods, and that
+// report comes with an INFO: ~10 s at the defaults, a second here. The
+// failure detection and the failover itself keep their configured
+// timings (down-after-milliseconds, failover-timeout).
+var sentinelPeriods = []any{"publish-period", 200, "info-period", 500}
+
 // StartHA starts the primary, the replicas (synchronised) and three
 // sentinels (quorum 2), and waits until every sentinel knows every replica
 // and the other sentinels, so a failover can start as soon as the primary
@@ -169,6 +179,12 @@ sentinel parallel-syncs %[3]s 1
 		}
 		t.Cleanup(s.Stop)
 		h.Sentinels = append(h.Sentinels, s)
+		rdb := redis.NewClient(&redis.Options{Addr: s.Addr})
+		err := rdb.Do(context.Background(), append([]any{"SENTINEL", "DEBUG"}, sentinelPeriods...)...).Err()
+		rdb.Close()
+		if err != nil {
+			t.Fatalf("SENTINEL DEBUG on %s: %v", s.Addr, err)
+		}
 	}
 	for _, s := range h.Sentinels {
 		h.waitSentinel(t, s, cfg.Replicas, 30*time.Second)
