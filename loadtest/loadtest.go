@@ -84,8 +84,9 @@ func (c Config) validate() error {
 
 // RedisOptions returns client options sized for the run: the bench's
 // goroutines, the mixed phase's writers and the replica, on both the plain
-// and the pipeline pool (go-redis keeps pipelines in a separate pool of 10
-// connections by default).
+// and the pipeline pool (from go-redis v9.23 on, pipelines have a separate
+// pool of 10 connections by default; v9.22, which go.mod holds, shares the
+// plain pool).
 func RedisOptions(addr, password string, concurrency int) *redis.Options {
 	n := concurrency + mixedWriters + 8
 	return &redis.Options{Addr: addr, Password: password, PoolSize: n, PipelinePoolSize: n, ReadTimeout: 10 * time.Second}

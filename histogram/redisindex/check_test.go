@@ -54,6 +54,19 @@ func TestCheckEviction(t *testing.T) {
 	if err != nil || warn == nil || !strings.Contains(warn.Error(), "not checked") {
 		t.Fatalf("CONFIG not allowed, assumed noeviction: warn %v, err %v; want a warning", warn, err)
 	}
+
+	// Refused credentials are an error naming the password setting, also
+	// where assume_noeviction would excuse a refused CONFIG GET.
+	wrong := redis.NewClient(&redis.Options{Addr: srv.Addr, Username: "app", Password: "not-the-pw", MaxRetries: -1})
+	t.Cleanup(func() { wrong.Close() })
+	for _, assume := range []bool{false, true} {
+		cfg.AssumeNoEviction = assume
+		warn, err := redisindex.New(wrong, cfg).Check(ctx)
+		if err == nil || errors.Is(err, redisindex.ErrEvicting) || !strings.Contains(err.Error(), "redis.password") ||
+			!strings.Contains(err.Error(), "WRONGPASS") {
+			t.Fatalf("wrong password, assume_noeviction=%v: warn %v, err %v; want an error naming redis.password", assume, warn, err)
+		}
+	}
 }
 
 // TestGuard: a Redis switched to an evicting policy while the service runs

@@ -110,6 +110,9 @@ func (x *Index) Check(ctx context.Context) (warn, err error) {
 		if !errors.As(err, &rerr) {
 			return nil, unavailable("check redis config", err)
 		}
+		if msg := rerr.Error(); strings.HasPrefix(msg, "WRONGPASS") || strings.HasPrefix(msg, "NOAUTH") {
+			return nil, fmt.Errorf("redis refused the credentials (%v): check redis.password (LOYALTY_REDIS_PASSWORD)", err)
+		}
 		if !x.cfg.AssumeNoEviction {
 			return nil, fmt.Errorf("%w: CONFIG GET is not allowed (%v), so maxmemory-policy can't be checked: make sure it is noeviction and set redis.assume_noeviction (LOYALTY_REDIS_ASSUME_NOEVICTION=true)", ErrEvicting, err)
 		}
