@@ -53,8 +53,10 @@ func newBrowser(t *testing.T) *browser {
 	if err != nil {
 		t.Fatal("chromium not found on PATH: install Debian's chromium (scripts/test.sh, which `make test` runs, installs it)")
 	}
+	// Chromium leaves an org.chromium.Chromium.* directory in its TMPDIR:
+	// the test's own, removed when it ends.
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
-		chromedp.WindowSize(1280, 900), chromedp.Flag("disable-gpu", true))
+		chromedp.WindowSize(1280, 900), chromedp.Flag("disable-gpu", true), chromedp.Env("TMPDIR="+t.TempDir()))
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancel(); cancelAlloc() })
