@@ -129,6 +129,9 @@ func redisEnvOn(t testing.TB, srv *testenv.Server, own, withLedger bool, tweak .
 		// the latest seq rather than answer stale from an older board. (A
 		// test on a Redis of its own stops it: it needs the defaults.)
 		rcfg.HeadTimeout, rcfg.MaxWait = 10*time.Second, 10*time.Second
+		// A blocking read returns after 100 ms when idle: the replica's
+		// stop at the test's end waits that long, not the default second.
+		rcfg.Poll = 100 * time.Millisecond
 	}
 	rep := ranker.NewReplica(idx, idx, rcfg, quiet)
 	ctx, cancel := context.WithCancel(context.Background())
