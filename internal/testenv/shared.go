@@ -106,13 +106,14 @@ func removeAtEnd(dir string) {
 }
 
 // SharedRedis returns the test package's shared redis-server (configured as
-// Redis's), started at its first use. Tests on it must keep to their own
-// key prefix and leave the server as they found it: no FLUSHALL, CONFIG
-// SET, stop or pause (those start a Redis of their own). The package's
-// TestMain must call Main.
+// Redis's, but without the append-only file: nobody restarts it, so the
+// file would only cost the ~20% of its CPU that writing it takes), started
+// at its first use. Tests on it must keep to their own key prefix and leave
+// the server as they found it: no FLUSHALL, CONFIG SET, stop or pause
+// (those start a Redis of their own). The package's TestMain must call Main.
 func SharedRedis(t testing.TB) *Server {
 	t.Helper()
-	return startShared(t, "redis-server", func(dir string) (*Server, error) { return newRedis(dir) })
+	return startShared(t, "redis-server", func(dir string) (*Server, error) { return newRedis(dir, "--appendonly", "no") })
 }
 
 // SharedClickHouse returns the test package's shared clickhouse-server,
