@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"regexp"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -10,8 +9,6 @@ import (
 
 // DevTokenTTL is how long a token from POST /dev/token is valid.
 const DevTokenTTL = 8 * time.Hour
-
-var staffSubjectPattern = regexp.MustCompile(`^[A-Za-z0-9._@-]{1,64}$`)
 
 // devTokenRequest is the body of POST /dev/token.
 type devTokenRequest struct {
@@ -53,8 +50,8 @@ func (s *Server) postDevToken(c *gin.Context) {
 			issues = append(issues, FieldIssue{"subject", "for a customer: the customer id, " + customerIDRule})
 		}
 	case RoleStaff:
-		if !staffSubjectPattern.MatchString(req.Subject) {
-			issues = append(issues, FieldIssue{"subject", "for staff: a user name of 1-64 letters, digits or . _ @ -"})
+		if CheckSubject(req.Subject, RoleStaff) != nil {
+			issues = append(issues, FieldIssue{"subject", "for staff: a name of " + nameRule})
 		}
 	default:
 		issues = append(issues, FieldIssue{"role", `must be "customer" or "staff"`})

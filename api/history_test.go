@@ -190,7 +190,10 @@ func TestDevSignIn(t *testing.T) {
 	want(t, r, http.StatusCreated)
 	staff := r.JSON(t)["token"].(string)
 	want(t, e.post(t, "/loyalty/17850", staff, `{"loyalty-points":5,"reason":"demo","idempotencyKey":"d-1"}`), http.StatusCreated)
+	// Staff names follow the rule `loyalty token` applies (api.CheckSubject).
+	want(t, e.post(t, "/dev/token", "", `{"role":"staff","subject":"ops:alice"}`), http.StatusCreated)
 	for _, tc := range []struct{ body, field string }{
+		{`{"role":"staff","subject":"-alice"}`, "subject"},
 		{`{"role":"channel","subject":"pos"}`, "role"},
 		{`{"role":"","subject":"1"}`, "role"},
 		{`{"role":"customer","subject":"alice"}`, "subject"},

@@ -15,6 +15,9 @@ var ErrUnknownRole = errors.New("unknown role")
 // nameSubject is the subject of a channel or staff token: a name.
 var nameSubject = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$`)
 
+// nameRule says nameSubject in words.
+const nameRule = "1-128 letters, digits or . _ : @ - starting with a letter or digit"
+
 // CheckSubject refuses a token subject the role can't use (check it before
 // MintToken): a customer token names a customer id, the canonical decimal
 // the routes' {userId} takes (the API lets it read that customer's
@@ -28,7 +31,7 @@ func CheckSubject(subject, role string) error {
 		}
 	case RoleChannel, RoleStaff:
 		if !nameSubject.MatchString(subject) {
-			return fmt.Errorf("role %s needs a name as the subject (1-128 letters, digits or . _ : @ - starting with a letter or digit), got %q", role, subject)
+			return fmt.Errorf("role %s needs a name as the subject (%s), got %q", role, nameRule, subject)
 		}
 	default:
 		return fmt.Errorf("%w %q: want %s, %s or %s", ErrUnknownRole, role, RoleCustomer, RoleChannel, RoleStaff)
