@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -231,19 +233,23 @@ func load(flags *pflag.FlagSet) (*Config, error) {
 		file = os.Getenv("LOYALTY_CONFIG")
 	}
 	if file != "" {
-		fv := viper.New()
-		fv.SetConfigFile(file)
-		if err := fv.ReadInConfig(); err != nil {
+		// Read once: fv holds the file's own keys (no defaults) to find
+		// unknown ones, v the file under the environment and the flags.
+		data, err := os.ReadFile(file)
+		if err != nil {
 			return nil, fmt.Errorf("read config file %s: %w", file, err)
+		}
+		fv := viper.New()
+		for _, x := range []*viper.Viper{fv, v} {
+			x.SetConfigType(strings.TrimPrefix(filepath.Ext(file), "."))
+			if err := x.ReadConfig(bytes.NewReader(data)); err != nil {
+				return nil, fmt.Errorf("read config file %s: %w", file, err)
+			}
 		}
 		for _, k := range fv.AllKeys() {
 			if !known[k] {
 				errs = append(errs, fmt.Errorf("config file %s: unknown key %s%s", file, k, suggest(k, keys)))
 			}
-		}
-		v.SetConfigFile(file)
-		if err := v.ReadInConfig(); err != nil {
-			return nil, fmt.Errorf("read config file %s: %w", file, err)
 		}
 	}
 	for flag, key := range flagKeys {
