@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -138,11 +139,12 @@ func redisEnvOn(t testing.TB, srv *testenv.Server, own, withLedger bool, tweak .
 	done := make(chan struct{})
 	go func() { rep.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	for end := time.Now().Add(10 * time.Second); !rep.Ready(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(end) {
-			t.Fatal("replica not ready after 10s")
+	testenv.Eventually(t, 10*time.Second, 5*time.Millisecond, func() error {
+		if !rep.Ready() {
+			return errors.New("replica not ready")
 		}
-	}
+		return nil
+	})
 	rule := newRule(t)
 	w := ingest.NewWriter(idx, nil, rule).WithRecall(idx)
 	e := &env{redis: srv, idx: idx, rep: rep, rank: rep, rule: rule, write: w}

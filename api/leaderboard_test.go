@@ -104,11 +104,12 @@ func TestLeaderboardOracleOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for end := time.Now().Add(10 * time.Second); e.rep.Board().Seq() < last; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(end) {
-			t.Fatalf("replica at seq %d, want %d", e.rep.Board().Seq(), last)
+	testenv.Eventually(t, 10*time.Second, 5*time.Millisecond, func() error {
+		if seq := e.rep.Board().Seq(); seq < last {
+			return fmt.Errorf("replica at seq %d, want %d", seq, last)
 		}
-	}
+		return nil
+	})
 	staff := e.token(t, "agent-7", "staff")
 	all := o.Sorted()
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xyz/loyalty/internal/testenv"
 	"github.com/xyz/loyalty/ledger"
 )
 
@@ -69,20 +70,18 @@ func TestCoalescer(t *testing.T) {
 		}(g)
 	}
 	// Open the gate once every caller is in a call or queued behind one.
-	for end := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+	testenv.Eventually(t, 10*time.Second, time.Millisecond, func() error {
 		c.mu.Lock()
 		queued := 0
 		for _, r := range c.pending {
 			queued += len(r.changes)
 		}
 		c.mu.Unlock()
-		if idx.taken()+queued == 400 {
-			break
+		if taken := idx.taken(); taken+queued != 400 {
+			return fmt.Errorf("%d changes in calls and %d queued, want 400", taken, queued)
 		}
-		if time.Now().After(end) {
-			t.Fatalf("after 10s %d changes in calls and %d queued, want 400", idx.taken(), queued)
-		}
-	}
+		return nil
+	})
 	close(idx.gate)
 	wg.Wait()
 	close(errs)

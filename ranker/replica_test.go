@@ -2,9 +2,11 @@ package ranker_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -57,6 +59,18 @@ func haIndexConfig(prefix string) redisindex.Config {
 	return cfg
 }
 
+// waitReady waits until rep is ready, polling every `every`, or fails the
+// test with what after within.
+func waitReady(t *testing.T, rep *ranker.Replica, within, every time.Duration, what string) {
+	t.Helper()
+	testenv.Eventually(t, within, every, func() error {
+		if !rep.Ready() {
+			return errors.New(what)
+		}
+		return nil
+	})
+}
+
 // runReplica runs rep until the test ends.
 func runReplica(t *testing.T, rep *ranker.Replica) {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -75,11 +89,7 @@ func newHARig(t *testing.T) *haRig {
 	cfg.Now = g.clock.now
 	g.rep = ranker.NewReplica(openHA(t, r.Addr, "ha", time.Second), g.write, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	runReplica(t, g.rep)
-	for end := time.Now().Add(10 * time.Second); !g.rep.Ready(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(end) {
-			t.Fatal("replica not ready after 10s")
-		}
-	}
+	waitReady(t, g.rep, 10*time.Second, 5*time.Millisecond, "replica not ready")
 	return g
 }
 
@@ -138,7 +148,7 @@ func TestReplicaPrimaryStopped(t *testing.T) {
 	}
 	g.primary.Resume(t)
 	now := g.add(t, 1, 30)
-	for end := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	testenv.Eventually(t, 10*time.Second, 10*time.Millisecond, func() error {
 		// The GET that hung on the stopped primary may still be answering
 		// dashboards as stale for a moment; the first fresh one must show the
 		// write.
@@ -147,12 +157,10 @@ func TestReplicaPrimaryStopped(t *testing.T) {
 			if d.Me.Points != 80 || d.Seq < now.Seq {
 				t.Fatalf("fresh dashboard after the primary came back: %d points at seq %d; want 80 at seq >= %d", d.Me.Points, d.Seq, now.Seq)
 			}
-			break
+			return nil
 		}
-		if time.Now().After(end) {
-			t.Fatal("dashboards still stale 10s after the primary came back")
-		}
-	}
+		return fmt.Errorf("dashboards still stale after the primary came back (the last: %d points at seq %d)", d.Me.Points, d.Seq)
+	})
 }
 
 // TestReplicaRedisGone: with every Redis server killed, dashboards are still
@@ -162,11 +170,12 @@ func TestReplicaRedisGone(t *testing.T) {
 	t.Parallel()
 	g := newHARig(t)
 	last := g.add(t, 9, 12)
-	for end := time.Now().Add(10 * time.Second); g.dashboard(t, 9).Me.Points != 12; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(end) {
-			t.Fatal("the write never reached the board")
+	testenv.Eventually(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if pts := g.dashboard(t, 9).Me.Points; pts != 12 {
+			return fmt.Errorf("the write never reached the board: customer 9 has %d points, want 12", pts)
 		}
-	}
+		return nil
+	})
 	g.primary.Stop()
 	g.replica.Stop()
 	d := g.dashboard(t, 9)
@@ -219,11 +228,7 @@ func TestReplicaPartialWhileLoading(t *testing.T) {
 		t.Fatal("ready without a board")
 	}
 	r.Resume(t)
-	for end := time.Now().Add(15 * time.Second); !rep.Ready(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(end) {
-			t.Fatal("board not loaded 15s after the replica continued")
-		}
-	}
+	waitReady(t, rep, 15*time.Second, 10*time.Millisecond, "board not loaded after the replica continued")
 	d, err = rep.Dashboard(t.Context(), 1, 3, 1)
 	if err != nil || d.Partial || d.Me.Rank != 2 || len(d.Top) != 3 || len(d.Above) != 1 || len(d.Below) != 1 {
 		t.Fatalf("full dashboard %+v %v", d, err)
@@ -258,23 +263,20 @@ func TestReplicaSourceWentBack(t *testing.T) {
 	}
 	waitBoard := func(want map[uint64]int64) {
 		t.Helper()
-		for end := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		testenv.Eventually(t, 15*time.Second, 20*time.Millisecond, func() error {
 			b := rep.Board()
-			ok := b != nil
-			for id, pts := range want {
-				ok = ok && b.Balance(id) == pts
+			if b == nil {
+				return fmt.Errorf("board never reached %v: no board", want)
 			}
-			if ok {
-				return
+			got := map[uint64]int64{}
+			for id := range want {
+				got[id] = b.Balance(id)
 			}
-			if time.Now().After(end) {
-				got := map[uint64]int64{}
-				for id := range want {
-					got[id] = b.Balance(id)
-				}
-				t.Fatalf("board never reached %v: it has %v at seq %d", want, got, b.Seq())
+			if !maps.Equal(got, want) {
+				return fmt.Errorf("board never reached %v: it has %v at seq %d", want, got, b.Seq())
 			}
-		}
+			return nil
+		})
 	}
 	onP.next = 0
 	for id := uint64(1); id <= 3; id++ {
