@@ -17,53 +17,66 @@ type ChangeLog interface {
 }
 
 // LagMetrics returns the lag gauges of the board a process follows (board
-// returns it; nil while it loads): the changes the primary has that the
-// board lacks, and the age of the oldest of them (how far behind the board
-// is in time). Each scrape reads the primary's seq, and the first missing
-// entry when behind, within a second; a gauge is NaN while there is no
-// board or the primary does not answer.
+// returns it; nil while it loads) on the wall clock: see Lag.
 func LagMetrics(board func() *Board, primary ChangeLog) []prometheus.Collector {
-	gauge := func(name, help string, withAge bool, value func(behind uint64, age time.Duration) float64) prometheus.Collector {
-		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {
-			n, d, ok := lag(board(), primary, withAge)
-			if !ok {
-				return math.NaN()
-			}
-			return value(n, d)
-		})
-	}
-	return []prometheus.Collector{
-		gauge("loyalty_replica_lag_seqs",
-			"Changes the primary has that this process's board has not applied yet (NaN while the board loads or the primary does not answer).",
-			false, func(n uint64, _ time.Duration) float64 { return float64(n) }),
-		gauge("loyalty_replica_lag_seconds",
-			"Age of the oldest change the primary has and this process's board has not applied (seconds, to the second the change was recorded); 0 when caught up (NaN while the board loads or the primary does not answer).",
-			true, func(_ uint64, d time.Duration) float64 { return d.Seconds() }),
-	}
+	return Lag{Board: board, Primary: primary, Now: time.Now}.Collectors()
 }
 
-// lag returns how many changes b lacks of the primary's and, withAge, the
-// age of the first of them; ok is false when it can't tell.
-func lag(b *Board, primary ChangeLog, withAge bool) (behind uint64, age time.Duration, ok bool) {
+// Lag is how far the board a process follows is behind the primary: the
+// changes the primary has that the board lacks, and the age of the oldest
+// of them (how far behind the board is in time).
+type Lag struct {
+	Board   func() *Board // nil while the board loads
+	Primary ChangeLog
+	Now     func() time.Time
+}
+
+// Collectors returns the two lag gauges. Each scrape reads the primary's
+// seq once for both, and the first missing entry when behind, within a
+// second; a gauge is NaN while there is no board or the primary does not
+// answer.
+func (l Lag) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{&lagCollector{Lag: l,
+		seqs: prometheus.NewDesc("loyalty_replica_lag_seqs",
+			"Changes the primary has that this process's board has not applied yet (NaN while the board loads or the primary does not answer).", nil, nil),
+		seconds: prometheus.NewDesc("loyalty_replica_lag_seconds",
+			"Age of the oldest change the primary has and this process's board has not applied (seconds, to the second the change was recorded); 0 when caught up (NaN while the board loads or the primary does not answer).", nil, nil),
+	}}
+}
+
+type lagCollector struct {
+	Lag
+	seqs, seconds *prometheus.Desc
+}
+
+func (c *lagCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.seqs; ch <- c.seconds }
+
+func (c *lagCollector) Collect(ch chan<- prometheus.Metric) {
+	behind, age := c.measure()
+	ch <- prometheus.MustNewConstMetric(c.seqs, prometheus.GaugeValue, behind)
+	ch <- prometheus.MustNewConstMetric(c.seconds, prometheus.GaugeValue, age)
+}
+
+// measure returns how many changes the board lacks of the primary's and
+// the age of the first of them in seconds, each NaN when it can't tell.
+func (c *lagCollector) measure() (behind, age float64) {
+	b := c.Board()
 	if b == nil {
-		return 0, 0, false
+		return math.NaN(), math.NaN()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	head, err := primary.Seq(ctx)
+	head, err := c.Primary.Seq(ctx)
 	if err != nil {
-		return 0, 0, false
+		return math.NaN(), math.NaN()
 	}
 	seq, _ := b.Applied()
 	if head <= seq {
-		return 0, 0, true
+		return 0, 0
 	}
-	if !withAge {
-		return head - seq, 0, true
-	}
-	es, err := primary.Entries(ctx, seq, 1)
+	es, err := c.Primary.Entries(ctx, seq, 1)
 	if err != nil || len(es) == 0 {
-		return head - seq, 0, false
+		return float64(head - seq), math.NaN()
 	}
-	return head - seq, max(0, time.Since(es[0].RecordedAt)), true
+	return float64(head - seq), max(0, c.Now().Sub(es[0].RecordedAt)).Seconds()
 }
