@@ -66,7 +66,7 @@ func fieldStrings(v map[string]any) map[string]string {
 	return out
 }
 
-func (x *Index) deadKeys() []string { return []string{x.p + ":dead", x.p + ":dead:dropped"} }
+func (x *Index) deadKeys() []string { return []string{x.deadKey(), x.droppedKey()} }
 
 // PutDeadLetter sets d aside unless a dead letter of its seq is already
 // pending or was dropped; it reports whether it stored d. Calling it again
@@ -91,7 +91,7 @@ func (x *Index) PutDeadLetter(ctx context.Context, d ledger.DeadLetter) (bool, e
 // form this version could not decode when it was set aside is decoded again
 // (a newer version may read it).
 func (x *Index) DeadLetters(ctx context.Context) ([]ledger.DeadLetter, error) {
-	m, err := x.rdb.HGetAll(ctx, x.p+":dead").Result()
+	m, err := x.rdb.HGetAll(ctx, x.deadKey()).Result()
 	if err != nil {
 		return nil, unavailable("read dead letters", err)
 	}
@@ -99,7 +99,7 @@ func (x *Index) DeadLetters(ctx context.Context) ([]ledger.DeadLetter, error) {
 	for k, v := range m {
 		var d ledger.DeadLetter
 		if err := json.Unmarshal([]byte(v), &d); err != nil {
-			return nil, fmt.Errorf("dead letter %s in %s:dead: %w", k, x.p, err)
+			return nil, fmt.Errorf("dead letter %s in %s: %w", k, x.deadKey(), err)
 		}
 		decodeLetter(&d)
 		out = append(out, d)
@@ -158,14 +158,14 @@ func (x *Index) DeadLetterChanges(ctx context.Context, ids []string) (map[string
 
 // DeadLetterCount returns the number of pending dead letters.
 func (x *Index) DeadLetterCount(ctx context.Context) (int64, error) {
-	n, err := x.rdb.HLen(ctx, x.p+":dead").Result()
+	n, err := x.rdb.HLen(ctx, x.deadKey()).Result()
 	return n, unavailable("count dead letters", err)
 }
 
 // RemoveDeadLetter forgets the pending dead letter seq: call it once its
 // entry is in the ledger.
 func (x *Index) RemoveDeadLetter(ctx context.Context, seq uint64) error {
-	return unavailable("remove dead letter", x.rdb.HDel(ctx, x.p+":dead", strconv.FormatUint(seq, 10)).Err())
+	return unavailable("remove dead letter", x.rdb.HDel(ctx, x.deadKey(), strconv.FormatUint(seq, 10)).Err())
 }
 
 // DropDeadLetter moves the pending dead letter seq to the dropped ones with
@@ -185,7 +185,7 @@ func (x *Index) DropDeadLetter(ctx context.Context, seq uint64, reason string, a
 
 // DroppedLetters returns the dead letters dropped so far, by seq.
 func (x *Index) DroppedLetters(ctx context.Context) ([]ledger.DroppedLetter, error) {
-	m, err := x.rdb.HGetAll(ctx, x.p+":dead:dropped").Result()
+	m, err := x.rdb.HGetAll(ctx, x.droppedKey()).Result()
 	if err != nil {
 		return nil, unavailable("read dropped letters", err)
 	}
@@ -197,7 +197,7 @@ func (x *Index) DroppedLetters(ctx context.Context) ([]ledger.DroppedLetter, err
 			Letter     ledger.DeadLetter `json:"letter"`
 		}
 		if err := json.Unmarshal([]byte(v), &w); err != nil {
-			return nil, fmt.Errorf("dropped letter %s in %s:dead:dropped: %w", k, x.p, err)
+			return nil, fmt.Errorf("dropped letter %s in %s: %w", k, x.droppedKey(), err)
 		}
 		decodeLetter(&w.Letter)
 		out = append(out, ledger.DroppedLetter{DeadLetter: w.Letter, DropReason: w.DropReason, DroppedAt: w.DroppedAt})

@@ -9,7 +9,8 @@
 //
 // All keys share the hash tag {P} (P = Config.Prefix, "loyalty" by default),
 // so one board lives in one Redis Cluster slot and every script may touch
-// all of its keys.
+// all of its keys. keys.go builds these names for the Go code (one helper
+// per family); the scripts in lua/ build the same names from KEYS[1].
 //
 //	{P}:gen              current generation G (absent = 1); bumped by a rebuild
 //	{P}:g<G>:b:<id/128>  hash customer id -> points, at most 128 customers per
@@ -27,6 +28,9 @@
 //	                     points earned in the season; expires seasons.kept
 //	                     seasons after its own ends
 //	{P}:seq              seq of the last applied change (INCR per change)
+//	{P}:clock            the index's clock: the latest Redis TIME (unix
+//	                     seconds) an apply saw, so days never go back after
+//	                     a failover to a server whose clock is behind
 //	{P}:log              stream, one entry per applied change, ID "<seq>-0":
 //	                     the outbox of the ledger and the feed of the ranker
 //	                     replicas. At format 2 ({P}:format) two fields:
@@ -64,6 +68,10 @@
 //	                     written in: absent or 1 = text, 2 = compact (see
 //	                     "Upgrading: the format gate")
 //	{P}:rebuilding       lock held while a rebuild runs (pauses log trimming)
+//	{P}:probe            counter Index.Confirmed increments, so its WAIT has
+//	                     a write to count the replicas of
+//	{P}:lease:<name>     holder of the named lease, with its TTL (the
+//	                     "shipper" lease: one ledger shipper per deployment)
 //
 // # Bucket math (package histogram, the same trees)
 //

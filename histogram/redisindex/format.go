@@ -39,7 +39,7 @@ func (f Format) String() string {
 // (no {P}:seq and no {P}:format): the first write sets FormatCompact, which
 // Format then already answers.
 func (x *Index) Format(ctx context.Context) (f Format, fresh bool, err error) {
-	v, err := x.rdb.MGet(ctx, x.p+":format", x.p+":seq").Result()
+	v, err := x.rdb.MGet(ctx, x.formatKey(), x.seqKey()).Result()
 	if err != nil {
 		return 0, false, unavailable("read index format", err)
 	}
@@ -52,7 +52,7 @@ func (x *Index) Format(ctx context.Context) (f Format, fresh bool, err error) {
 	case s == "2":
 		return FormatCompact, false, nil
 	}
-	return 0, false, fmt.Errorf("%s:format is %q: not a format this version knows (1 or 2)", x.p, s)
+	return 0, false, fmt.Errorf("%s is %q: not a format this version knows (1 or 2)", x.formatKey(), s)
 }
 
 // FormatSwitch is what SetFormat did.
@@ -78,7 +78,7 @@ func (x *Index) SetFormat(ctx context.Context, f Format) (FormatSwitch, error) {
 	if f != FormatText && f != FormatCompact {
 		return FormatSwitch{}, fmt.Errorf("set index format: %v is not a format (text or compact)", f)
 	}
-	v, err := x.run(ctx, formatScript, []string{x.p + ":clock", x.p + ":format", x.p + ":seq", x.p + ":o:ahead"}, true,
+	v, err := x.run(ctx, formatScript, []string{x.clockKey(), x.formatKey(), x.seqKey(), x.aheadKey()}, true,
 		int(f), int64(x.cfg.MaxAhead/time.Second))
 	if err != nil {
 		return FormatSwitch{}, x.writeErr("set index format", err)

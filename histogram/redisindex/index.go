@@ -174,7 +174,7 @@ func packDigest(d string) string {
 func (x *Index) idKeys(keys []string, day int64, part string) []string {
 	last := day + (int64(x.cfg.MaxAhead/time.Second)+daySeconds-1)/daySeconds
 	for d := day - int64(x.cfg.DedupeDays) - 1; d <= last+1; d++ {
-		keys = append(keys, x.p+":o:"+strconv.FormatInt(d, 10)+":"+part)
+		keys = append(keys, x.idsKey(d, part))
 	}
 	return keys
 }
@@ -189,8 +189,8 @@ func (x *Index) Apply(ctx context.Context, changes []ledger.Change) ([]ledger.Ou
 	for start := 0; start < len(changes); start += x.cfg.BatchSize {
 		batch := changes[start:min(len(changes), start+x.cfg.BatchSize)]
 		gen, day, hot := x.view()
-		g := x.p + ":g" + gen
-		keys := append([]string{x.p + ":seq", x.p + ":log", x.p + ":shipped", x.p + ":clock", x.p + ":o:ahead", x.p + ":format"}, x.histKeys(gen, hot)...)
+		g := x.genBoard(gen)
+		keys := append([]string{x.seqKey(), x.logKey(), x.shippedKey(), x.clockKey(), x.aheadKey(), x.formatKey()}, x.histKeys(gen, hot)...)
 		args := make([]any, 0, 2+14*len(batch))
 		seasons := map[string]bool{}
 		args = append(args, x.cfg.DedupeDays, int64(x.cfg.MaxAhead/time.Second))
@@ -202,7 +202,7 @@ func (x *Index) Apply(ctx context.Context, changes []ledger.Change) ([]ledger.Ou
 			}
 			bk := strconv.FormatUint(c.CustomerID>>balanceShift, 10)
 			part := strconv.FormatUint(uint64(x.part(c.ID)), 10)
-			keys = x.idKeys(append(keys, g+":b:"+bk), day, part)
+			keys = x.idKeys(append(keys, g.balanceKey(c.CustomerID>>balanceShift)), day, part)
 			t, mode, mark := c.OccurredAt.Unix(), "f", int64(-1)
 			if !c.TimeBoundsApplication() {
 				t = 0
@@ -216,8 +216,8 @@ func (x *Index) Apply(ctx context.Context, changes []ledger.Change) ([]ledger.Ou
 			var sexp int64
 			if c.Season != "" {
 				sexp = x.cfg.Seasons.ExpiresAt(c.OccurredAt, x.cfg.SeasonsKept).Unix()
-				sb := g + ":s:" + c.Season
-				keys = append(keys, sb+":b:"+bk)
+				sb := g.season(c.Season)
+				keys = append(keys, sb.balanceKey(c.CustomerID>>balanceShift))
 				if !seasons[c.Season] {
 					seasons[c.Season] = true
 					keys = append(keys, x.boardKeys(sb, hot)...)
@@ -268,7 +268,7 @@ func (x *Index) Recall(ctx context.Context, ids []string) (map[string]ledger.Ent
 	_, day, _ := x.view()
 	args := make([]any, 0, 2+3*len(ids))
 	args = append(args, x.cfg.DedupeDays, int64(x.cfg.MaxAhead/time.Second))
-	keys := []string{x.p + ":clock", x.p + ":o:ahead", x.p + ":format", x.p + ":seq"}
+	keys := []string{x.clockKey(), x.aheadKey(), x.formatKey(), x.seqKey()}
 	for _, id := range ids {
 		part := strconv.FormatUint(uint64(x.part(id)), 10)
 		keys = x.idKeys(keys, day, part)
@@ -383,7 +383,7 @@ func (x *Index) Balance(ctx context.Context, id uint64) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	v, err := x.rdb.HGet(ctx, x.balKey(gen, id>>balanceShift), strconv.FormatUint(id, 10)).Int64()
+	v, err := x.rdb.HGet(ctx, x.genBoardOf(gen).balanceKey(id>>balanceShift), strconv.FormatUint(id, 10)).Int64()
 	if errors.Is(err, redis.Nil) {
 		return 0, nil
 	}
@@ -397,7 +397,7 @@ func (x *Index) SeasonBalance(ctx context.Context, name string, id uint64) (int6
 	if err != nil {
 		return 0, err
 	}
-	k := x.p + ":g" + strconv.FormatUint(gen, 10) + ":s:" + name + ":b:" + strconv.FormatUint(id>>balanceShift, 10)
+	k := x.genBoardOf(gen).season(name).balanceKey(id >> balanceShift)
 	v, err := x.rdb.HGet(ctx, k, strconv.FormatUint(id, 10)).Int64()
 	if errors.Is(err, redis.Nil) {
 		return 0, nil
@@ -405,14 +405,10 @@ func (x *Index) SeasonBalance(ctx context.Context, name string, id uint64) (int6
 	return v, unavailable("read season balance", err)
 }
 
-func (x *Index) balKey(gen, bucket uint64) string {
-	return x.p + ":g" + strconv.FormatUint(gen, 10) + ":b:" + strconv.FormatUint(bucket, 10)
-}
-
 // Generation returns the current generation of the index (1 until the first
 // rebuild).
 func (x *Index) Generation(ctx context.Context) (uint64, error) {
-	v, err := x.rdb.Get(ctx, x.p+":gen").Uint64()
+	v, err := x.rdb.Get(ctx, x.genKey()).Uint64()
 	if errors.Is(err, redis.Nil) {
 		return 1, nil
 	}
@@ -426,8 +422,8 @@ func (x *Index) Rank(ctx context.Context, points int64) (above, total int64, err
 		return 0, 0, fmt.Errorf("rank: points %d out of range", points)
 	}
 	gen, _, _ := x.view()
-	g := x.p + ":g" + gen
-	v, err := x.run(ctx, rankScript, []string{g + ":h1", g + ":n", g + ":h2:" + strconv.FormatInt(points/histogram.BucketWidth+1, 10)}, false, points)
+	g := x.genBoard(gen)
+	v, err := x.run(ctx, rankScript, []string{g.h1Key(), g.rankedKey(), g.h2Key(int(points/histogram.BucketWidth + 1))}, false, points)
 	if err != nil {
 		return 0, 0, unavailable("rank", err)
 	}
@@ -441,7 +437,7 @@ func (x *Index) Rank(ctx context.Context, points int64) (above, total int64, err
 
 // Seq returns the seq of the last change applied (0 if none).
 func (x *Index) Seq(ctx context.Context) (uint64, error) {
-	v, err := x.rdb.Get(ctx, x.p+":seq").Uint64()
+	v, err := x.rdb.Get(ctx, x.seqKey()).Uint64()
 	if errors.Is(err, redis.Nil) {
 		return 0, nil
 	}
@@ -453,7 +449,7 @@ func (x *Index) Seq(ctx context.Context) (uint64, error) {
 // its in-memory board loads. Ties in Top are by customer id ascending.
 func (x *Index) Partial(ctx context.Context, id uint64, n int) (histogram.Place, error) {
 	gen, _, hot := x.view()
-	v, err := x.run(ctx, partialScript, append(x.histKeys(gen, hot), x.balKey(mustGen(gen), id>>balanceShift)), false,
+	v, err := x.run(ctx, partialScript, append(x.histKeys(gen, hot), x.genBoardOf(mustGen(gen)).balanceKey(id>>balanceShift)), false,
 		id, id>>balanceShift)
 	if err != nil {
 		return histogram.Place{}, unavailable("partial dashboard", err)

@@ -13,8 +13,6 @@ import (
 	"github.com/xyz/loyalty/ledger"
 )
 
-func (x *Index) logKey() string { return x.p + ":log" }
-
 func streamID(seq uint64) string { return strconv.FormatUint(seq, 10) + "-0" }
 
 func seqOf(id string) uint64 {
@@ -134,7 +132,7 @@ func (x *Index) LogLen(ctx context.Context) (int64, error) {
 
 // Shipped returns the seq up to which the log is in the ledger.
 func (x *Index) Shipped(ctx context.Context) (uint64, error) {
-	v, err := x.rdb.Get(ctx, x.p+":shipped").Uint64()
+	v, err := x.rdb.Get(ctx, x.shippedKey()).Uint64()
 	if errors.Is(err, redis.Nil) {
 		return 0, nil
 	}
@@ -145,10 +143,10 @@ func (x *Index) Shipped(ctx context.Context) (uint64, error) {
 // the log to what is unshipped plus the last LogKeep entries. Trimming pauses
 // while a rebuild runs.
 func (x *Index) MarkShipped(ctx context.Context, seq uint64) error {
-	if err := x.rdb.Set(ctx, x.p+":shipped", seq, 0).Err(); err != nil {
+	if err := x.rdb.Set(ctx, x.shippedKey(), seq, 0).Err(); err != nil {
 		return unavailable("mark shipped", err)
 	}
-	if n, err := x.rdb.Exists(ctx, x.p+":rebuilding").Result(); err != nil || n > 0 {
+	if n, err := x.rdb.Exists(ctx, x.rebuildingKey()).Result(); err != nil || n > 0 {
 		return unavailable("check rebuild", err)
 	}
 	head, err := x.Seq(ctx)
@@ -166,13 +164,13 @@ func (x *Index) MarkShipped(ctx context.Context, seq uint64) error {
 // ascending customer id order, each once (see scanBoard); not a snapshot
 // (see ranker.Replica).
 func (x *Index) Scan(ctx context.Context, gen uint64, fn func(id uint64, points int64) error) error {
-	return x.scanBoard(ctx, x.p+":g"+strconv.FormatUint(gen, 10), fn)
+	return x.scanBoard(ctx, x.genBoardOf(gen), fn)
 }
 
 // Lease takes or renews the named lease for holder for ttl and reports
 // whether holder has it: one ledger shipper per deployment.
 func (x *Index) Lease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
-	n, err := leaseScript.Run(ctx, x.rdb, []string{x.p + ":lease:" + name}, holder, ttl.Milliseconds()).Int()
+	n, err := leaseScript.Run(ctx, x.rdb, []string{x.leaseKey(name)}, holder, ttl.Milliseconds()).Int()
 	if err != nil {
 		return false, unavailable("lease "+name, err)
 	}
@@ -191,8 +189,8 @@ func (x *Index) Confirmed(ctx context.Context) (uint64, error) {
 		return x.Seq(ctx)
 	}
 	pipe := x.rdb.Pipeline()
-	seq := pipe.Get(ctx, x.p+":seq")
-	pipe.Incr(ctx, x.p+":probe")
+	seq := pipe.Get(ctx, x.seqKey())
+	pipe.Incr(ctx, x.probeKey())
 	wait := pipe.Do(ctx, "WAIT", x.cfg.MinReplicasAck, x.cfg.WaitTimeout.Milliseconds())
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return 0, unavailable("confirm the change log", err)
@@ -214,5 +212,5 @@ func (x *Index) Confirmed(ctx context.Context) (uint64, error) {
 // ScanSeason calls fn for every customer with a balance on the board of
 // season name in generation gen, as Scan does for the all-time board.
 func (x *Index) ScanSeason(ctx context.Context, gen uint64, name string, fn func(id uint64, points int64) error) error {
-	return x.scanBoard(ctx, x.p+":g"+strconv.FormatUint(gen, 10)+":s:"+name, fn)
+	return x.scanBoard(ctx, x.genBoardOf(gen).season(name), fn)
 }

@@ -24,14 +24,14 @@ import (
 // deleted afterwards. It returns the new generation. Only one rebuild may run
 // at a time (a lock key guards it).
 func (x *Index) Rebuild(ctx context.Context, upTo uint64, load func(put func(id uint64, points int64) error) error, seasons []SeasonLoad) (uint64, error) {
-	ok, err := x.rdb.SetNX(ctx, x.p+":rebuilding", time.Now().Unix(), 6*time.Hour).Result()
+	ok, err := x.rdb.SetNX(ctx, x.rebuildingKey(), time.Now().Unix(), 6*time.Hour).Result()
 	if err != nil {
 		return 0, unavailable("lock rebuild", err)
 	}
 	if !ok {
-		return 0, fmt.Errorf("another rebuild is running (key %s:rebuilding); wait for it, or delete the key if it died", x.p)
+		return 0, fmt.Errorf("another rebuild is running (key %s); wait for it, or delete the key if it died", x.rebuildingKey())
 	}
-	defer x.rdb.Del(context.WithoutCancel(ctx), x.p+":rebuilding")
+	defer x.rdb.Del(context.WithoutCancel(ctx), x.rebuildingKey())
 	old, err := x.Generation(ctx)
 	if err != nil {
 		return 0, err
@@ -48,12 +48,12 @@ func (x *Index) Rebuild(ctx context.Context, upTo uint64, load func(put func(id 
 		return 0, fmt.Errorf("rebuild: the change log starts at seq %d but the ledger ends at %d: changes in between are in neither; ship the log to the ledger first", first, upTo)
 	}
 	g := strconv.FormatUint(gen, 10)
-	gp := x.p + ":g" + g
+	gp := x.genBoard(g)
 	if err := x.bulkLoad(ctx, gp, load); err != nil {
 		return 0, fmt.Errorf("rebuild generation %d: %w", gen, err)
 	}
 	for _, sl := range seasons {
-		sb := gp + ":s:" + sl.Season
+		sb := gp.season(sl.Season)
 		if err := x.bulkLoad(ctx, sb, sl.Load); err != nil {
 			return 0, fmt.Errorf("rebuild generation %d, season %s: %w", gen, sl.Season, err)
 		}
@@ -72,10 +72,10 @@ func (x *Index) Rebuild(ctx context.Context, upTo uint64, load func(put func(id 
 		return unavailable("catch up", err)
 	}
 	entryKeys := func(ks []string, e histogram.LogEntry) []string {
-		ks = append(ks, x.balKey(gen, e.CustomerID>>balanceShift))
+		ks = append(ks, gp.balanceKey(e.CustomerID>>balanceShift))
 		if e.Season != "" {
-			sb := gp + ":s:" + e.Season
-			ks = append(append(ks, sb+":b:"+strconv.FormatUint(e.CustomerID>>balanceShift, 10)), x.boardKeys(sb, nil)...)
+			sb := gp.season(e.Season)
+			ks = append(append(ks, sb.balanceKey(e.CustomerID>>balanceShift)), x.boardKeys(sb, nil)...)
 		}
 		return ks
 	}
@@ -86,7 +86,7 @@ func (x *Index) Rebuild(ctx context.Context, upTo uint64, load func(put func(id 
 			return 0, err
 		}
 		if len(entries) < logCatchUp {
-			ks := append([]string{x.p + ":seq", x.p + ":shipped", x.p + ":log"}, x.histKeys(g, nil)...)
+			ks := append([]string{x.seqKey(), x.shippedKey(), x.logKey()}, x.histKeys(g, nil)...)
 			for _, e := range entries {
 				ks = entryKeys(ks, e)
 			}
@@ -119,7 +119,7 @@ type SeasonLoad struct {
 
 // expireBoard sets the expiry of the season board with key prefix sb, as
 // writes do (Config.Seasons, Config.SeasonsKept).
-func (x *Index) expireBoard(ctx context.Context, sb, name string) error {
+func (x *Index) expireBoard(ctx context.Context, sb board, name string) error {
 	start, ok := x.cfg.Seasons.StartOf(name)
 	if !ok {
 		return fmt.Errorf("season %q is not a %s season of the configured calendar", name, x.cfg.Seasons.Period())
@@ -127,7 +127,7 @@ func (x *Index) expireBoard(ctx context.Context, sb, name string) error {
 	at := x.cfg.Seasons.ExpiresAt(start, x.cfg.SeasonsKept)
 	var cursor uint64
 	for {
-		keys, next, err := x.rdb.Scan(ctx, cursor, sb+":*", 5000).Result()
+		keys, next, err := x.rdb.Scan(ctx, cursor, sb.pattern(), 5000).Result()
 		if err != nil {
 			return unavailable("scan season board", err)
 		}
@@ -149,7 +149,7 @@ func (x *Index) expireBoard(ctx context.Context, sb, name string) error {
 
 // dropGeneration deletes every key of generation gen.
 func (x *Index) dropGeneration(ctx context.Context, gen uint64) error {
-	match := x.p + ":g" + strconv.FormatUint(gen, 10) + ":*"
+	match := x.genBoardOf(gen).pattern()
 	var cursor uint64
 	for {
 		keys, next, err := x.rdb.Scan(ctx, cursor, match, 5000).Result()
@@ -175,7 +175,7 @@ func (x *Index) dropGeneration(ctx context.Context, gen uint64) error {
 func (x *Index) Remember(ctx context.Context, entries []ledger.Entry) error {
 	args := make([]any, 0, 1+11*len(entries))
 	args = append(args, x.cfg.DedupeDays)
-	keys := []string{x.p + ":clock", x.p + ":format", x.p + ":seq"}
+	keys := []string{x.clockKey(), x.formatKey(), x.seqKey()}
 	for _, e := range entries {
 		// The memory day, as the apply script chose it.
 		at := e.RecordedAt
@@ -185,16 +185,17 @@ func (x *Index) Remember(ctx context.Context, entries []ledger.Entry) error {
 		day := at.Unix() / daySeconds
 		part := x.part(e.ID)
 		args = append(args, e.ID, idField(e.ID), part, day, e.Digest, packDigest(e.Digest), e.Seq, e.Delta, e.Balance, e.RecordedAt.Unix(), e.Points)
-		keys = append(keys, x.p+":o:"+strconv.FormatInt(day, 10)+":"+strconv.FormatUint(uint64(part), 10))
+		keys = append(keys, x.idsKey(day, strconv.FormatUint(uint64(part), 10)))
 	}
 	_, err := x.run(ctx, rememberScript, keys, false, args...)
 	return unavailable("remember change ids", err)
 }
 
-// bulkLoad writes the balances load puts into generation gen, which nobody
-// reads yet: balances with pipelined HSETs (one per run of customers sharing
-// a hash), the histogram built in memory and written as whole strings.
-func (x *Index) bulkLoad(ctx context.Context, board string, load func(put func(id uint64, points int64) error) error) error {
+// bulkLoad writes the balances load puts into board g of a generation
+// nobody reads yet: balances with pipelined HSETs (one per run of customers
+// sharing a hash), the histogram built in memory and written as whole
+// strings.
+func (x *Index) bulkLoad(ctx context.Context, g board, load func(put func(id uint64, points int64) error) error) error {
 	counts := map[int64]int32{}
 	top := &topHeap{}
 	pipe := x.rdb.Pipeline()
@@ -221,7 +222,7 @@ func (x *Index) bulkLoad(ctx context.Context, board string, load func(put func(i
 		if points == 0 {
 			return nil
 		}
-		k := board + ":b:" + strconv.FormatUint(id>>balanceShift, 10)
+		k := g.balanceKey(id >> balanceShift)
 		if k != key {
 			if err := send(); err != nil {
 				return err
@@ -246,23 +247,22 @@ func (x *Index) bulkLoad(ctx context.Context, board string, load func(put func(i
 	for s, n := range counts {
 		hist.Add(s, n)
 	}
-	g := board
 	min, members := top.list(counts)
-	pipe.Set(ctx, g+":topmin", min, 0)
+	pipe.Set(ctx, g.topMinKey(), min, 0)
 	if len(members) > 0 {
-		pipe.ZAdd(ctx, g+":top", members...)
+		pipe.ZAdd(ctx, g.topKey(), members...)
 	}
 	if err := hist.Trees(func(b int, cells []int32) error {
-		key := g + ":h1"
+		key := g.h1Key()
 		if b > 0 {
-			key = g + ":h2:" + strconv.Itoa(b)
+			key = g.h2Key(b)
 		}
 		pipe.Set(ctx, key, cellBytes(cells), 0)
 		return nil
 	}); err != nil {
 		return err
 	}
-	pipe.Set(ctx, g+":n", hist.Total(), 0)
+	pipe.Set(ctx, g.rankedKey(), hist.Total(), 0)
 	_, err = pipe.Exec(ctx)
 	return unavailable("load histogram", err)
 }

@@ -67,7 +67,7 @@ const maxRetries = 4
 // Config.MinReplicasAck replicas. It returns the reply.
 func (x *Index) run(ctx context.Context, s *redis.Script, keys []string, wait bool, args ...any) ([]any, error) {
 	ks := make([]string, 0, 1+len(keys))
-	ks = append(append(ks, x.p+":gen"), keys...)
+	ks = append(append(ks, x.genKey()), keys...)
 	argv := make([]any, 0, len(consts)+len(args))
 	argv = append(append(argv, consts...), args...)
 	var v []any
@@ -157,7 +157,7 @@ func (x *Index) learn(gen, clock string) {
 func (x *Index) learnKey(k string) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	prefix := x.p + ":g" + x.gen + ":h2:"
+	prefix := x.genBoard(x.gen).h2Prefix()
 	if b, err := strconv.Atoi(strings.TrimPrefix(k, prefix)); err == nil && strings.HasPrefix(k, prefix) && len(x.hot) < maxHot {
 		x.hot[b] = true
 	}
@@ -185,20 +185,20 @@ func (x *Index) view() (gen string, day int64, hot []int) {
 // histKeys returns the keys of generation gen's histogram: the bucket tree,
 // the ranked count, and the trees of the hot buckets.
 func (x *Index) histKeys(gen string, hot []int) []string {
-	return x.boardKeys(x.p+":g"+gen, hot)
+	return x.boardKeys(x.genBoard(gen), hot)
 }
 
-// boardKeys returns the histogram keys of the board with key prefix g (a
-// generation's all-time board, or a season board).
-func (x *Index) boardKeys(g string, hot []int) []string {
+// boardKeys returns the histogram keys of board g (a generation's all-time
+// board, or a season board).
+func (x *Index) boardKeys(g board, hot []int) []string {
 	ks := make([]string, 0, 4+hotBuckets+len(hot))
-	ks = append(ks, g+":h1", g+":n", g+":top", g+":topmin")
+	ks = append(ks, g.h1Key(), g.rankedKey(), g.topKey(), g.topMinKey())
 	for b := 1; b <= hotBuckets; b++ {
-		ks = append(ks, g+":h2:"+strconv.Itoa(b))
+		ks = append(ks, g.h2Key(b))
 	}
 	for _, b := range hot {
 		if b > hotBuckets {
-			ks = append(ks, g+":h2:"+strconv.Itoa(b))
+			ks = append(ks, g.h2Key(b))
 		}
 	}
 	return ks

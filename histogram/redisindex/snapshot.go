@@ -38,11 +38,10 @@ const (
 // (Redis 7.0 and later).
 const rdbTypeHashListpack = 16
 
-// snapshotBuckets returns the bucket numbers of the balance hashes of the
-// board with key prefix board, ascending and each once (SCAN may return a
-// key twice).
-func (x *Index) snapshotBuckets(ctx context.Context, board string) ([]uint64, error) {
-	prefix := board + ":b:"
+// snapshotBuckets returns the bucket numbers of the balance hashes of board
+// g, ascending and each once (SCAN may return a key twice).
+func (x *Index) snapshotBuckets(ctx context.Context, g board) ([]uint64, error) {
+	prefix := g.balancePrefix()
 	var out []uint64
 	var cursor uint64
 	for {
@@ -78,12 +77,11 @@ type snapshotBatchResult struct {
 	err  error
 }
 
-// scanBoard calls fn for every balance of the board with key prefix board,
-// in ascending customer id order, each customer once; not a snapshot (a
-// change during the read may or may not be seen). fn runs on the caller's
-// goroutine.
-func (x *Index) scanBoard(ctx context.Context, board string, fn func(id uint64, points int64) error) error {
-	buckets, err := x.snapshotBuckets(ctx, board)
+// scanBoard calls fn for every balance of board g, in ascending customer id
+// order, each customer once; not a snapshot (a change during the read may or
+// may not be seen). fn runs on the caller's goroutine.
+func (x *Index) scanBoard(ctx context.Context, g board, fn func(id uint64, points int64) error) error {
+	buckets, err := x.snapshotBuckets(ctx, g)
 	if err != nil {
 		return err
 	}
@@ -110,7 +108,7 @@ func (x *Index) scanBoard(ctx context.Context, board string, fn func(id uint64, 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rd := snapshotReader{x: x, board: board}
+			rd := snapshotReader{x: x, board: g}
 			for {
 				select {
 				case tokens <- struct{}{}:
@@ -163,7 +161,7 @@ func (x *Index) scanBoard(ctx context.Context, board string, fn func(id uint64, 
 // for concurrent use.
 type snapshotReader struct {
 	x     *Index
-	board string
+	board board
 	buf   []byte // decompressed listpack
 }
 
@@ -175,7 +173,7 @@ func (rd *snapshotReader) read(ctx context.Context, out []balance, buckets []uin
 	pipe := rd.x.rdb.Pipeline()
 	dumps := make([]*redis.StringCmd, len(buckets))
 	for i, b := range buckets {
-		keys[i] = rd.board + ":b:" + strconv.FormatUint(b, 10)
+		keys[i] = rd.board.balanceKey(b)
 		dumps[i] = pipe.Dump(ctx, keys[i])
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !refused(err) {
