@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/shopspring/decimal"
+	"github.com/xyz/loyalty/internal/testenv"
 	"github.com/xyz/loyalty/ledger"
 )
 
@@ -75,15 +76,13 @@ func TestDeadLettersOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for end := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	testenv.Eventually(t, 30*time.Second, 100*time.Millisecond, func() error {
 		found, err := led.Lookup(ctx, []string{"before", "poison", "after"})
 		if err == nil && len(found) == 2 && found["after"].Seq == seq+1 && found["before"].Seq != 0 {
-			break
+			return nil
 		}
-		if time.Now().After(end) {
-			t.Fatalf("the orders after the dead letters did not reach the ledger (found %v, %v):\n%s", found, err, srv.log())
-		}
-	}
+		return fmt.Errorf("the orders after the dead letters did not reach the ledger (found %v, %v):\n%s", found, err, srv.log())
+	})
 	res, err := http.Get(base + "/metrics")
 	if err != nil {
 		t.Fatal(err)

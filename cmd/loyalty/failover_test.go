@@ -68,17 +68,17 @@ func newHAStack(t *testing.T) *haStack {
 			t.Logf("serve's log (last 4 kB):\n%s", b[max(0, len(b)-4096):])
 		}
 	})
-	for end := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if res, err := http.Get(s.base + "/readyz"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				break
-			}
+	testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error {
+		res, err := http.Get(s.base + "/readyz")
+		if err != nil {
+			return fmt.Errorf("serve not ready: %w", err)
 		}
-		if time.Now().After(end) {
-			t.Fatal("serve not ready after 30s")
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			return fmt.Errorf("serve not ready: /readyz answers %d", res.StatusCode)
 		}
-	}
+		return nil
+	})
 	return s
 }
 
@@ -327,16 +327,12 @@ func (l *haLoad) report(t *testing.T, what string, t0 time.Time, failover time.T
 // of the customer's acknowledged orders.
 func (l *haLoad) checkExactlyOnce(t *testing.T) {
 	t.Helper()
-	var out string
-	for end := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		var code int
-		if out, code = l.s.run(t, "reconcile"); code == 0 {
-			break
+	testenv.Eventually(t, 60*time.Second, 200*time.Millisecond, func() error {
+		if out, code := l.s.run(t, "reconcile"); code != 0 {
+			return fmt.Errorf("reconcile not clean after the load stopped:\n%.2000s", out)
 		}
-		if time.Now().After(end) {
-			t.Fatalf("reconcile not clean 60s after the load stopped:\n%.2000s", out)
-		}
-	}
+		return nil
+	})
 	compareBalances(t, l.s.balances(t), l.want)
 	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{l.s.ch.Addr}})
 	if err != nil {
@@ -422,11 +418,12 @@ func TestFailoverPause(t *testing.T) {
 	waitAcks(t, l, failover, 50)
 	s.ha.Primary.Resume(t)
 	resumed := time.Now()
-	for end := time.Now().Add(30 * time.Second); testenv.Role(old) != "slave"; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(end) {
-			t.Fatalf("the old primary %s is %q 30s after SIGCONT, want a replica", old, testenv.Role(old))
+	testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error {
+		if role := testenv.Role(old); role != "slave" {
+			return fmt.Errorf("the old primary %s is %q after SIGCONT, want a replica", old, role)
 		}
-	}
+		return nil
+	})
 	t.Logf("primary %s stopped, %s promoted; the old primary is a replica %s after SIGCONT", old, newPrimary, time.Since(resumed).Round(time.Millisecond))
 	waitAcks(t, l, time.Now(), 50)
 	l.finish(t)
@@ -438,9 +435,10 @@ func TestFailoverPause(t *testing.T) {
 // since, or fails the test after 30 s.
 func waitAcks(t *testing.T, l *haLoad, since time.Time, n int) {
 	t.Helper()
-	for end := time.Now().Add(30 * time.Second); l.acksSince(since) < n; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(end) {
-			t.Fatalf("only %d orders acknowledged in 30s (want %d)", l.acksSince(since), n)
+	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() error {
+		if got := l.acksSince(since); got < n {
+			return fmt.Errorf("only %d orders acknowledged (want %d)", got, n)
 		}
-	}
+		return nil
+	})
 }

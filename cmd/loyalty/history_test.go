@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xyz/loyalty/internal/testenv"
 )
 
 // TestServeHistoryRedis runs `loyalty serve` on Redis and ClickHouse: the
@@ -47,16 +49,14 @@ func TestServeHistoryRedis(t *testing.T) {
 	}
 	// The history is the ledger's: the changes show once shipped.
 	var hist map[string]any
-	for end := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error {
 		code, m := d.call(t, "GET", "/loyalty/42/history", me, "")
 		if es, _ := m["entries"].([]any); code == 200 && len(es) == 3 {
 			hist = m
-			break
+			return nil
 		}
-		if time.Now().After(end) {
-			t.Fatalf("history after 30s: %d %v\n%s", code, m, d.log())
-		}
-	}
+		return fmt.Errorf("history: %d %v\n%s", code, m, d.log())
+	})
 	first := hist["entries"].([]any)[0].(map[string]any)
 	if first["kind"] != "manual" || first["points"] != 7.0 || first["balance"] != 22.0 || first["reason"] != "goodwill" {
 		t.Fatalf("the newest entry: %v", first)
@@ -72,16 +72,14 @@ func TestServeHistoryRedis(t *testing.T) {
 		t.Fatalf("dashboard with ClickHouse down: %d %v", code, m)
 	}
 	s.ch.Start(t)
-	for end := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	testenv.Eventually(t, 30*time.Second, 100*time.Millisecond, func() error {
 		code, m := d.call(t, "GET", "/loyalty/42/history?limit=2", me, "")
 		if code == 200 {
 			if es := m["entries"].([]any); len(es) != 2 || m["nextBefore"] == nil {
 				t.Fatalf("history page after ClickHouse is back: %v", m)
 			}
-			break
+			return nil
 		}
-		if time.Now().After(end) {
-			t.Fatalf("history still %d 30s after ClickHouse is back: %v\n%s", code, m, d.log())
-		}
-	}
+		return fmt.Errorf("history still %d after ClickHouse is back: %v\n%s", code, m, d.log())
+	})
 }

@@ -57,38 +57,36 @@ func startServe(t *testing.T, env []string) *server {
 	}
 	go func() { s.err = s.cmd.Wait(); close(s.done) }()
 	t.Cleanup(func() { s.cmd.Process.Kill(); <-s.done })
-	for end := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if code, _ := s.get(t, "/livez", ""); code == 200 {
-			return s
-		}
-		select {
-		case <-s.done:
-			t.Fatalf("serve exited: %v\n%s", s.err, s.log())
-		default:
-		}
-		if time.Now().After(end) {
-			t.Fatalf("serve not live after 20s:\n%s", s.log())
-		}
-	}
+	s.waitProbe(t, "/livez", 20*time.Second, 50*time.Millisecond)
+	return s
 }
 
 // waitReady waits until /readyz answers 200 (the board is loaded), or fails
 // the test after within.
 func (s *server) waitReady(t *testing.T, within time.Duration) {
 	t.Helper()
-	for end := time.Now().Add(within); ; time.Sleep(20 * time.Millisecond) {
-		if code, _ := s.get(t, "/readyz", ""); code == 200 {
-			return
+	s.waitProbe(t, "/readyz", within, 20*time.Millisecond)
+}
+
+// waitProbe polls path every `every` until it answers 200; it fails the test
+// at once if serve exits, and after within with the last answer and the log.
+func (s *server) waitProbe(t *testing.T, path string, within, every time.Duration) {
+	t.Helper()
+	testenv.Eventually(t, within, every, func() error {
+		code, body := s.get(t, path, "")
+		if code == 200 {
+			return nil
 		}
 		select {
 		case <-s.done:
 			t.Fatalf("serve exited: %v\n%s", s.err, s.log())
 		default:
 		}
-		if time.Now().After(end) {
-			t.Fatalf("serve not ready after %s:\n%s", within, s.log())
+		if code == 0 {
+			return fmt.Errorf("serve's %s: %s\n%s", path, body, s.log())
 		}
-	}
+		return fmt.Errorf("serve's %s answers %d %.200s\n%s", path, code, body, s.log())
+	})
 }
 
 func (s *server) do(t *testing.T, method, url, token, body string) (int, string) {
@@ -153,14 +151,7 @@ func TestProbesWithStoresDown(t *testing.T) {
 	admin := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 	env := append(st.env, "LOYALTY_HTTP_ADMIN_ADDR="+admin, "LOYALTY_LOG_FORMAT=json", "LOYALTY_LOG_LEVEL=info", "LOYALTY_HTTP_SHUTDOWN_TIMEOUT=5s")
 	srv := startServe(t, env)
-	for end := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if code, _ := srv.get(t, "/readyz", ""); code == 200 {
-			break
-		}
-		if time.Now().After(end) {
-			t.Fatalf("not ready:\n%s", srv.log())
-		}
-	}
+	srv.waitProbe(t, "/readyz", 20*time.Second, 50*time.Millisecond)
 	if !strings.Contains(srv.log(), `"msg":"serving"`) || !strings.Contains(srv.log(), `"admin":"`+admin+`"`) {
 		t.Fatalf("no serving line naming both listeners:\n%s", srv.log())
 	}

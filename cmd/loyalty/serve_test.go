@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/xyz/loyalty/internal/testenv"
 )
 
 // TestServeClickHouseDown runs `loyalty serve` on Redis and ClickHouse,
@@ -44,16 +46,16 @@ func TestServeClickHouseDown(t *testing.T) {
 	}
 	s.ch.Start(t)
 	led := s.inProcess(t)
-	for end := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+	testenv.Eventually(t, 30*time.Second, 200*time.Millisecond, func() error {
 		l, err := led.ledger.Get(t.Context())
-		if err == nil {
-			if n, err := l.MaxSeq(t.Context()); err == nil && n == 2 {
-				break
-			}
+		if err != nil {
+			return fmt.Errorf("the ledger did not catch up after ClickHouse came back: %w\n%s", err, srv.log())
 		}
-		if time.Now().After(end) {
-			t.Fatalf("the ledger did not catch up after ClickHouse came back:\n%s", srv.log())
+		n, err := l.MaxSeq(t.Context())
+		if err != nil || n != 2 {
+			return fmt.Errorf("the ledger did not catch up after ClickHouse came back: max seq %d (%v), want 2\n%s", n, err, srv.log())
 		}
-	}
+		return nil
+	})
 	srv.stop(t)
 }
