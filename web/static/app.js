@@ -216,9 +216,11 @@
     await probeSeasons(id);
     if (!state.seasons) state.board = "all-time";
     for (const r of document.querySelectorAll('input[name="board"]')) r.checked = r.value === state.board;
+    // Focus goes to the dashboard as soon as it is shown, not after the
+    // history below it has loaded too.
     const ok = await loadDashboard();
-    await loadHistory(true);
     if (ok && focus) $("dash-h").focus();
+    await loadHistory(true);
   }
 
   async function loadDashboard() {
