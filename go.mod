@@ -8,7 +8,7 @@ require (
 	github.com/gin-gonic/gin v1.12.0
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/prometheus/client_golang v1.25.0
-	// Held at v9.22.0: v9.23.0's Client holds a weak.Pointer[Client], and
+	// Held at v9.22.0: in v9.23.0 a Client holds a weak.Pointer[Client], and
 	// every package that uses a *redis.Client then compiles ~1,700 wrapper
 	// functions of its own (0.2 s -> 1.3 s a package; a fresh clone's test
 	// build 30.7 s -> 17.4 s). We use none of v9.23's additions; see
