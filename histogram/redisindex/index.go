@@ -110,7 +110,7 @@ func (x *Index) Check(ctx context.Context) (warn, err error) {
 		if !errors.As(err, &rerr) {
 			return nil, unavailable("check redis config", err)
 		}
-		if msg := rerr.Error(); strings.HasPrefix(msg, "WRONGPASS") || strings.HasPrefix(msg, "NOAUTH") {
+		if redis.IsAuthError(err) {
 			return nil, fmt.Errorf("redis refused the credentials (%v): check redis.password (LOYALTY_REDIS_PASSWORD)", err)
 		}
 		if !x.cfg.AssumeNoEviction {

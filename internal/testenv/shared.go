@@ -80,15 +80,19 @@ const memoryDir = "/dev/shm"
 // useMemory sets TMPDIR to memoryDir when TMPDIR is unset and memoryDir is
 // a directory this process can write.
 func useMemory() {
-	if os.Getenv("TMPDIR") != "" {
-		return
+	if os.Getenv("TMPDIR") == "" && memoryWritable() {
+		os.Setenv("TMPDIR", memoryDir)
 	}
+}
+
+// memoryWritable reports whether this process can create files in memoryDir.
+func memoryWritable() bool {
 	probe, err := os.MkdirTemp(memoryDir, "loyalty-probe-")
 	if err != nil {
-		return
+		return false
 	}
 	os.Remove(probe)
-	os.Setenv("TMPDIR", memoryDir)
+	return true
 }
 
 // inMain reports whether Main runs the tests.

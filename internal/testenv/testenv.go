@@ -54,8 +54,7 @@ var portDir = filepath.Join(os.TempDir(), "loyalty-test-ports")
 func freePort() (int, error) {
 	ports.Lock()
 	defer ports.Unlock()
-	dir := portDir
-	if err := os.MkdirAll(dir, 0o777); err != nil {
+	if err := os.MkdirAll(portDir, 0o777); err != nil {
 		return 0, err
 	}
 	if ports.next == 0 {
@@ -66,7 +65,7 @@ func freePort() (int, error) {
 		if ports.next++; ports.next == portHigh {
 			ports.next = portLow
 		}
-		f, err := os.OpenFile(filepath.Join(dir, strconv.Itoa(p)), os.O_CREATE|os.O_RDWR, 0o666)
+		f, err := os.OpenFile(filepath.Join(portDir, strconv.Itoa(p)), os.O_CREATE|os.O_RDWR, 0o666)
 		if err != nil {
 			return 0, err
 		}
