@@ -72,7 +72,7 @@ func (g board) season(name string) board { return g + ":s:" + board(name) }
 // balanceKey is the hash of the balances of the customers whose id >>
 // balanceShift is bucket.
 func (g board) balanceKey(bucket uint64) string {
-	return g.balancePrefix() + strconv.FormatUint(bucket, 10)
+	return string(g) + ":b:" + strconv.FormatUint(bucket, 10)
 }
 
 // balancePrefix is what every balance hash's name starts with, before the
@@ -84,7 +84,7 @@ func (g board) h1Key() string { return string(g) + ":h1" }
 
 // h2Key is the Fenwick tree over the scores of score bucket b (its Fenwick
 // index: score/BucketWidth + 1).
-func (g board) h2Key(b int) string { return g.h2Prefix() + strconv.Itoa(b) }
+func (g board) h2Key(b int) string { return string(g) + ":h2:" + strconv.Itoa(b) }
 
 // h2Prefix is what every h2Key starts with, before the bucket.
 func (g board) h2Prefix() string { return string(g) + ":h2:" }
